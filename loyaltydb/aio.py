@@ -1,0 +1,95 @@
+"""The asynchronous twin of :mod:`loyaltydb.api`, over ``psycopg.AsyncConnection``.
+
+Same functions, same atomicity and retry rules, as coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, LiteralString, TypeVar
+from uuid import UUID
+
+import psycopg
+from psycopg import pq
+from psycopg.rows import AsyncRowFactory, class_row, scalar_row
+
+from . import queries
+from .errors import TransactionConflict, translated_errors
+from .models import Card, Customer, EnrollmentResult
+from .notices import forward_notices
+from .retry import MAX_ATTEMPTS, backoff_seconds
+
+T = TypeVar("T")
+RequestId = UUID | str
+
+
+async def _atomic(conn: psycopg.AsyncConnection[Any], work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` in a savepoint of the caller's transaction, or in a retried one of ours."""
+    forward_notices(conn)
+    owns_transaction = conn.info.transaction_status == pq.TransactionStatus.IDLE
+    attempts = MAX_ATTEMPTS if owns_transaction else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            with translated_errors():
+                async with conn.transaction():
+                    return await work()
+        except TransactionConflict:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(backoff_seconds(attempt))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _fetch_all(
+    conn: psycopg.AsyncConnection[Any],
+    query: LiteralString,
+    params: Mapping[str, object],
+    rows: AsyncRowFactory[T],
+) -> list[T]:
+    async def work() -> list[T]:
+        async with conn.cursor(row_factory=rows) as cur:
+            await cur.execute(query, params)
+            return await cur.fetchall()
+
+    return await _atomic(conn, work)
+
+
+async def _fetch_one(
+    conn: psycopg.AsyncConnection[Any],
+    query: LiteralString,
+    params: Mapping[str, object],
+    rows: AsyncRowFactory[T],
+) -> T:
+    (row,) = await _fetch_all(conn, query, params, rows)  # each function called here returns one row
+    return row
+
+
+async def request_enrollment(conn: psycopg.AsyncConnection[Any], customer_id: int, program_id: int) -> UUID:
+    """Record user ``customer_id``'s request to join ``program_id``; returns the request's id."""
+    params = {"customer_id": customer_id, "program_id": program_id}
+    return await _fetch_one(conn, queries.REQUEST, params, scalar_row)  # type: ignore[no-any-return]
+
+
+async def approve_enrollment(conn: psycopg.AsyncConnection[Any], request_id: RequestId) -> EnrollmentResult:
+    """Approve a request: customer (created when missing), enrollment, card, notification."""
+    params = {"request_id": request_id, "approved": True, "reason": None}
+    return await _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
+
+
+async def reject_enrollment(
+    conn: psycopg.AsyncConnection[Any], request_id: RequestId, reason: str | None = None
+) -> EnrollmentResult:
+    """Reject a request; the result has no enrollment and no card."""
+    params = {"request_id": request_id, "approved": False, "reason": reason}
+    return await _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
+
+
+async def ensure_customer(conn: psycopg.AsyncConnection[Any], user_id: int) -> Customer:
+    """The customer for ``user_id``, created from its ``users`` row when missing."""
+    return await _fetch_one(conn, queries.ENSURE_CUSTOMER, {"user_id": user_id}, class_row(Customer))
+
+
+async def customer_cards(conn: psycopg.AsyncConnection[Any], customer_id: int) -> list[Card]:
+    """The customer's cards, each with its program's and business's names."""
+    return await _fetch_all(conn, queries.CUSTOMER_CARDS, {"customer_id": customer_id}, class_row(Card))

@@ -1,0 +1,90 @@
+"""The synchronous API: thin, typed wrappers over the ``loyalty`` SQL functions.
+
+Every call is atomic. Inside the caller's open transaction it joins it through a savepoint
+(an error rolls back only the call; the caller's transaction stays usable); otherwise it
+runs in a transaction of its own, committed on return and retried a bounded number of times
+when it loses a race (SQLSTATE 40001 or 40P01).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, LiteralString, TypeVar
+from uuid import UUID
+
+import psycopg
+from psycopg import pq
+from psycopg.rows import RowFactory, class_row, scalar_row
+
+from . import queries
+from .errors import TransactionConflict, translated_errors
+from .models import Card, Customer, EnrollmentResult
+from .notices import forward_notices
+from .retry import MAX_ATTEMPTS, backoff_seconds
+
+T = TypeVar("T")
+RequestId = UUID | str
+
+
+def _atomic(conn: psycopg.Connection[Any], work: Callable[[], T]) -> T:
+    """Run ``work`` in a savepoint of the caller's transaction, or in a retried one of ours."""
+    forward_notices(conn)
+    owns_transaction = conn.info.transaction_status == pq.TransactionStatus.IDLE
+    attempts = MAX_ATTEMPTS if owns_transaction else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            with translated_errors(), conn.transaction():
+                return work()
+        except TransactionConflict:
+            if attempt == attempts:
+                raise
+            time.sleep(backoff_seconds(attempt))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _fetch_all(
+    conn: psycopg.Connection[Any], query: LiteralString, params: Mapping[str, object], rows: RowFactory[T]
+) -> list[T]:
+    def work() -> list[T]:
+        with conn.cursor(row_factory=rows) as cur:
+            return cur.execute(query, params).fetchall()
+
+    return _atomic(conn, work)
+
+
+def _fetch_one(
+    conn: psycopg.Connection[Any], query: LiteralString, params: Mapping[str, object], rows: RowFactory[T]
+) -> T:
+    (row,) = _fetch_all(conn, query, params, rows)  # each function called here returns one row
+    return row
+
+
+def request_enrollment(conn: psycopg.Connection[Any], customer_id: int, program_id: int) -> UUID:
+    """Record user ``customer_id``'s request to join ``program_id``; returns the request's id."""
+    params = {"customer_id": customer_id, "program_id": program_id}
+    return _fetch_one(conn, queries.REQUEST, params, scalar_row)  # type: ignore[no-any-return]
+
+
+def approve_enrollment(conn: psycopg.Connection[Any], request_id: RequestId) -> EnrollmentResult:
+    """Approve a request: customer (created when missing), enrollment, card, notification."""
+    params = {"request_id": request_id, "approved": True, "reason": None}
+    return _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
+
+
+def reject_enrollment(
+    conn: psycopg.Connection[Any], request_id: RequestId, reason: str | None = None
+) -> EnrollmentResult:
+    """Reject a request; the result has no enrollment and no card."""
+    params = {"request_id": request_id, "approved": False, "reason": reason}
+    return _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
+
+
+def ensure_customer(conn: psycopg.Connection[Any], user_id: int) -> Customer:
+    """The customer for ``user_id``, created from its ``users`` row when missing."""
+    return _fetch_one(conn, queries.ENSURE_CUSTOMER, {"user_id": user_id}, class_row(Customer))
+
+
+def customer_cards(conn: psycopg.Connection[Any], customer_id: int) -> list[Card]:
+    """The customer's cards, each with its program's and business's names."""
+    return _fetch_all(conn, queries.CUSTOMER_CARDS, {"customer_id": customer_id}, class_row(Card))

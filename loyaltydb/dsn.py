@@ -1,0 +1,41 @@
+"""Where the connection string comes from, and opening connections with clear errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import psycopg
+
+from .errors import ConnectionFailed
+
+#: Environment variables consulted, in order, after an explicit argument.
+DSN_VARIABLES = ("LOYALTYDB_DSN", "DATABASE_URL")
+
+
+def configured_conninfo(explicit: str | None = None) -> str | None:
+    """The explicit DSN, else ``LOYALTYDB_DSN``, else ``DATABASE_URL``; None when none is set."""
+    for candidate in (explicit, *(os.environ.get(name) for name in DSN_VARIABLES)):
+        if candidate:
+            # SQLAlchemy-style URLs (postgresql+psycopg://) are common in DATABASE_URL.
+            return re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", candidate)
+    return None
+
+
+def resolve_conninfo(explicit: str | None = None) -> str:
+    """The DSN to use: :func:`configured_conninfo`, else "" (libpq's own defaults, PGHOST...)."""
+    return configured_conninfo(explicit) or ""
+
+
+def connect(conninfo: str | None = None, **kwargs: Any) -> psycopg.Connection[Any]:
+    """Open a connection, raising :class:`ConnectionFailed` with one clear sentence on failure."""
+    try:
+        return psycopg.connect(resolve_conninfo(conninfo), **kwargs)
+    except psycopg.Error as exc:
+        raise ConnectionFailed(f"cannot connect to the database: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__

@@ -1,0 +1,141 @@
+"""Exceptions of loyaltydb, and the one place that turns SQLSTATEs into them.
+
+The SQL functions raise stable SQLSTATEs (class ``LY`` for loyaltydb's own errors), so a psql
+user sees the same error the Python user does; :func:`translated_errors` maps them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar
+
+import psycopg
+
+
+class LoyaltyError(Exception):
+    """Base class of every error loyaltydb raises on purpose."""
+
+    #: The SQLSTATEs this class stands for (empty: raised by Python code only).
+    sqlstates: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class InvalidInput(LoyaltyError, ValueError):
+    """An argument is NULL, malformed (a bad UUID, say) or out of range."""
+
+    sqlstates = ("22004", "22P02", "22003", "22023", "42846")
+
+
+class RequestNotFound(LoyaltyError, LookupError):
+    """No enrollment request has the given id."""
+
+    sqlstates = ("LY001",)
+
+
+class RequestAlreadyDecided(LoyaltyError):
+    """The request was decided the other way already (approve a REJECTED one, say)."""
+
+    sqlstates = ("LY002",)
+
+
+class UserNotFound(LoyaltyError, LookupError):
+    """The user behind a request or customer does not exist."""
+
+    sqlstates = ("LY003",)
+
+
+class ProgramNotFound(LoyaltyError, LookupError):
+    """No loyalty program has the given id."""
+
+    sqlstates = ("LY004",)
+
+
+class ProgramNotActive(LoyaltyError):
+    """The program exists but is not ACTIVE, so nobody can join it."""
+
+    sqlstates = ("LY005",)
+
+
+class NotAuthorized(LoyaltyError):
+    """A business tried to decide a request for another business's program."""
+
+    sqlstates = ("LY006",)
+
+
+class TransactionConflict(LoyaltyError):
+    """The transaction lost a race with another one; running it again will succeed."""
+
+
+class SerializationFailure(TransactionConflict):
+    """SQLSTATE 40001: REPEATABLE READ or SERIALIZABLE saw a concurrent change."""
+
+    sqlstates = ("40001",)
+
+
+class DeadlockDetected(TransactionConflict):
+    """SQLSTATE 40P01: PostgreSQL broke a deadlock by cancelling this transaction."""
+
+    sqlstates = ("40P01",)
+
+
+class LockTimeout(LoyaltyError):
+    """SQLSTATE 55P03: the caller's ``lock_timeout`` expired; nothing was written."""
+
+    sqlstates = ("55P03",)
+
+
+class NotMigrated(LoyaltyError):
+    """The loyalty schema or one of its functions is missing: run ``loyaltydb migrate``."""
+
+    sqlstates = ("3F000", "42P01", "42883", "42704")
+
+
+class ConnectionFailed(LoyaltyError):
+    """The database could not be reached (bad DSN, server down, authentication failed)."""
+
+
+class ServerError(LoyaltyError):
+    """A throwaway PostgreSQL server could not be set up or started."""
+
+
+def _error_classes() -> dict[str, type[LoyaltyError]]:
+    found: dict[str, type[LoyaltyError]] = {}
+    pending: list[type[LoyaltyError]] = [LoyaltyError]
+    while pending:
+        cls = pending.pop()
+        found.update(dict.fromkeys(cls.sqlstates, cls))
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+_BY_SQLSTATE = _error_classes()
+
+
+def translate(exc: psycopg.Error) -> LoyaltyError | None:
+    """The loyaltydb error that ``exc`` stands for, or None when it is not one of ours."""
+    sqlstate = exc.sqlstate
+    cls = _BY_SQLSTATE.get(sqlstate or "")
+    if cls is None and isinstance(exc, psycopg.DataError):
+        cls = InvalidInput  # e.g. a NUL byte psycopg refuses before sending
+    if cls is None:
+        return None
+    message = exc.diag.message_primary or str(exc).strip()
+    if cls is NotMigrated:
+        message = f"loyaltydb is not migrated in this database (run 'loyaltydb migrate'): {message}"
+    return cls(message, sqlstate)
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Re-raise psycopg errors that carry one of our SQLSTATEs as loyaltydb errors."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        mapped = translate(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc

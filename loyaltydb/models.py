@@ -1,0 +1,49 @@
+"""Typed, frozen rows returned by the API (built by psycopg's ``class_row``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentResult:
+    """The outcome of deciding a join request (a ``loyalty.enrollment_result`` row)."""
+
+    request_id: UUID
+    status: str
+    customer_id: int
+    program_id: int
+    enrollment_id: int | None
+    card_id: int | None
+    card_number: str | None
+    customer_created: bool
+    notification_id: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer row; ``created`` tells whether this call created it."""
+
+    id: int
+    user_id: int
+    name: str
+    email: str | None
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A loyalty card with its program's and business's names (``loyalty.card_details``)."""
+
+    id: int
+    customer_id: int
+    program_id: int
+    program_name: str
+    business_id: int
+    business_name: str
+    card_number: str
+    status: str
+    points_balance: int
+    issued_at: datetime

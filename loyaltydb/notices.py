@@ -1,0 +1,26 @@
+"""Forward the server's RAISE NOTICE / WARNING messages to ``logging.getLogger("loyaltydb")``."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+
+import psycopg
+from psycopg.errors import Diagnostic
+
+logger = logging.getLogger("loyaltydb")
+
+_LEVELS = {"DEBUG": logging.DEBUG, "WARNING": logging.WARNING}
+_hooked: weakref.WeakSet[psycopg.Connection | psycopg.AsyncConnection] = weakref.WeakSet()  # type: ignore[type-arg]
+
+
+def _log_notice(diag: Diagnostic) -> None:
+    level = _LEVELS.get(diag.severity_nonlocalized or "", logging.INFO)
+    logger.log(level, "%s", diag.message_primary)
+
+
+def forward_notices(conn: psycopg.Connection | psycopg.AsyncConnection) -> None:  # type: ignore[type-arg]
+    """Install the forwarding handler on ``conn``, once per connection."""
+    if conn not in _hooked:
+        conn.add_notice_handler(_log_notice)
+        _hooked.add(conn)

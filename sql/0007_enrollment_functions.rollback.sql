@@ -1,0 +1,13 @@
+DROP FUNCTION loyalty.customer_cards(bigint);
+
+DROP VIEW loyalty.card_details;
+
+DROP FUNCTION
+    loyalty.process_enrollment_approval(uuid, boolean, text),
+    loyalty.reject_locked_request(loyalty.customer_approval_requests, text),
+    loyalty.approve_locked_request(loyalty.customer_approval_requests),
+    loyalty.decision_result(uuid),
+    loyalty.request_enrollment(bigint, bigint, text),
+    loyalty.program_info(bigint);
+
+DROP TYPE loyalty.program_info, loyalty.enrollment_result;
