@@ -68,7 +68,8 @@ async def _fetch_one(
 async def request_enrollment(conn: psycopg.AsyncConnection[Any], customer_id: int, program_id: int) -> UUID:
     """Record user ``customer_id``'s request to join ``program_id``; returns the request's id."""
     params = {"customer_id": customer_id, "program_id": program_id}
-    return await _fetch_one(conn, queries.REQUEST, params, scalar_row)  # type: ignore[no-any-return]
+    request_id: UUID = await _fetch_one(conn, queries.REQUEST, params, scalar_row)
+    return request_id
 
 
 async def approve_enrollment(conn: psycopg.AsyncConnection[Any], request_id: RequestId) -> EnrollmentResult:

@@ -63,7 +63,8 @@ def _fetch_one(
 def request_enrollment(conn: psycopg.Connection[Any], customer_id: int, program_id: int) -> UUID:
     """Record user ``customer_id``'s request to join ``program_id``; returns the request's id."""
     params = {"customer_id": customer_id, "program_id": program_id}
-    return _fetch_one(conn, queries.REQUEST, params, scalar_row)  # type: ignore[no-any-return]
+    request_id: UUID = _fetch_one(conn, queries.REQUEST, params, scalar_row)
+    return request_id
 
 
 def approve_enrollment(conn: psycopg.Connection[Any], request_id: RequestId) -> EnrollmentResult:

@@ -37,5 +37,6 @@ def connect(conninfo: str | None = None, **kwargs: Any) -> psycopg.Connection[An
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[-1] if text else type(exc).__name__
+    """libpq's multi-line message folded into one line."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text or type(exc).__name__

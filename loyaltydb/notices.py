@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from typing import Any
 
 import psycopg
 from psycopg.errors import Diagnostic
@@ -11,7 +12,7 @@ from psycopg.errors import Diagnostic
 logger = logging.getLogger("loyaltydb")
 
 _LEVELS = {"DEBUG": logging.DEBUG, "WARNING": logging.WARNING}
-_hooked: weakref.WeakSet[psycopg.Connection | psycopg.AsyncConnection] = weakref.WeakSet()  # type: ignore[type-arg]
+_hooked: weakref.WeakSet[psycopg.Connection[Any] | psycopg.AsyncConnection[Any]] = weakref.WeakSet()
 
 
 def _log_notice(diag: Diagnostic) -> None:
@@ -19,7 +20,7 @@ def _log_notice(diag: Diagnostic) -> None:
     logger.log(level, "%s", diag.message_primary)
 
 
-def forward_notices(conn: psycopg.Connection | psycopg.AsyncConnection) -> None:  # type: ignore[type-arg]
+def forward_notices(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
     """Install the forwarding handler on ``conn``, once per connection."""
     if conn not in _hooked:
         conn.add_notice_handler(_log_notice)

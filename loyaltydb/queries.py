@@ -16,9 +16,5 @@ REQUEST: Final[LiteralString] = (
     "SELECT loyalty.request_enrollment("
     "p_customer_id => %(customer_id)s::bigint, p_program_id => %(program_id)s::bigint)"
 )
-ENSURE_CUSTOMER: Final[LiteralString] = (
-    "SELECT * FROM loyalty.ensure_customer(p_user_id => %(user_id)s::bigint)"
-)
-CUSTOMER_CARDS: Final[LiteralString] = (
-    "SELECT * FROM loyalty.customer_cards(p_customer_id => %(customer_id)s::bigint)"
-)
+ENSURE_CUSTOMER: Final[LiteralString] = "SELECT * FROM loyalty.ensure_customer(p_user_id => %(user_id)s::bigint)"
+CUSTOMER_CARDS: Final[LiteralString] = "SELECT * FROM loyalty.customer_cards(p_customer_id => %(customer_id)s::bigint)"

@@ -12,4 +12,4 @@ _MAX_DELAY = 0.2
 
 def backoff_seconds(attempt: int) -> float:
     """Full-jitter exponential backoff after the given failed attempt (1-based)."""
-    return random.uniform(0, min(_MAX_DELAY, _BASE_DELAY * 2 ** (attempt - 1)))
+    return random.uniform(0, min(_MAX_DELAY, _BASE_DELAY * 2 ** (attempt - 1)))  # noqa: S311 - jitter, not crypto

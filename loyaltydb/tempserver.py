@@ -35,7 +35,9 @@ def find_bindir() -> Path:
     if os.environ.get("LOYALTYDB_PG_BINDIR"):
         candidates.append(Path(os.environ["LOYALTYDB_PG_BINDIR"]))
     debian = Path("/usr/lib/postgresql").glob("*/bin")
-    candidates += sorted(debian, key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0, reverse=True)
+    candidates += sorted(
+        debian, key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0, reverse=True
+    )
     on_path = shutil.which("initdb")
     if on_path:
         candidates.append(Path(on_path).parent)

@@ -1,0 +1,49 @@
+# loyaltydb: make demo (the main job), make test (everything CI runs), make migrate (DBAs).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv demo test lint pytest migrate rollback status selfcheck clean
+
+help:
+	@echo "make demo     play the seed's story on a throwaway PostgreSQL (no setup needed)"
+	@echo "make test     ruff, mypy --strict and the pytest suite (starts its own PostgreSQL)"
+	@echo "make migrate  apply migrations to --dsn / LOYALTYDB_DSN / DATABASE_URL / PG* defaults"
+	@echo "make status | rollback | selfcheck   the same DSN rules"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/loyaltydb demo
+
+test: lint pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+migrate: $(STAMP)
+	$(BIN)/loyaltydb migrate
+
+rollback: $(STAMP)
+	$(BIN)/loyaltydb rollback
+
+status: $(STAMP)
+	$(BIN)/loyaltydb status
+
+selfcheck: $(STAMP)
+	$(BIN)/loyaltydb selfcheck
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,36 @@
+"""loyaltydb: database-first enrollment for PostgreSQL loyalty programs.
+
+Approving a join request creates, in one transaction, everything the customer needs: the
+customer row (from its user, when missing), the enrollment, the card, the customer-business
+relationship and a notification. The logic lives in plpgsql (``loyalty`` schema); this
+package applies the migrations and wraps the functions. ``loyaltydb.aio`` is the async twin.
+"""
+
+from . import errors
+from .api import (
+    approve_enrollment,
+    customer_cards,
+    ensure_customer,
+    reject_enrollment,
+    request_enrollment,
+)
+from .errors import LoyaltyError
+from .migrations import MigrationState, migrate, rollback, status
+from .models import Card, Customer, EnrollmentResult
+
+__all__ = [
+    "Card",
+    "Customer",
+    "EnrollmentResult",
+    "LoyaltyError",
+    "MigrationState",
+    "approve_enrollment",
+    "customer_cards",
+    "ensure_customer",
+    "errors",
+    "migrate",
+    "reject_enrollment",
+    "request_enrollment",
+    "rollback",
+    "status",
+]

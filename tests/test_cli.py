@@ -1,0 +1,165 @@
+"""The loyaltydb command, run as a real subprocess: commands, psql, and user errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+
+from helpers import World, add_request, snapshot
+from loyaltydb.dsn import configured_conninfo
+from loyaltydb.tempserver import TempServer
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in ("LOYALTYDB_DSN", "DATABASE_URL")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "loyaltydb", *args], capture_output=True, text=True, env=environment, timeout=120
+    )
+
+
+def assert_user_error(completed: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert completed.returncode == 1, completed
+    assert "Traceback" not in completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_migrate_status_rollback(empty_dsn: str) -> None:
+    assert "pending  0001_schema" in run_cli("--dsn", empty_dsn, "status").stdout
+    migrated = run_cli("--dsn", empty_dsn, "migrate")
+    assert migrated.returncode == 0 and "applied 7 migration(s)" in migrated.stdout
+    assert "applied  0007_enrollment_functions" in run_cli("--dsn", empty_dsn, "status").stdout
+    assert "rolled back 1 migration(s): 0007_enrollment_functions" in run_cli("--dsn", empty_dsn, "rollback").stdout
+    assert "rolled back 6" in run_cli("--dsn", empty_dsn, "rollback", "--all").stdout
+    assert "applied 0 migration(s)" not in run_cli("--dsn", empty_dsn, "migrate").stdout
+
+
+def test_approve_and_reject_print_the_result(db: psycopg.Connection[Any], dsn: str, world: World) -> None:
+    request_id = add_request(db, world.new_user, world.coffee_club)
+    approved = run_cli("--dsn", dsn, "approve", str(request_id))
+    assert approved.returncode == 0, approved.stderr
+    assert "customer_created  True" in approved.stdout and "status            APPROVED" in approved.stdout
+    as_json = json.loads(run_cli("--dsn", dsn, "approve", str(request_id), "--json").stdout)
+    assert as_json["request_id"] == str(request_id) and as_json["customer_id"] == 32
+    other = add_request(db, world.new_user, world.tea_club)
+    rejected = run_cli("--dsn", dsn, "reject", str(other), "--reason", "full", "--json")
+    assert json.loads(rejected.stdout)["status"] == "REJECTED"
+
+
+def test_the_dsn_comes_from_the_flag_then_loyaltydb_dsn_then_database_url_then_libpq(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
+    assert configured_conninfo() == "postgresql://u@h/db"
+    monkeypatch.setenv("LOYALTYDB_DSN", "dbname=from_env")
+    assert configured_conninfo() == "dbname=from_env"
+    assert configured_conninfo("dbname=flag") == "dbname=flag"
+    bad = "host=127.0.0.1 port=1 connect_timeout=2"
+    assert run_cli("status", env={"LOYALTYDB_DSN": dsn, "DATABASE_URL": bad}).returncode == 0
+    assert run_cli("status", env={"DATABASE_URL": dsn}).returncode == 0
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    libpq_only = {
+        "PGHOST": str(params["host"]),
+        "PGPORT": str(params["port"]),
+        "PGUSER": str(params["user"]),
+        "PGDATABASE": str(params["dbname"]),
+    }
+    assert run_cli("status", env=libpq_only).returncode == 0
+    assert run_cli("--dsn", dsn, "status", env={"LOYALTYDB_DSN": bad}).returncode == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--dsn", "nonsense===", "migrate"], ["invalid connection option"]),
+        (["--dsn", f"host=127.0.0.1 port={_free_port()} connect_timeout=3", "status"], ["cannot connect"]),
+        (["--dsn", "postgresql://nobody@127.0.0.1:1/x", "approve", str(uuid.uuid4())], ["cannot connect"]),
+    ],
+)
+def test_connection_errors_are_one_sentence(args: list[str], words: list[str]) -> None:
+    assert_user_error(run_cli(*args), *words)
+
+
+def test_bad_ids_and_unknown_requests_are_one_sentence(dsn: str, world: World) -> None:
+    assert_user_error(run_cli("--dsn", dsn, "approve", "not-a-uuid"), "invalid input syntax for type uuid")
+    assert_user_error(run_cli("--dsn", dsn, "reject", str(uuid.uuid4())), "Enrollment request not found")
+
+
+def test_an_unmigrated_database_is_one_sentence(empty_dsn: str) -> None:
+    assert_user_error(run_cli("--dsn", empty_dsn, "approve", str(uuid.uuid4())), "not migrated")
+    assert_user_error(run_cli("--dsn", empty_dsn, "selfcheck"), "not migrated")
+
+
+def test_selfcheck_passes_and_leaves_no_trace(db: psycopg.Connection[Any], dsn: str, world: World) -> None:
+    before = snapshot(db)
+    completed = run_cli("--dsn", dsn, "selfcheck")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "selfcheck: 6 passed, 0 failed" in completed.stdout
+    assert "customer auto-created" in completed.stdout
+    assert snapshot(db) == before
+
+
+def test_demo_with_a_dsn_plays_the_story_and_rolls_it_back(db: psycopg.Connection[Any], dsn: str) -> None:
+    before = snapshot(db)
+    completed = run_cli("--dsn", dsn, "demo")
+    assert completed.returncode == 0, completed.stderr
+    assert "'John Smith'" in completed.stdout and "(auto-created: True)" in completed.stdout
+    assert snapshot(db) == before
+
+
+def test_demo_without_a_dsn_runs_on_its_own_throwaway_server() -> None:
+    completed = run_cli("demo")
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert "User 32 <john.smith@example.com> has no name and no customer row: customer row exists = False" in out
+    assert "customer      32 'John Smith' <john.smith@example.com> (auto-created: True)" in out
+    assert "for Coffee Club at Bean There Coffee, ACTIVE" in out
+    assert "[CARD_CREATED]" in out and "Server stopped and deleted." in out
+
+
+def test_psql_users_call_the_procedure_and_see_the_same_errors(
+    db: psycopg.Connection[Any], dsn: str, world: World, pg_server: TempServer
+) -> None:
+    psql = shutil.which("psql") or str(pg_server.bindir / "psql")
+    request_id = add_request(db, world.new_user, world.coffee_club)
+    query = f"SELECT * FROM loyalty.process_enrollment_approval('{request_id}', true)"
+    shown = subprocess.run(
+        [psql, dsn, "-X", "-A", "-F", "|", "-v", "ON_ERROR_STOP=1", "-c", query],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    header, row = shown.splitlines()[:2]
+    assert header.split("|") == [
+        "request_id",
+        "status",
+        "customer_id",
+        "program_id",
+        "enrollment_id",
+        "card_id",
+        "card_number",
+        "customer_created",
+        "notification_id",
+    ]
+    assert row.split("|")[:3] == [str(request_id), "APPROVED", "32"]
+    missing = f"SELECT * FROM loyalty.process_enrollment_approval('{uuid.uuid4()}')"
+    failed = subprocess.run([psql, dsn, "-X", "-v", "VERBOSITY=verbose", "-c", missing], capture_output=True, text=True)
+    assert "LY001" in failed.stderr and "Enrollment request not found" in failed.stderr

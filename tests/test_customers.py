@@ -1,0 +1,84 @@
+"""Customers created from users: name derivation, defaults, ensure_customer(_exists)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+import loyaltydb
+from helpers import World, add_user, count, snapshot
+from loyaltydb.errors import InvalidInput, UserNotFound
+
+NAME_CASES = [
+    # (users.name, users.email, derived customers.name)
+    ("Jane Doe", "jane@example.com", "Jane Doe"),
+    ("  Jane Doe \t\n", None, "Jane Doe"),
+    (None, "john.smith@example.com", "John Smith"),
+    ("   ", "mary.ann.lee@example.org", "Mary Ann Lee"),
+    ("", "JOHN.SMITH@example.com", "John Smith"),
+    ("\t", "alice@example.com", "Alice"),
+    (None, "no-at-sign.example.com", "Customer 41"),
+    (None, None, "Customer 41"),
+    (None, "@example.com", "Customer 41"),
+    (" ", ".@example.com", "Customer 41"),
+]
+
+
+@pytest.mark.parametrize(("name", "email", "expected"), NAME_CASES)
+def test_a_created_customer_gets_a_real_display_name(
+    db: psycopg.Connection[Any], name: str | None, email: str | None, expected: str
+) -> None:
+    add_user(db, 41, name, email)
+    db.commit()
+    customer = loyaltydb.ensure_customer(db, 41)
+    assert customer == loyaltydb.Customer(id=41, user_id=41, name=expected, email=email, created=True)
+    assert db.execute("SELECT name, email FROM loyalty.customers WHERE id = 41").fetchone() == (expected, email)
+
+
+def test_a_created_customer_has_the_contract_defaults(db: psycopg.Connection[Any], world: World) -> None:
+    loyaltydb.ensure_customer(db, world.new_user)
+    prefs, regional = db.execute(
+        "SELECT notification_preferences, regional_settings FROM loyalty.customers WHERE id = %s", (world.new_user,)
+    ).fetchone() or (None, None)
+    assert prefs == {"email": True, "push": True, "promotions": True, "rewards": True, "system": True, "sms": False}
+    assert regional == {"language": "en", "country": "United States", "currency": "USD", "timezone": "UTC"}
+
+
+def test_ensure_customer_returns_the_existing_customer_untouched(db: psycopg.Connection[Any], world: World) -> None:
+    before = snapshot(db)
+    customer = loyaltydb.ensure_customer(db, world.existing_customer)
+    assert customer == loyaltydb.Customer(id=40, user_id=40, name="Ada L.", email="ada@example.com", created=False)
+    assert snapshot(db) == before
+
+
+def test_ensure_customer_is_idempotent(db: psycopg.Connection[Any], world: World) -> None:
+    first = loyaltydb.ensure_customer(db, world.new_user)
+    second = loyaltydb.ensure_customer(db, world.new_user)
+    assert (first.created, second.created) == (True, False)
+    assert first.id == second.id == world.new_user
+    assert count(db, "SELECT count(*) FROM loyalty.customers WHERE user_id = %s", world.new_user) == 1
+
+
+def test_sql_ensure_customer_exists_returns_the_id(db: psycopg.Connection[Any], world: World) -> None:
+    row = db.execute("SELECT loyalty.ensure_customer_exists(32)").fetchone()
+    assert row == (32,)
+    assert db.execute("SELECT loyalty.ensure_customer_exists(32)").fetchone() == (32,)
+    assert count(db, "SELECT count(*) FROM loyalty.customers WHERE id = 32") == 1
+
+
+def test_a_missing_user_raises_user_not_found_with_the_contract_message(
+    db: psycopg.Connection[Any], world: World
+) -> None:
+    before = snapshot(db)
+    with pytest.raises(UserNotFound) as caught:
+        loyaltydb.ensure_customer(db, 999)
+    assert str(caught.value) == "User not found for customer_id: 999. Cannot create customer record."
+    assert caught.value.sqlstate == "LY003"
+    assert snapshot(db) == before
+
+
+def test_a_null_user_id_is_invalid_input(db: psycopg.Connection[Any]) -> None:
+    with pytest.raises(InvalidInput, match="must not be NULL"):
+        loyaltydb.ensure_customer(db, None)  # type: ignore[arg-type]
