@@ -13,6 +13,19 @@ import psycopg
 
 T = TypeVar("T")
 
+#: The columns of loyalty.process_enrollment_approval's row, in the contract's order.
+RESULT_FIELDS = [
+    "request_id",
+    "status",
+    "customer_id",
+    "program_id",
+    "enrollment_id",
+    "card_id",
+    "card_number",
+    "customer_created",
+    "notification_id",
+]
+
 TABLES = (
     "users",
     "customers",

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 import loyaltydb
-from helpers import World, add_request, count, wait_until_blocked
+from helpers import RESULT_FIELDS, World, add_request, count, wait_until_blocked
 from loyaltydb import aio, api, errors
 
 PUBLIC_FUNCTIONS = [
@@ -95,17 +95,7 @@ def test_an_unmigrated_database_raises_not_migrated(empty_dsn: str) -> None:
 
 def test_results_are_frozen_typed_records(db: psycopg.Connection[Any], world: World) -> None:
     result = loyaltydb.approve_enrollment(db, add_request(db, world.new_user, world.coffee_club))
-    assert [field.name for field in dataclasses.fields(result)] == [
-        "request_id",
-        "status",
-        "customer_id",
-        "program_id",
-        "enrollment_id",
-        "card_id",
-        "card_number",
-        "customer_created",
-        "notification_id",
-    ]
+    assert [field.name for field in dataclasses.fields(result)] == RESULT_FIELDS
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.status = "REJECTED"  # type: ignore[misc]
 

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from helpers import World, add_request, snapshot
+from helpers import RESULT_FIELDS, World, add_request, snapshot
 from loyaltydb.dsn import configured_conninfo
 from loyaltydb.tempserver import TempServer
 
@@ -148,17 +148,7 @@ def test_psql_users_call_the_procedure_and_see_the_same_errors(
         check=True,
     ).stdout
     header, row = shown.splitlines()[:2]
-    assert header.split("|") == [
-        "request_id",
-        "status",
-        "customer_id",
-        "program_id",
-        "enrollment_id",
-        "card_id",
-        "card_number",
-        "customer_created",
-        "notification_id",
-    ]
+    assert header.split("|") == RESULT_FIELDS
     assert row.split("|")[:3] == [str(request_id), "APPROVED", "32"]
     missing = f"SELECT * FROM loyalty.process_enrollment_approval('{uuid.uuid4()}')"
     failed = subprocess.run([psql, dsn, "-X", "-v", "VERBOSITY=verbose", "-c", missing], capture_output=True, text=True)
