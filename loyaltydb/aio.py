@@ -72,17 +72,26 @@ async def request_enrollment(conn: psycopg.AsyncConnection[Any], customer_id: in
     return request_id
 
 
-async def approve_enrollment(conn: psycopg.AsyncConnection[Any], request_id: RequestId) -> EnrollmentResult:
-    """Approve a request: customer (created when missing), enrollment, card, notification."""
-    params = {"request_id": request_id, "approved": True, "reason": None}
+async def approve_enrollment(
+    conn: psycopg.AsyncConnection[Any], request_id: RequestId, *, business_id: int | None = None
+) -> EnrollmentResult:
+    """Approve a request: customer (created when missing), enrollment, card, notification.
+
+    With ``business_id``, a request for another business's program raises NotAuthorized.
+    """
+    params = {"request_id": request_id, "approved": True, "reason": None, "business_id": business_id}
     return await _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
 
 
 async def reject_enrollment(
-    conn: psycopg.AsyncConnection[Any], request_id: RequestId, reason: str | None = None
+    conn: psycopg.AsyncConnection[Any],
+    request_id: RequestId,
+    reason: str | None = None,
+    *,
+    business_id: int | None = None,
 ) -> EnrollmentResult:
-    """Reject a request; the result has no enrollment and no card."""
-    params = {"request_id": request_id, "approved": False, "reason": reason}
+    """Reject a request; the result has no enrollment and no card. ``business_id``: as approve."""
+    params = {"request_id": request_id, "approved": False, "reason": reason, "business_id": business_id}
     return await _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
 
 

@@ -10,7 +10,8 @@ from typing import Final, LiteralString
 
 DECIDE: Final[LiteralString] = (
     "SELECT * FROM loyalty.process_enrollment_approval("
-    "p_request_id => %(request_id)s::uuid, p_approved => %(approved)s, p_reason => %(reason)s)"
+    "p_request_id => %(request_id)s::uuid, p_approved => %(approved)s, p_reason => %(reason)s,"
+    " p_business_id => %(business_id)s::bigint)"
 )
 REQUEST: Final[LiteralString] = (
     "SELECT loyalty.request_enrollment("

@@ -15,7 +15,7 @@ import psycopg
 from . import api, story
 from .errors import NotMigrated
 
-PROCEDURE = "loyalty.process_enrollment_approval(uuid,boolean,text)"
+PROCEDURE = "loyalty.process_enrollment_approval(uuid,boolean,text,bigint)"
 
 
 @dataclass(frozen=True, slots=True)

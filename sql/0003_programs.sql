@@ -58,9 +58,7 @@ CREATE TABLE loyalty.customer_approval_requests (
     result_notification_id uuid,
     -- The request's business is always its program's business.
     CONSTRAINT customer_approval_requests_program_fkey
-        FOREIGN KEY (program_id, business_id) REFERENCES loyalty.loyalty_programs (id, business_id),
-    CONSTRAINT customer_approval_requests_response_at_check
-        CHECK ((status = 'PENDING') = (response_at IS NULL))
+        FOREIGN KEY (program_id, business_id) REFERENCES loyalty.loyalty_programs (id, business_id)
 );
 
 CREATE INDEX customer_approval_requests_program_id_idx

@@ -3,7 +3,7 @@ DROP FUNCTION loyalty.customer_cards(bigint);
 DROP VIEW loyalty.card_details;
 
 DROP FUNCTION
-    loyalty.process_enrollment_approval(uuid, boolean, text),
+    loyalty.process_enrollment_approval(uuid, boolean, text, bigint),
     loyalty.reject_locked_request(loyalty.customer_approval_requests, text),
     loyalty.approve_locked_request(loyalty.customer_approval_requests),
     loyalty.decision_result(uuid),

@@ -3,10 +3,10 @@
 --
 -- SQLSTATEs raised here (class LY, see README): LY001 request not found, LY002 request already
 -- decided, LY003 user not found, LY004 program not found, LY005 program not active,
--- 22004 NULL argument.
+-- LY006 not authorized (another business's request), 22004 NULL argument.
 --
 -- Lock order, the same in every path, so that no two approvals can deadlock:
---   request (FOR UPDATE) -> user (FOR KEY SHARE) -> customer -> enrollment -> card
+--   request (FOR UPDATE) -> program (FOR SHARE) -> user (FOR KEY SHARE) -> customer -> enrollment -> card
 --   -> customer-business relationship -> notifications.
 
 CREATE TYPE loyalty.enrollment_result AS (
@@ -119,6 +119,8 @@ DECLARE
     v_card_number     text;
     v_notification_id uuid;
 BEGIN
+    -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
+    PERFORM FROM loyalty.loyalty_programs AS p WHERE p.id = p_request.program_id FOR SHARE;
     v_program := loyalty.program_info(p_request.program_id);
     IF v_program.id IS NULL THEN
         RAISE EXCEPTION USING
@@ -240,11 +242,13 @@ BEGIN
 END;
 $$;
 
--- Decide a join request in one transaction: approve (the default) or reject it.
+-- Decide a join request in one transaction: approve (the default) or reject it. With
+-- p_business_id, only that business may decide (its own programs' requests).
 CREATE FUNCTION loyalty.process_enrollment_approval(
-    p_request_id uuid,
-    p_approved   boolean DEFAULT true,
-    p_reason     text DEFAULT NULL
+    p_request_id  uuid,
+    p_approved    boolean DEFAULT true,
+    p_reason      text DEFAULT NULL,
+    p_business_id bigint DEFAULT NULL
 )
 RETURNS loyalty.enrollment_result
 LANGUAGE plpgsql
@@ -265,6 +269,14 @@ BEGIN
        FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
+    END IF;
+
+    -- Checked before anything else, replays included: another business learns nothing.
+    IF p_business_id IS NOT NULL AND p_business_id <> v_request.business_id THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
+                             p_business_id, p_request_id);
     END IF;
 
     IF v_request.status = v_decision THEN

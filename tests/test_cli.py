@@ -16,6 +16,7 @@ import pytest
 
 from helpers import RESULT_FIELDS, World, add_request, snapshot
 from loyaltydb.dsn import configured_conninfo
+from loyaltydb.migrations import MigrationState, migrations_dir
 from loyaltydb.tempserver import TempServer
 
 
@@ -37,13 +38,20 @@ def assert_user_error(completed: subprocess.CompletedProcess[str], *words: str) 
 
 
 def test_migrate_status_rollback(empty_dsn: str) -> None:
-    assert "pending  0001_schema" in run_cli("--dsn", empty_dsn, "status").stdout
+    ids = [state.id for state in status_of_files()]
+    assert f"pending  {ids[0]}" in run_cli("--dsn", empty_dsn, "status").stdout
     migrated = run_cli("--dsn", empty_dsn, "migrate")
-    assert migrated.returncode == 0 and "applied 7 migration(s)" in migrated.stdout
-    assert "applied  0007_enrollment_functions" in run_cli("--dsn", empty_dsn, "status").stdout
-    assert "rolled back 1 migration(s): 0007_enrollment_functions" in run_cli("--dsn", empty_dsn, "rollback").stdout
-    assert "rolled back 6" in run_cli("--dsn", empty_dsn, "rollback", "--all").stdout
-    assert "applied 0 migration(s)" not in run_cli("--dsn", empty_dsn, "migrate").stdout
+    assert migrated.returncode == 0, migrated.stderr
+    assert f"applied {len(ids)} migration(s)" in migrated.stdout
+    assert f"applied  {ids[-1]}" in run_cli("--dsn", empty_dsn, "status").stdout
+    assert f"rolled back 1 migration(s): {ids[-1]}" in run_cli("--dsn", empty_dsn, "rollback").stdout
+    assert f"rolled back {len(ids) - 1}" in run_cli("--dsn", empty_dsn, "rollback", "--all").stdout
+    assert f"applied {len(ids)} migration(s)" in run_cli("--dsn", empty_dsn, "migrate").stdout
+
+
+def status_of_files() -> list[MigrationState]:
+    forward = sorted(p for p in migrations_dir().glob("*.sql") if not p.name.endswith(".rollback.sql"))
+    return [MigrationState(path.stem, applied=False) for path in forward]
 
 
 def test_approve_and_reject_print_the_result(db: psycopg.Connection[Any], dsn: str, world: World) -> None:
