@@ -39,7 +39,8 @@ BEGIN
          WHERE c.relnamespace = 'loyalty'::regnamespace
            AND c.relkind IN ('r', 'v', 'S', 'c')
            AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend AS d
-                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+                            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                              AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))
         UNION ALL
         SELECT format('ALTER FUNCTION %s OWNER TO loyalty_owner', p.oid::regprocedure)
           FROM pg_catalog.pg_proc AS p
