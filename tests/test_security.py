@@ -34,15 +34,14 @@ def app_login(db: psycopg.Connection[Any], dsn: str) -> Callable[[], psycopg.Con
     db.execute("DO $$ BEGIN CREATE ROLE app_service LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
     db.execute("GRANT loyalty_app TO app_service")
     db.commit()
-    params = psycopg.conninfo.conninfo_to_dict(dsn)
-    return lambda: psycopg.connect(psycopg.conninfo.make_conninfo(**{**params, "user": "app_service"}))
+    return lambda: psycopg.connect(psycopg.conninfo.make_conninfo(dsn, user="app_service"))
 
 
 def _assert_every_direct_write_is_refused(conn: psycopg.Connection[Any]) -> None:
     for table in TABLES:
         for verb, statement in WRITES.items():
             with pytest.raises(pg_errors.InsufficientPrivilege) as caught:
-                conn.execute(statement.format(table=table))  # type: ignore[arg-type]
+                conn.execute(statement.format(table=table))
             conn.rollback()
             assert caught.value.sqlstate == "42501", (verb, table)
 
@@ -136,7 +135,7 @@ def test_temp_tables_named_like_the_real_ones_change_no_result(
     conn = _as_app(connect())
     for table in TABLES:
         conn.execute(
-            f"CREATE TEMP TABLE {table} (id bigint, user_id bigint, customer_id bigint, program_id bigint,"  # type: ignore[arg-type]
+            f"CREATE TEMP TABLE {table} (id bigint, user_id bigint, customer_id bigint, program_id bigint,"
             " business_id bigint, name text, email text, status text, card_number text)"
         )
     conn.execute("INSERT INTO pg_temp.users (id, name, email) VALUES (32, 'Mallory', 'evil@example.com')")
