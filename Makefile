@@ -4,13 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint pytest migrate rollback status selfcheck clean
+.PHONY: help venv demo test lint pytest migrate rollback status selfcheck stress clean
 
 help:
 	@echo "make demo     play the seed's story on a throwaway PostgreSQL (no setup needed)"
 	@echo "make test     ruff, mypy --strict and the pytest suite (starts its own PostgreSQL)"
 	@echo "make migrate  apply migrations to --dsn / LOYALTYDB_DSN / DATABASE_URL / PG* defaults"
 	@echo "make status | rollback | selfcheck   the same DSN rules"
+	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,9 @@ status: $(STAMP)
 
 selfcheck: $(STAMP)
 	$(BIN)/loyaltydb selfcheck
+
+stress: $(STAMP)
+	$(BIN)/python -m loyaltydb.stress --sessions $${SESSIONS:-32} --operations $${OPERATIONS:-20000}
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -18,7 +18,7 @@ from . import queries
 from .errors import TransactionConflict, translated_errors
 from .models import Card, Customer, EnrollmentResult
 from .notices import forward_notices
-from .retry import MAX_ATTEMPTS, backoff_seconds
+from .retry import MAX_ATTEMPTS, record_retry
 
 T = TypeVar("T")
 RequestId = UUID | str
@@ -34,10 +34,10 @@ async def _atomic(conn: psycopg.AsyncConnection[Any], work: Callable[[], Awaitab
             with translated_errors():
                 async with conn.transaction():
                     return await work()
-        except TransactionConflict:
+        except TransactionConflict as conflict:
             if attempt == attempts:
                 raise
-            await asyncio.sleep(backoff_seconds(attempt))
+            await asyncio.sleep(record_retry(attempt, conflict))
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 

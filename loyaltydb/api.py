@@ -21,7 +21,7 @@ from . import queries
 from .errors import TransactionConflict, translated_errors
 from .models import Card, Customer, EnrollmentResult
 from .notices import forward_notices
-from .retry import MAX_ATTEMPTS, backoff_seconds
+from .retry import MAX_ATTEMPTS, record_retry
 
 T = TypeVar("T")
 RequestId = UUID | str
@@ -36,10 +36,10 @@ def _atomic(conn: psycopg.Connection[Any], work: Callable[[], T]) -> T:
         try:
             with translated_errors(), conn.transaction():
                 return work()
-        except TransactionConflict:
+        except TransactionConflict as conflict:
             if attempt == attempts:
                 raise
-            time.sleep(backoff_seconds(attempt))
+            time.sleep(record_retry(attempt, conflict))
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 

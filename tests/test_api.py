@@ -15,7 +15,7 @@ import pytest
 
 import loyaltydb
 from helpers import RESULT_FIELDS, World, add_request, count, wait_until_blocked
-from loyaltydb import aio, api, errors
+from loyaltydb import aio, api, errors, retry
 
 PUBLIC_FUNCTIONS = [
     "request_enrollment",
@@ -120,6 +120,7 @@ def test_a_conflict_in_a_transaction_we_own_is_retried(
     waiter = connect(application_name="rr-waiter")
     waiter.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     outcome: list[object] = []
+    retries_before = retry.retries()
     thread = threading.Thread(target=lambda: outcome.append(loyaltydb.approve_enrollment(waiter, request_id)))
     thread.start()
     wait_until_blocked(db, "rr-waiter")
@@ -127,6 +128,7 @@ def test_a_conflict_in_a_transaction_we_own_is_retried(
     holder.commit()
     thread.join(timeout=30)
     assert outcome == [decided]
+    assert retry.retries() == retries_before + 1
 
 
 def test_a_conflict_inside_the_callers_transaction_is_raised_for_the_caller_to_retry(

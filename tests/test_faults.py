@@ -1,0 +1,119 @@
+"""Faults: a backend killed at each step of an approval, lock timeouts, a server restart
+under load, and a small stress run; nothing partial may remain and nothing committed be lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+import loyaltydb
+from helpers import World, snapshot, wait_until_blocked
+from loyaltydb import stress
+from loyaltydb.errors import LockTimeout
+from loyaltydb.migrations import migrate
+from loyaltydb.tempserver import TempServer
+
+# Each step of the procedure, and a statement that makes another session hold what that step
+# needs: the approval blocks there, and is killed there.
+BLOCKERS: dict[str, str] = {
+    "request row lock": "SELECT FROM loyalty.customer_approval_requests WHERE id = %(request)s FOR UPDATE",
+    "program row lock": "UPDATE loyalty.loyalty_programs SET name = name WHERE id = %(program)s",
+    "user row lock": "SELECT FROM loyalty.users WHERE id = %(user)s FOR UPDATE",
+    "customer insert": "INSERT INTO loyalty.customers (id, user_id, name) VALUES (%(user)s, %(user)s, 'held')",
+    "enrollment insert": "INSERT INTO loyalty.program_enrollments (customer_id, program_id)"
+    " VALUES (%(existing)s, %(program)s)",
+    "card insert": "INSERT INTO loyalty.loyalty_cards (customer_id, program_id, business_id)"
+    " VALUES (%(existing)s, %(program)s, 7)",
+    "relationship upsert": "INSERT INTO loyalty.customer_business_relationships (customer_id, business_id)"
+    " VALUES (%(existing)s, 7)",
+    "request notification update": "SELECT FROM loyalty.customer_notifications AS n"
+    " JOIN loyalty.customer_approval_requests AS r ON r.notification_id = n.id"
+    " WHERE r.id = %(request)s FOR UPDATE OF n",
+}
+# Steps after the customer exists are reached by an existing customer's request.
+EXISTING_CUSTOMER_STEPS = {"enrollment insert", "card insert", "relationship upsert"}
+
+
+@pytest.mark.parametrize("step", list(BLOCKERS))
+def test_a_backend_killed_at_any_step_leaves_nothing_partial(
+    db: psycopg.Connection[Any], world: World, connect: Callable[..., psycopg.Connection[Any]], step: str
+) -> None:
+    user = world.existing_customer if step in EXISTING_CUSTOMER_STEPS else world.new_user
+    request_id = loyaltydb.request_enrollment(db, user, world.coffee_club)
+    before = snapshot(db)
+    holder = connect()
+    holder.execute(
+        BLOCKERS[step],
+        {"request": request_id, "program": world.coffee_club, "user": user, "existing": user},
+    )
+    victim = connect(application_name=f"victim-{step}"[:60])
+    failure: list[BaseException] = []
+
+    def approve() -> None:
+        try:
+            loyaltydb.approve_enrollment(victim, request_id)
+        except BaseException as error:  # noqa: BLE001 - the test inspects it
+            failure.append(error)
+
+    thread = threading.Thread(target=approve)
+    thread.start()
+    wait_until_blocked(db, f"victim-{step}"[:60])
+    db.execute("SELECT pg_terminate_backend(%s)", (victim.info.backend_pid,))
+    db.commit()
+    thread.join(timeout=30)
+    assert failure and isinstance(failure[0], psycopg.OperationalError), failure
+    holder.rollback()
+    assert snapshot(db) == before  # nothing of the killed approval remains
+    result = loyaltydb.approve_enrollment(connect(), request_id)  # and a re-call succeeds
+    assert result.status == "APPROVED" and result.card_number
+
+
+def test_the_callers_lock_timeout_surfaces_as_a_typed_error_with_nothing_written(
+    db: psycopg.Connection[Any], world: World, connect: Callable[..., psycopg.Connection[Any]]
+) -> None:
+    request_id = loyaltydb.request_enrollment(db, world.new_user, world.coffee_club)
+    before = snapshot(db)
+    holder = connect()
+    holder.execute("SELECT FROM loyalty.users WHERE id = 32 FOR UPDATE")
+    caller = connect()
+    caller.execute("SET lock_timeout = '200ms'")
+    caller.commit()
+    started = time.monotonic()
+    with pytest.raises(LockTimeout) as caught:
+        loyaltydb.approve_enrollment(caller, request_id)
+    assert caught.value.sqlstate == "55P03"
+    assert time.monotonic() - started < 10
+    holder.rollback()
+    assert snapshot(db) == before
+    assert caller.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_small_stress_run_keeps_every_invariant(dsn: str) -> None:
+    report = stress.run(dsn, sessions=8, operations=800)
+    assert report.ok, "\n".join(report.lines())
+    assert report.operations["approve"] > 50 and report.approvals_seen_committed > 200
+    assert report.expected_errors["UserNotFound"] > 0  # the ghosts really ran
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_a_server_restart_under_load_loses_no_committed_approval(mode: str) -> None:
+    with TempServer() as server:  # default settings: fsync and synchronous_commit on
+        migrate(server.conninfo())
+        reports: list[stress.StressReport] = []
+        load = threading.Thread(
+            target=lambda: reports.append(
+                stress.run(server.conninfo(), sessions=8, operations=1500, tolerate_disconnects=True)
+            )
+        )
+        load.start()
+        time.sleep(1.0)
+        server.restart(mode)
+        load.join(timeout=300)
+        (report,) = reports
+        assert report.disconnects > 0, "the restart did not interrupt the load"
+        assert report.ok, "\n".join(report.lines())
