@@ -6,6 +6,7 @@ user sees the same error the Python user does; :func:`translated_errors` maps th
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import ClassVar
@@ -123,10 +124,18 @@ def translate(exc: psycopg.Error) -> LoyaltyError | None:
         cls = InvalidInput  # e.g. a NUL byte psycopg refuses before sending
     if cls is None:
         return None
-    message = exc.diag.message_primary or str(exc).strip()
+    message = _printable(exc.diag.message_primary or str(exc).strip())
     if cls is NotMigrated:
         message = f"loyaltydb is not migrated in this database (run 'loyaltydb migrate'): {message}"
     return cls(message, sqlstate)
+
+
+def _printable(message: str) -> str:
+    """One line: control characters the server echoed from bad input are shown escaped."""
+    return "".join(
+        char if unicodedata.category(char)[0] != "C" else char.encode("unicode_escape").decode("ascii")
+        for char in message
+    )
 
 
 @contextmanager

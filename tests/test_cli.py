@@ -108,6 +108,7 @@ def test_connection_errors_are_one_sentence(args: list[str], words: list[str]) -
 
 def test_bad_ids_and_unknown_requests_are_one_sentence(dsn: str, world: World) -> None:
     assert_user_error(run_cli("--dsn", dsn, "approve", "not-a-uuid"), "invalid input syntax for type uuid")
+    assert_user_error(run_cli("--dsn", dsn, "approve", "two\nlines"), "invalid input syntax for type uuid")
     assert_user_error(run_cli("--dsn", dsn, "reject", str(uuid.uuid4())), "Enrollment request not found")
 
 

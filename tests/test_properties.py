@@ -1,0 +1,158 @@
+"""Property tests over hostile input: names and emails (Unicode, control characters, 10,000
+characters, SQL metacharacters, white space only) and ids (negative, huge, NULL, malformed).
+
+Derived names follow the contract's rule, errors are typed and clear, the connection stays
+usable and nothing partial remains.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import loyaltydb
+from helpers import World, add_request, snapshot
+from loyaltydb.errors import InvalidInput, LoyaltyError, RequestNotFound, UserNotFound
+
+# PostgreSQL's [[:space:]] in ASCII. Other white space (U+00A0, U+2003, ...) is left out of the
+# generated text: its class membership depends on the server's locale, not on our rule.
+PG_SPACE = " \t\n\v\f\r"
+NASTY = ["'; DROP TABLE loyalty.users; --", "%s %(x)s", "$$ $body$", "\\", "\u202e\u0301", "😀 emoji"]
+TEXT = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Zs", "Zl", "Zp", "Cs"), blacklist_characters="\x00\x1c\x1d\x1e\x1f\x85"
+    )
+    | st.sampled_from(PG_SPACE),
+    max_size=60,
+)
+LONG = st.builds(lambda char, n: char * n, st.sampled_from(["a", "é", " ", "'", "x."]), st.integers(9_990, 10_010))
+NAMES = st.none() | TEXT | LONG | st.sampled_from([*NASTY, "", "   ", "\t\n"])
+ASCII_EMAILS = st.none() | st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+PROFILE = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+_ids = itertools.count(10_000)
+
+
+def _initcap_ascii(text: str) -> str:
+    """PostgreSQL's initcap() on ASCII: first letter of each alphanumeric run up, the rest down."""
+    out, in_word = [], False
+    for char in text:
+        alnum = char.isascii() and char.isalnum()
+        out.append((char.lower() if in_word else char.upper()) if alnum else char)
+        in_word = alnum
+    return "".join(out)
+
+
+def expected_name(user_id: int, name: str | None, email: str | None) -> str:
+    """The contract's rule, written independently of the SQL."""
+    if name is not None and name.strip(PG_SPACE):
+        return name.strip(PG_SPACE)
+    if email is not None and "@" in email:
+        local = _initcap_ascii(email.rpartition("@")[0].replace(".", " ")).strip(PG_SPACE)
+        if local:
+            return local
+    return f"Customer {user_id}"
+
+
+def _create(db: psycopg.Connection[Any], name: str | None, email: str | None) -> tuple[int, str]:
+    user_id = next(_ids)
+    db.execute("INSERT INTO loyalty.users (id, name, email) VALUES (%s, %s, %s)", (user_id, name, email))
+    db.commit()
+    return user_id, loyaltydb.ensure_customer(db, user_id).name
+
+
+@PROFILE
+@given(name=NAMES, email=ASCII_EMAILS)
+@example(name=None, email="john.smith@example.com")
+@example(name=None, email="a@b@example.com")
+@example(name="\t", email="..@example.com")
+def test_derived_names_follow_the_rule(db: psycopg.Connection[Any], name: str | None, email: str | None) -> None:
+    user_id, derived = _create(db, name, email)
+    assert derived == expected_name(user_id, name, email)
+
+
+@PROFILE
+@given(local=TEXT | LONG, domain=st.sampled_from(["example.com", "", "ü.example"]))
+def test_unicode_email_local_parts_give_a_trimmed_non_blank_name(
+    db: psycopg.Connection[Any], local: str, domain: str
+) -> None:
+    user_id, derived = _create(db, None, f"{local}@{domain}")
+    assert derived
+    assert derived == derived.strip(PG_SPACE)
+    if not local.replace(".", " ").strip(PG_SPACE):
+        assert derived == f"Customer {user_id}"
+    else:
+        assert len(derived) <= len(local)
+
+
+def _assert_clean_failure(db: psycopg.Connection[Any], before: dict[str, str], error: LoyaltyError) -> None:
+    assert str(error).strip(), "an error needs a message"
+    assert "\n" not in str(error)
+    assert db.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert db.execute("SELECT 1").fetchone() == (1,)
+    db.commit()
+    assert snapshot(db) == before
+
+
+@PROFILE
+@given(user_id=st.none() | st.integers(min_value=-(2**70), max_value=2**70))
+@example(user_id=-1)
+@example(user_id=2**63)
+@example(user_id=0)
+def test_ids_of_any_size_or_none_get_typed_errors(
+    db: psycopg.Connection[Any], world: World, user_id: int | None
+) -> None:
+    before = snapshot(db)
+    with pytest.raises(LoyaltyError) as caught:
+        loyaltydb.ensure_customer(db, user_id)  # type: ignore[arg-type]
+    if user_id is None or not -(2**63) <= user_id < 2**63:
+        assert isinstance(caught.value, InvalidInput)
+    elif user_id not in (7, 8, 32, 40):
+        assert isinstance(caught.value, UserNotFound)
+        assert str(caught.value) == f"User not found for customer_id: {user_id}. Cannot create customer record."
+    _assert_clean_failure(db, before, caught.value)
+
+
+@PROFILE
+@given(request_id=st.text(max_size=50) | st.uuids().map(str))
+@example(request_id="")
+@example(request_id="00000000-0000-0000-0000-00000000000g")
+@example(request_id="'; DELETE FROM loyalty.users; --")
+@example(request_id="a\x00b")
+def test_malformed_or_unknown_request_ids_get_typed_errors(
+    db: psycopg.Connection[Any], world: World, request_id: str
+) -> None:
+    before = snapshot(db)
+    try:
+        uuid.UUID(request_id)
+        parseable = "\x00" not in request_id
+    except ValueError:
+        parseable = False
+    with pytest.raises(LoyaltyError) as caught:
+        loyaltydb.approve_enrollment(db, request_id)
+    assert isinstance(caught.value, RequestNotFound if parseable else InvalidInput), caught.value
+    _assert_clean_failure(db, before, caught.value)
+
+
+@PROFILE
+@given(reason=st.none() | TEXT | LONG | st.sampled_from(NASTY))
+def test_any_rejection_reason_is_stored_verbatim(db: psycopg.Connection[Any], world: World, reason: str | None) -> None:
+    request_id = add_request(db, world.new_user, world.coffee_club)
+    loyaltydb.reject_enrollment(db, request_id, reason=reason)
+    row = db.execute("SELECT rejection_reason FROM loyalty.customer_approval_requests WHERE id = %s", (request_id,))
+    assert row.fetchone() == (reason,)
+    db.commit()
+
+
+def test_a_nul_byte_is_invalid_input_and_nothing_is_written(db: psycopg.Connection[Any], world: World) -> None:
+    request_id = add_request(db, world.new_user, world.coffee_club)
+    before = snapshot(db)
+    with pytest.raises(InvalidInput, match="NUL"):
+        loyaltydb.reject_enrollment(db, request_id, reason="a\x00b")
+    _assert_clean_failure(db, before, InvalidInput("NUL"))
