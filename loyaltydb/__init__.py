@@ -9,6 +9,7 @@ package applies the migrations and wraps the functions. ``loyaltydb.aio`` is the
 from . import errors
 from .api import (
     approve_enrollment,
+    approve_enrollments,
     customer_cards,
     ensure_customer,
     reject_enrollment,
@@ -25,6 +26,7 @@ __all__ = [
     "LoyaltyError",
     "MigrationState",
     "approve_enrollment",
+    "approve_enrollments",
     "customer_cards",
     "ensure_customer",
     "errors",

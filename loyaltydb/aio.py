@@ -6,7 +6,7 @@ Same functions, same atomicity and retry rules, as coroutines.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, LiteralString, TypeVar
 from uuid import UUID
 
@@ -93,6 +93,19 @@ async def reject_enrollment(
     """Reject a request; the result has no enrollment and no card. ``business_id``: as approve."""
     params = {"request_id": request_id, "approved": False, "reason": reason, "business_id": business_id}
     return await _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
+
+
+async def approve_enrollments(
+    conn: psycopg.AsyncConnection[Any], request_ids: Iterable[RequestId], *, business_id: int | None = None
+) -> list[EnrollmentResult]:
+    """Approve many requests in one round trip and one transaction; results in the same order.
+
+    The same results as approving one by one in that order (duplicates and already approved
+    requests included). Atomic: the first request that cannot be approved raises its error
+    and nothing is written.
+    """
+    params = {"request_ids": queries.id_list(request_ids), "business_id": business_id}
+    return await _fetch_all(conn, queries.DECIDE_MANY, params, class_row(EnrollmentResult))
 
 
 async def ensure_customer(conn: psycopg.AsyncConnection[Any], user_id: int) -> Customer:

@@ -6,8 +6,8 @@
 -- LY006 not authorized (another business's request), 22004 NULL argument.
 --
 -- Lock order, the same in every path, so that no two approvals can deadlock:
---   request (FOR UPDATE) -> program (FOR SHARE) -> user (FOR KEY SHARE) -> customer -> enrollment -> card
---   -> customer-business relationship -> notifications.
+--   request (FOR UPDATE) -> program (FOR SHARE) -> user (FOR KEY SHARE) -> customer
+--   -> customer-business relationship -> enrollment -> card -> notifications.
 
 CREATE TYPE loyalty.enrollment_result AS (
     request_id       uuid,
@@ -135,6 +135,14 @@ BEGIN
     -- The customer first: every row below has a foreign key to it.
     v_customer := loyalty.ensure_customer(p_request.customer_id);
 
+    -- The relationship before the (customer, program) rows: it is shared by all of a customer's
+    -- programs at one business, so taking it first keeps bulk and single approvals deadlock-free.
+    -- The WHERE keeps an already active relationship unwritten (the row is locked all the same).
+    INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
+    VALUES (v_customer.id, v_program.business_id)
+    ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = now()
+     WHERE r.status <> 'ACTIVE';
+
     -- Create or re-activate; the unique key makes concurrent approvals converge on one row.
     INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
     VALUES (v_customer.id, v_program.id)
@@ -152,12 +160,6 @@ BEGIN
          WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
         RETURNING c.id, c.card_number INTO STRICT v_card_id, v_card_number;
     END IF;
-
-    -- The WHERE keeps an already active relationship unwritten (the row is locked all the same).
-    INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
-    VALUES (v_customer.id, v_program.business_id)
-    ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = now()
-     WHERE r.status <> 'ACTIVE';
 
     -- One CARD_CREATED notification per card (partial unique index); a reused card keeps its own.
     INSERT INTO loyalty.customer_notifications AS n
@@ -242,6 +244,41 @@ BEGIN
 END;
 $$;
 
+-- Decide a request whose row the caller has locked and re-read: authorisation, replay of the
+-- same decision, refusal of the other one, or the decision itself.
+CREATE FUNCTION loyalty.decide_locked_request(
+    p_request     loyalty.customer_approval_requests,
+    p_approved    boolean,
+    p_reason      text,
+    p_business_id bigint
+)
+RETURNS loyalty.enrollment_result
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    -- Checked before anything else, replays included: another business learns nothing.
+    IF p_business_id IS NOT NULL AND p_business_id <> p_request.business_id THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
+                             p_business_id, p_request.id);
+    END IF;
+
+    IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
+        -- Idempotent: the same decision again changes nothing and returns the same result.
+        RETURN loyalty.decision_result(p_request.id);
+    ELSIF p_request.status <> 'PENDING' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY002',
+            MESSAGE = format('Enrollment request %s is already %s', p_request.id, p_request.status);
+    ELSIF p_approved THEN
+        RETURN loyalty.approve_locked_request(p_request);
+    ELSE
+        RETURN loyalty.reject_locked_request(p_request, p_reason);
+    END IF;
+END;
+$$;
+
 -- Decide a join request in one transaction: approve (the default) or reject it. With
 -- p_business_id, only that business may decide (its own programs' requests).
 CREATE FUNCTION loyalty.process_enrollment_approval(
@@ -254,13 +291,11 @@ RETURNS loyalty.enrollment_result
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_request  loyalty.customer_approval_requests;
-    v_decision text;
+    v_request loyalty.customer_approval_requests;
 BEGIN
     IF p_request_id IS NULL OR p_approved IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and approved must not be NULL';
     END IF;
-    v_decision := CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END;
 
     -- Every decision on one request is serialised here; the waiter then sees the decided row.
     SELECT r.* INTO v_request
@@ -271,26 +306,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
     END IF;
 
-    -- Checked before anything else, replays included: another business learns nothing.
-    IF p_business_id IS NOT NULL AND p_business_id <> v_request.business_id THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'LY006',
-            MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
-                             p_business_id, p_request_id);
-    END IF;
-
-    IF v_request.status = v_decision THEN
-        -- Idempotent: the same decision again changes nothing and returns the same result.
-        RETURN loyalty.decision_result(p_request_id);
-    ELSIF v_request.status <> 'PENDING' THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'LY002',
-            MESSAGE = format('Enrollment request %s is already %s', p_request_id, v_request.status);
-    ELSIF p_approved THEN
-        RETURN loyalty.approve_locked_request(v_request);
-    ELSE
-        RETURN loyalty.reject_locked_request(v_request, p_reason);
-    END IF;
+    RETURN loyalty.decide_locked_request(v_request, p_approved, p_reason, p_business_id);
 END;
 $$;
 

@@ -1,0 +1,1 @@
+DROP FUNCTION loyalty.process_enrollment_approvals(uuid[], bigint);
