@@ -30,14 +30,21 @@ CREATE TYPE loyalty.program_info AS (
 );
 
 -- A program with its business's display name; all fields NULL when the program does not exist.
+-- plpgsql so that its plan is cached (a SQL function returning a row is planned on each call).
 CREATE FUNCTION loyalty.program_info(p_program_id bigint)
 RETURNS loyalty.program_info
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    v_program loyalty.program_info;
+BEGIN
     SELECT p.id, p.name, p.status, p.business_id, loyalty.display_name(b.id, b.name, b.email, 'Business')
+      INTO v_program
       FROM loyalty.loyalty_programs AS p
       JOIN loyalty.users AS b ON b.id = p.business_id
-     WHERE p.id = p_program_id
+     WHERE p.id = p_program_id;
+    RETURN v_program;
+END;
 $$;
 
 -- Record a user's request to join a program, with the notification the business acts on.
@@ -182,9 +189,11 @@ BEGIN
          WHERE n.card_id = v_card_id AND n.type = 'CARD_CREATED';
     END IF;
 
-    UPDATE loyalty.customer_notifications AS n
-       SET action_taken = true, actioned_at = now()
-     WHERE n.id = p_request.notification_id;
+    IF p_request.notification_id IS NOT NULL THEN
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+         WHERE n.id = p_request.notification_id;
+    END IF;
 
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'APPROVED', response_at = now(),
@@ -230,9 +239,11 @@ BEGIN
                                'request_id', p_request.id))
     RETURNING n.id INTO v_notification_id;
 
-    UPDATE loyalty.customer_notifications AS n
-       SET action_taken = true, actioned_at = now()
-     WHERE n.id = p_request.notification_id;
+    IF p_request.notification_id IS NOT NULL THEN
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+         WHERE n.id = p_request.notification_id;
+    END IF;
 
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
