@@ -30,7 +30,9 @@ CREATE TABLE loyalty.customer_notifications (
     is_read         boolean NOT NULL DEFAULT false,
     created_at      timestamptz NOT NULL DEFAULT now(),
     actioned_at     timestamptz
-);
+)
+-- Room for the HOT update that marks a request's notification as actioned.
+WITH (fillfactor = 90);
 
 CREATE INDEX customer_notifications_customer_id_idx
     ON loyalty.customer_notifications (customer_id, created_at DESC);
@@ -59,9 +61,11 @@ CREATE TABLE loyalty.customer_approval_requests (
     -- The request's business is always its program's business.
     CONSTRAINT customer_approval_requests_program_fkey
         FOREIGN KEY (program_id, business_id) REFERENCES loyalty.loyalty_programs (id, business_id)
-);
+)
+-- Room on each page, and no index on status, so that deciding a request is a HOT update.
+WITH (fillfactor = 85);
 
 CREATE INDEX customer_approval_requests_program_id_idx
-    ON loyalty.customer_approval_requests (program_id, status);
+    ON loyalty.customer_approval_requests (program_id);
 CREATE INDEX customer_approval_requests_customer_id_idx
     ON loyalty.customer_approval_requests (customer_id);

@@ -23,14 +23,17 @@ BEGIN
     END IF;
 
     -- Every request first, in id order: two batches never wait on each other in a circle.
-    PERFORM FROM loyalty.customer_approval_requests AS r WHERE r.id = ANY (p_request_ids) ORDER BY r.id FOR UPDATE;
+    PERFORM FROM loyalty.customer_approval_requests AS r
+     WHERE r.id IN (SELECT DISTINCT u.id FROM unnest(p_request_ids) AS u (id))
+     ORDER BY r.id
+       FOR UPDATE OF r;
 
     -- One batch at a time per customer, keys in ascending order: batches sharing customers
     -- serialise instead of deadlocking on the rows of those customers.
     FOR v_key IN
         SELECT DISTINCT hashtextextended('loyalty.customer ' || r.customer_id, 0)
           FROM loyalty.customer_approval_requests AS r
-         WHERE r.id = ANY (p_request_ids)
+         WHERE r.id IN (SELECT DISTINCT u.id FROM unnest(p_request_ids) AS u (id))
          ORDER BY 1
     LOOP
         PERFORM pg_advisory_xact_lock(v_key);

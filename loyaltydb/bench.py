@@ -1,0 +1,417 @@
+"""``make bench``: approvals measured against the server's own ceiling, in one run.
+
+On a throwaway server (default settings, fsync on) loaded at ``--scale`` users, at each client
+count it measures (a) ``pgbench -N``, the ceiling; (b) ``pgbench`` calling
+``loyalty.process_enrollment_approval`` on fresh PENDING requests; (c) ``approve_enrollment``
+from threads and from ``loyaltydb.aio`` tasks, one connection each; (d) ``approve_enrollments``
+in batches of 100 and 1,000. For each: approvals/s and p50/p95/p99 latency, and the ratios
+b/a and c/b. Then the cost of one approval at 10,000 and at 1,000,000 existing customers.
+Results go to ``results/bench-*.json`` and a PNG chart; a table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from . import aio, api
+from .migrations import migrate
+from .tempserver import TempServer
+
+Say = Callable[[str], None]
+PROCEDURE_SCRIPT = (
+    "SELECT r.status FROM bench.queue AS q,"
+    " LATERAL loyalty.process_enrollment_approval(p_request_id => q.request_id) AS r"
+    " WHERE q.n = (SELECT nextval('bench.cursor'));\n"
+)
+LOYALTY_TABLES = (
+    "users customers loyalty_programs customer_approval_requests program_enrollments loyalty_cards"
+    " customer_business_relationships customer_notifications"
+).split()
+
+
+@dataclass
+class Measurement:
+    """One method at one client count."""
+
+    method: str
+    clients: int
+    approvals: int
+    seconds: float
+    latencies_ms: list[float] = field(repr=False)
+
+    @property
+    def rate(self) -> float:
+        return self.approvals / self.seconds if self.seconds else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "clients": self.clients,
+            "approvals": self.approvals,
+            "seconds": round(self.seconds, 3),
+            "per_second": round(self.rate, 1),
+            "p50_ms": round(self.percentile(0.50), 3),
+            "p95_ms": round(self.percentile(0.95), 3),
+            "p99_ms": round(self.percentile(0.99), 3),
+        }
+
+
+def load(conninfo: str, scale: int, pending: int, say: Say) -> None:
+    """Users, businesses (2 programs each), customers with a card for half the users, and
+    ``pending`` PENDING requests (each with its notification) queued for the measurements."""
+    businesses = max(10, scale // 100)
+    programs = 2 * businesses
+    chunk = 100_000
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+
+        def chunked(what: str, total: int, sql: str, **params: int) -> None:
+            started = time.monotonic()
+            for first in range(0, total, chunk):
+                last = min(total, first + chunk)
+                conn.execute(sql, {"first": first + 1, "last": last, **params})  # type: ignore[arg-type]
+                say(f"  {what}: {last:,}/{total:,} ({time.monotonic() - started:.0f} s)")
+
+        chunked(
+            "users",
+            scale,
+            "INSERT INTO loyalty.users (id, name, email) SELECT n, CASE WHEN n %% 2 = 1 THEN 'User ' || n END,"
+            " 'user.' || n || '@example.com' FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n",
+        )
+        conn.execute(
+            "INSERT INTO loyalty.users (id, name) SELECT %(base)s + n, 'Business ' || n"
+            " FROM generate_series(1, %(b)s) AS n",
+            {"base": scale, "b": businesses},
+        )
+        conn.execute(
+            "INSERT INTO loyalty.loyalty_programs (id, business_id, name)"
+            " SELECT n, %(base)s + 1 + (n - 1) / 2, 'Program ' || n FROM generate_series(1, %(p)s) AS n",
+            {"base": scale, "p": programs},
+        )
+        conn.execute("SELECT setval(pg_get_serial_sequence('loyalty.loyalty_programs', 'id'), %s)", (programs,))
+        chunked(
+            "customers with a card",
+            scale // 2,
+            "WITH c AS (INSERT INTO loyalty.customers (id, user_id, name, email)"
+            "  SELECT 2 * n, 2 * n, 'Customer ' || 2 * n, 'user.' || 2 * n || '@example.com'"
+            "  FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n RETURNING id),"
+            " e AS (INSERT INTO loyalty.program_enrollments (customer_id, program_id)"
+            "  SELECT c.id, 1 + (c.id * 7919) %% %(programs)s FROM c RETURNING customer_id, program_id)"
+            " INSERT INTO loyalty.loyalty_cards (customer_id, program_id, business_id)"
+            " SELECT e.customer_id, e.program_id, p.business_id FROM e JOIN loyalty.loyalty_programs AS p"
+            " ON p.id = e.program_id",
+            programs=programs,
+        )
+        conn.execute("CREATE SCHEMA bench")
+        conn.execute("CREATE TABLE bench.queue (n bigint PRIMARY KEY, request_id uuid NOT NULL)")
+        conn.execute("CREATE SEQUENCE bench.cursor")
+        chunked(
+            "pending requests",
+            pending,
+            "WITH g AS (SELECT n, gen_random_uuid() AS request_id, gen_random_uuid() AS notification_id,"
+            "   1 + (n::bigint * 104729) %% %(scale)s AS user_id,"
+            "   1 + (n::bigint * 7907) %% %(programs)s AS program_id"
+            "   FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n),"
+            " notes AS (INSERT INTO loyalty.customer_notifications"
+            "   (id, customer_id, business_id, type, title, message, requires_action)"
+            "   SELECT g.notification_id, g.user_id, p.business_id, 'ENROLLMENT_REQUEST', 'Join request',"
+            "   'A customer asked to join ' || p.name, true"
+            "   FROM g JOIN loyalty.loyalty_programs AS p ON p.id = g.program_id RETURNING id),"
+            " requests AS (INSERT INTO loyalty.customer_approval_requests"
+            "   (id, customer_id, program_id, business_id, notification_id)"
+            "   SELECT g.request_id, g.user_id, g.program_id, p.business_id, g.notification_id"
+            "   FROM g JOIN loyalty.loyalty_programs AS p ON p.id = g.program_id"
+            "   WHERE (SELECT count(*) FROM notes) >= 0 RETURNING id)"
+            " INSERT INTO bench.queue (n, request_id) SELECT g.n, g.request_id FROM g"
+            " WHERE (SELECT count(*) FROM requests) >= 0",
+            scale=scale,
+            programs=programs,
+        )
+        say("  vacuum analyze")
+        conn.execute("VACUUM ANALYZE")
+
+
+class RequestPool:
+    """Fresh request ids for every method, never one twice: Python takes them from memory,
+    pgbench through the bench.cursor sequence; the position is handed over between phases."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.ids = [row[0] for row in conn.execute("SELECT request_id FROM bench.queue ORDER BY n")]
+        self.position = 0
+        self.lock = threading.Lock()
+
+    def take(self, count: int = 1) -> list[Any]:
+        with self.lock:
+            taken = self.ids[self.position : self.position + count]
+            self.position += len(taken)
+            return taken
+
+    def before_pgbench(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SELECT setval('bench.cursor', %s, false)", (self.position + 1,))
+
+    def after_pgbench(self, conn: psycopg.Connection[Any]) -> None:
+        row = conn.execute(
+            "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM bench.cursor"
+        ).fetchone()
+        assert row is not None
+        self.position = int(row[0])
+
+
+def pgbench(server: TempServer, dbname: str, clients: int, seconds: float, method: str,
+            extra: Sequence[str]) -> Measurement:  # fmt: skip
+    """Run pgbench with per-transaction logs; latencies from the logs (microseconds, field 3)."""
+    with tempfile.TemporaryDirectory() as logs:
+        args = [str(server.bindir / "pgbench"), "-h", server.host, "-p", str(server.port), "-U", server.user,
+                "-c", str(clients), "-j", str(min(clients, 4)), "-T", str(int(seconds)), "-l", "-n", *extra,
+                dbname]  # fmt: skip
+        completed = subprocess.run(args, cwd=logs, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise RuntimeError(f"pgbench failed: {completed.stderr.strip()[-500:]}")
+        latencies = [
+            int(line.split()[2]) / 1000
+            for log in Path(logs).glob("pgbench_log.*")
+            for line in log.read_text().splitlines()
+        ]
+    return Measurement(method, clients, len(latencies), seconds, latencies)
+
+
+def python_threads(conninfo: str, pool: RequestPool, clients: int, seconds: float, batch: int) -> Measurement:
+    """``clients`` threads, each with its own connection, approving until the deadline."""
+    latencies: list[float] = []
+    approved = [0] * clients
+    barrier = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def worker(index: int) -> None:
+        with psycopg.connect(conninfo) as conn:
+            barrier.wait()
+            own: list[float] = []
+            while time.monotonic() < deadline[0]:
+                ids = pool.take(batch)
+                if not ids:
+                    break
+                started = time.perf_counter()
+                if batch == 1:
+                    api.approve_enrollment(conn, ids[0])
+                else:
+                    api.approve_enrollments(conn, ids)
+                own.append((time.perf_counter() - started) * 1000)
+                approved[index] += len(ids)
+            latencies.extend(own)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.monotonic() + seconds
+    started = time.monotonic()
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    method = "c: python threads" if batch == 1 else f"d: bulk x{batch}"
+    return Measurement(method, clients, sum(approved), time.monotonic() - started, latencies)
+
+
+def python_async(conninfo: str, pool: RequestPool, clients: int, seconds: float) -> Measurement:
+    """``clients`` asyncio tasks, each with its own AsyncConnection."""
+
+    async def main() -> Measurement:
+        connections = [await psycopg.AsyncConnection.connect(conninfo) for _ in range(clients)]
+        latencies: list[float] = []
+        deadline = time.monotonic() + seconds
+
+        async def worker(conn: psycopg.AsyncConnection[Any]) -> int:
+            count = 0
+            while time.monotonic() < deadline and (ids := pool.take()):
+                started = time.perf_counter()
+                await aio.approve_enrollment(conn, ids[0])
+                latencies.append((time.perf_counter() - started) * 1000)
+                count += 1
+            return count
+
+        started = time.monotonic()
+        counts = await asyncio.gather(*(worker(conn) for conn in connections))
+        elapsed = time.monotonic() - started
+        for conn in connections:
+            await conn.close()
+        return Measurement("c: python aio", clients, sum(counts), elapsed, latencies)
+
+    return asyncio.run(main())
+
+
+def seq_scans(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    rows = conn.execute(
+        "SELECT relname, seq_scan FROM pg_stat_user_tables WHERE schemaname = 'loyalty' ORDER BY relname"
+    ).fetchall()
+    return {name: int(count) for name, count in rows}
+
+
+def measure(server: TempServer, scale: int, pending: int, clients: Sequence[int], seconds: float,
+            say: Say) -> dict[str, Any]:  # fmt: skip
+    """The main run: every method at every client count on one loaded database."""
+    conninfo = server.conninfo("loyalty")
+    say(f"loading scale {scale:,} users, {pending:,} pending requests ...")
+    started = time.monotonic()
+    load(conninfo, scale, pending, say)
+    load_seconds = time.monotonic() - started
+    subprocess.run([str(server.bindir / "pgbench"), "-i", "-q", "-s", "10", "-h", server.host, "-p", str(server.port),
+                    "-U", server.user, "pgbench"], capture_output=True, check=True)  # fmt: skip
+    measurements: list[Measurement] = []
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PROCEDURE_SCRIPT)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        pool = RequestPool(conn)
+        scans_before = seq_scans(conn)
+        for count in clients:
+            say(f"{count} client(s):")
+            measurements.append(pgbench(server, "pgbench", count, seconds, "a: pgbench -N", ["-N"]))
+            pool.before_pgbench(conn)
+            measurements.append(pgbench(server, "loyalty", count, seconds, "b: procedure", ["-f", script.name]))
+            pool.after_pgbench(conn)
+            measurements.append(python_threads(conninfo, pool, count, seconds, batch=1))
+            measurements.append(python_async(conninfo, pool, count, seconds))
+            for batch in (100, 1000):
+                measurements.append(python_threads(conninfo, pool, count, seconds, batch=batch))
+            for m in measurements[-6:]:
+                say(f"  {m.method:<18} {m.rate:9.0f}/s  p50 {m.percentile(0.5):6.2f} ms"
+                    f"  p99 {m.percentile(0.99):7.2f} ms")  # fmt: skip
+        time.sleep(0.6)  # stats are flushed to shared memory at most once a second per backend
+        scans_after = seq_scans(conn)
+    Path(script.name).unlink()
+    return {
+        "scale": scale,
+        "load_seconds": round(load_seconds, 1),
+        "requests_used": pool.position,
+        "requests_loaded": len(pool.ids),
+        "measurements": [m.summary() for m in measurements],
+        "seq_scans_during_measurements": {t: scans_after.get(t, 0) - scans_before.get(t, 0) for t in scans_before},
+    }
+
+
+def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by = {(m["method"], m["clients"]): m for m in results}
+    out = []
+    for clients in sorted({m["clients"] for m in results}):
+        a = by[("a: pgbench -N", clients)]["per_second"]
+        b = by[("b: procedure", clients)]["per_second"]
+        row = {"clients": clients, "b/a": round(b / a, 3)}
+        for method, label in (("c: python threads", "c_threads/b"), ("c: python aio", "c_aio/b")):
+            row[label] = round(by[(method, clients)]["per_second"] / b, 3)
+        if clients == 1:
+            row["bulk100/single"] = round(by[("d: bulk x100", 1)]["per_second"] / b, 2)
+            row["bulk1000/single"] = round(by[("d: bulk x1000", 1)]["per_second"] / b, 2)
+        out.append(row)
+    return out
+
+
+def scale_check(server: TempServer, sizes: Sequence[int], seconds: float, say: Say) -> list[dict[str, Any]]:
+    """The procedure's cost per approval (1 client, pgbench) on databases of different sizes."""
+    out = []
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PROCEDURE_SCRIPT)
+    for size in sizes:
+        dbname = f"scale_{size}"
+        with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{dbname}"')  # type: ignore[arg-type]
+        migrate(server.conninfo(dbname))
+        say(f"scale check: loading {size:,} users")
+        load(server.conninfo(dbname), size, 20_000, lambda line: None)
+        rates = {}
+        for clients in (1, 8):
+            m = pgbench(server, dbname, clients, seconds, "b: procedure", ["-f", script.name])
+            rates[clients] = m
+        out.append({"users": size, "customers": size // 2,
+                    "cost_ms_1_client": round(1000 / rates[1].rate, 3),
+                    "per_second_1_client": round(rates[1].rate, 1),
+                    "per_second_8_clients": round(rates[8].rate, 1)})  # fmt: skip
+        say(f"  {size:,} users: {out[-1]['cost_ms_1_client']} ms per approval at 1 client")
+    Path(script.name).unlink()
+    return out
+
+
+def chart(report: dict[str, Any], path: Path) -> bool:
+    """Throughput against clients for every method; False when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: PLC0415 - optional dependency (the bench extra)
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        return False
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for method in dict.fromkeys(m["method"] for m in report["measurements"]):
+        points = [(m["clients"], m["per_second"]) for m in report["measurements"] if m["method"] == method]
+        axes.plot(*zip(*points, strict=True), marker="o", label=method)
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("clients")
+    axes.set_ylabel("approvals (pgbench -N: transactions) per second")
+    axes.set_title(f"loyaltydb at {report['scale']:,} users, 2 cores, fsync on")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return True
+
+
+def main(argv: list[str] | None = None, say: Say = print) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loyaltydb.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=100_000, help="users loaded (default 100,000)")
+    parser.add_argument("--pending", type=int, default=400_000, help="fresh requests to approve")
+    parser.add_argument("--clients", default="1,2,4,8,16")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per method and client count")
+    parser.add_argument("--scale-check", default="10000,1000000", help="user counts to compare; '' to skip")
+    parser.add_argument("--out", type=Path, default=Path("results"))
+    args = parser.parse_args(argv)
+    clients = [int(c) for c in args.clients.split(",")]
+    with TempServer(settings={"max_connections": "100"}) as server:
+        with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE loyalty")
+            admin.execute("CREATE DATABASE pgbench")
+        migrate(server.conninfo("loyalty"))
+        report = measure(server, args.scale, args.pending, clients, args.seconds, say)
+        report["ratios"] = ratios(report["measurements"])
+        sizes = [int(s) for s in args.scale_check.split(",") if s]
+        report["scale_check"] = scale_check(server, sizes, args.seconds, say) if sizes else []
+    report["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    drawn = chart(report, stem.with_suffix(".png"))
+    say("")
+    say(f"{'method':<18} {'clients':>7} {'per s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for m in report["measurements"]:
+        say(f"{m['method']:<18} {m['clients']:>7} {m['per_second']:>9.0f} {m['p50_ms']:>8.2f}"
+            f" {m['p95_ms']:>8.2f} {m['p99_ms']:>8.2f}")  # fmt: skip
+    for row in report["ratios"]:
+        say("ratios " + ", ".join(f"{k} {v}" for k, v in row.items()))
+    for row in report["scale_check"]:
+        say(f"scale {row['users']:,} users: {row['cost_ms_1_client']} ms per approval (1 client)")
+    if len(report["scale_check"]) == 2:
+        small, large = report["scale_check"]
+        say(f"cost ratio {large['users']:,} / {small['users']:,}: "
+            f"{large['cost_ms_1_client'] / small['cost_ms_1_client']:.2f}")  # fmt: skip
+    say(f"seq scans on loyalty tables during the measurements: {report['seq_scans_during_measurements']}")
+    say(f"written: {stem.with_suffix('.json')}" + (f", {stem.with_suffix('.png')}" if drawn else " (no matplotlib)"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
