@@ -6,7 +6,8 @@ Same functions, same atomicity and retry rules, as coroutines.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, LiteralString, TypeVar
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from . import queries
 from .errors import TransactionConflict, translated_errors
 from .models import Card, Customer, EnrollmentResult
 from .notices import forward_notices
-from .retry import MAX_ATTEMPTS, record_retry
+from .retry import MAX_ATTEMPTS, plain_transactions, record_retry
 
 T = TypeVar("T")
 RequestId = UUID | str
@@ -29,9 +30,13 @@ async def _atomic(conn: psycopg.AsyncConnection[Any], work: Callable[[], Awaitab
     forward_notices(conn)
     owns_transaction = conn.info.transaction_status == pq.TransactionStatus.IDLE
     attempts = MAX_ATTEMPTS if owns_transaction else 1
+    one_statement = owns_transaction and plain_transactions(conn)
     for attempt in range(1, attempts + 1):
         try:
             with translated_errors():
+                if one_statement:  # its own transaction, one round trip (see loyaltydb.api)
+                    async with _autocommit(conn):
+                        return await work()
                 async with conn.transaction():
                     return await work()
         except TransactionConflict as conflict:
@@ -39,6 +44,16 @@ async def _atomic(conn: psycopg.AsyncConnection[Any], work: Callable[[], Awaitab
                 raise
             await asyncio.sleep(record_retry(attempt, conflict))
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+@asynccontextmanager
+async def _autocommit(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]:
+    saved = conn.autocommit
+    await conn.set_autocommit(True)
+    try:
+        yield
+    finally:
+        await conn.set_autocommit(saved)
 
 
 async def _fetch_all(

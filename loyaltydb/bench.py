@@ -36,10 +36,6 @@ PROCEDURE_SCRIPT = (
     " LATERAL loyalty.process_enrollment_approval(p_request_id => q.request_id) AS r"
     " WHERE q.n = (SELECT nextval('bench.cursor'));\n"
 )
-LOYALTY_TABLES = (
-    "users customers loyalty_programs customer_approval_requests program_enrollments loyalty_cards"
-    " customer_business_relationships customer_notifications"
-).split()
 
 
 @dataclass
@@ -87,7 +83,7 @@ def load(conninfo: str, scale: int, pending: int, say: Say) -> None:
             started = time.monotonic()
             for first in range(0, total, chunk):
                 last = min(total, first + chunk)
-                conn.execute(sql, {"first": first + 1, "last": last, **params})  # type: ignore[arg-type]
+                conn.execute(sql, {"first": first + 1, "last": last, **params})
                 say(f"  {what}: {last:,}/{total:,} ({time.monotonic() - started:.0f} s)")
 
         chunked(
@@ -330,7 +326,7 @@ def scale_check(server: TempServer, sizes: Sequence[int], seconds: float, say: S
     for size in sizes:
         dbname = f"scale_{size}"
         with psycopg.connect(server.conninfo(), autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{dbname}"')  # type: ignore[arg-type]
+            admin.execute(f'CREATE DATABASE "{dbname}"')
         migrate(server.conninfo(dbname))
         say(f"scale check: loading {size:,} users")
         load(server.conninfo(dbname), size, 20_000, lambda line: None)
@@ -350,10 +346,10 @@ def scale_check(server: TempServer, sizes: Sequence[int], seconds: float, say: S
 def chart(report: dict[str, Any], path: Path) -> bool:
     """Throughput against clients for every method; False when matplotlib is missing."""
     try:
-        import matplotlib  # noqa: PLC0415 - optional dependency (the bench extra)
+        import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        import matplotlib.pyplot as plt
     except ImportError:
         return False
     figure, axes = plt.subplots(figsize=(8, 5))

@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from typing import Any
+
+import psycopg
 
 #: Attempts in all (the first run included) when the wrapper owns the transaction.
 MAX_ATTEMPTS = 5
@@ -15,6 +18,12 @@ _MAX_DELAY = 0.2
 logger = logging.getLogger("loyaltydb")
 _lock = threading.Lock()
 _retries = 0
+
+
+def plain_transactions(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """True when the caller set no isolation level, read-only or deferrable mode: then a single
+    statement in autocommit is exactly the transaction we would have opened."""
+    return conn.isolation_level is None and conn.read_only is None and conn.deferrable is None
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -100,6 +100,17 @@ def test_a_small_stress_run_keeps_every_invariant(dsn: str) -> None:
     assert report.expected_errors["UserNotFound"] > 0  # the ghosts really ran
 
 
+def _wait_for_approvals(conninfo: str, at_least: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM loyalty.customer_approval_requests WHERE status = 'APPROVED'")
+            if (row.fetchone() or (0,))[0] >= at_least:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} approvals after {timeout} s")
+
+
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_a_server_restart_under_load_loses_no_committed_approval(mode: str) -> None:
     with TempServer() as server:  # default settings: fsync and synchronous_commit on
@@ -107,11 +118,11 @@ def test_a_server_restart_under_load_loses_no_committed_approval(mode: str) -> N
         reports: list[stress.StressReport] = []
         load = threading.Thread(
             target=lambda: reports.append(
-                stress.run(server.conninfo(), sessions=8, operations=1500, tolerate_disconnects=True)
+                stress.run(server.conninfo(), sessions=8, operations=4000, tolerate_disconnects=True)
             )
         )
         load.start()
-        time.sleep(1.0)
+        _wait_for_approvals(server.conninfo(), at_least=300)  # the load is well under way
         server.restart(mode)
         load.join(timeout=300)
         (report,) = reports
