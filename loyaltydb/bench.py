@@ -252,7 +252,20 @@ def python_async(conninfo: str, pool: RequestPool, clients: int, seconds: float)
     return asyncio.run(main())
 
 
+TABLES_CHECKED = (
+    "customer_approval_requests",
+    "customer_business_relationships",
+    "customer_notifications",
+    "customers",
+    "loyalty_cards",
+    "loyalty_programs",
+    "program_enrollments",
+    "users",
+)
+
+
 def seq_scans(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """Sequential scans so far on each loyalty table (statistics as last flushed)."""
     conn.execute("SELECT pg_stat_clear_snapshot()")
     rows = conn.execute(
         "SELECT relname, seq_scan FROM pg_stat_user_tables WHERE schemaname = 'loyalty' ORDER BY relname"

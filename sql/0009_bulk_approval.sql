@@ -14,27 +14,30 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_key     bigint;
-    v_id      uuid;
-    v_request loyalty.customer_approval_requests;
+    v_key       bigint;
+    v_id        uuid;
+    v_customer  bigint;
+    v_customers bigint[] := ARRAY[]::bigint[];
+    v_request   loyalty.customer_approval_requests;
 BEGIN
     IF p_request_ids IS NULL OR array_position(p_request_ids, NULL) IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request ids must not be NULL';
     END IF;
 
-    -- Every request first, in id order: two batches never wait on each other in a circle.
-    PERFORM FROM loyalty.customer_approval_requests AS r
-     WHERE r.id IN (SELECT DISTINCT u.id FROM unnest(p_request_ids) AS u (id))
-     ORDER BY r.id
-       FOR UPDATE OF r;
+    -- Every request first, one primary-key probe each, in id order: two batches never wait on
+    -- each other in a circle.
+    FOR v_id IN SELECT DISTINCT u.id FROM unnest(p_request_ids) AS u (id) ORDER BY 1
+    LOOP
+        SELECT r.customer_id INTO v_customer FROM loyalty.customer_approval_requests AS r WHERE r.id = v_id FOR UPDATE;
+        IF FOUND THEN
+            v_customers := v_customers || v_customer;
+        END IF;
+    END LOOP;
 
     -- One batch at a time per customer, keys in ascending order: batches sharing customers
     -- serialise instead of deadlocking on the rows of those customers.
     FOR v_key IN
-        SELECT DISTINCT hashtextextended('loyalty.customer ' || r.customer_id, 0)
-          FROM loyalty.customer_approval_requests AS r
-         WHERE r.id IN (SELECT DISTINCT u.id FROM unnest(p_request_ids) AS u (id))
-         ORDER BY 1
+        SELECT DISTINCT hashtextextended('loyalty.customer ' || c.id, 0) FROM unnest(v_customers) AS c (id) ORDER BY 1
     LOOP
         PERFORM pg_advisory_xact_lock(v_key);
     END LOOP;
