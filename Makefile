@@ -4,13 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint pytest migrate rollback status selfcheck stress clean
+.PHONY: help venv demo test lint pytest migrate rollback status selfcheck stress bench clean
 
 help:
 	@echo "make demo     play the seed's story on a throwaway PostgreSQL (no setup needed)"
 	@echo "make test     ruff, mypy --strict and the pytest suite (starts its own PostgreSQL)"
 	@echo "make migrate  apply migrations to --dsn / LOYALTYDB_DSN / DATABASE_URL / PG* defaults"
 	@echo "make status | rollback | selfcheck   the same DSN rules"
+	@echo "make bench    approvals vs pgbench -N at 1-16 clients, bulk, 10k vs 1M scale (own server)"
 	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server)"
 
 $(STAMP): pyproject.toml
@@ -48,6 +49,15 @@ selfcheck: $(STAMP)
 
 stress: $(STAMP)
 	$(BIN)/python -m loyaltydb.stress --sessions $${SESSIONS:-32} --operations $${OPERATIONS:-20000}
+
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m loyaltydb.bench --scale $${SCALE:-100000} --scale-check "$${SCALE_CHECK-10000,1000000}" \
+		$${BENCH_ARGS:-}
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

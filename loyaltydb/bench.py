@@ -356,6 +356,26 @@ def scale_check(server: TempServer, sizes: Sequence[int], seconds: float, say: S
     return out
 
 
+PROFILE_SETTINGS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",  # the statements inside the functions too
+    "track_functions": "all",
+}
+
+
+def profile(conninfo: str) -> list[dict[str, Any]]:
+    """The costliest statements of the run, nested ones included (needs PROFILE_SETTINGS)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        rows = conn.execute(
+            "SELECT calls, round((total_exec_time / calls * 1000)::numeric, 1),"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls > 1000"
+            " ORDER BY total_exec_time DESC LIMIT 16"
+        ).fetchall()
+    return [{"calls": calls, "us_per_call": float(us), "statement": text} for calls, us, text in rows]
+
+
 def chart(report: dict[str, Any], path: Path) -> bool:
     """Throughput against clients for every method; False when matplotlib is missing."""
     try:
@@ -388,15 +408,21 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="per method and client count")
     parser.add_argument("--scale-check", default="10000,1000000", help="user counts to compare; '' to skip")
     parser.add_argument("--out", type=Path, default=Path("results"))
+    parser.add_argument("--profile", action="store_true", help="also report the procedure's costliest statements")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
-    with TempServer(settings={"max_connections": "100"}) as server:
+    settings = {"max_connections": "100"}
+    if args.profile:
+        settings.update(PROFILE_SETTINGS)
+    with TempServer(settings=settings) as server:
         with psycopg.connect(server.conninfo(), autocommit=True) as admin:
             admin.execute("CREATE DATABASE loyalty")
             admin.execute("CREATE DATABASE pgbench")
         migrate(server.conninfo("loyalty"))
         report = measure(server, args.scale, args.pending, clients, args.seconds, say)
         report["ratios"] = ratios(report["measurements"])
+        if args.profile:
+            report["profile"] = profile(server.conninfo("loyalty"))
         sizes = [int(s) for s in args.scale_check.split(",") if s]
         report["scale_check"] = scale_check(server, sizes, args.seconds, say) if sizes else []
     report["when"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -417,6 +443,8 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
         small, large = report["scale_check"]
         say(f"cost ratio {large['users']:,} / {small['users']:,}: "
             f"{large['cost_ms_1_client'] / small['cost_ms_1_client']:.2f}")  # fmt: skip
+    for row in report.get("profile", []):
+        say(f"profile {row['us_per_call']:>7} us x {row['calls']:>7}  {row['statement']}")
     say(f"seq scans on loyalty tables during the measurements: {report['seq_scans_during_measurements']}")
     say(f"written: {stem.with_suffix('.json')}" + (f", {stem.with_suffix('.png')}" if drawn else " (no matplotlib)"))
     return 0

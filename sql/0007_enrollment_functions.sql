@@ -255,6 +255,21 @@ BEGIN
 END;
 $$;
 
+-- LY006 unless the business deciding (when given) is the request's program's business.
+CREATE FUNCTION loyalty.check_business(p_request loyalty.customer_approval_requests, p_business_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_business_id IS NOT NULL AND p_business_id <> p_request.business_id THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
+                             p_business_id, p_request.id);
+    END IF;
+END;
+$$;
+
 -- Decide a request whose row the caller has locked and re-read: authorisation, replay of the
 -- same decision, refusal of the other one, or the decision itself.
 CREATE FUNCTION loyalty.decide_locked_request(
@@ -268,12 +283,7 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     -- Checked before anything else, replays included: another business learns nothing.
-    IF p_business_id IS NOT NULL AND p_business_id <> p_request.business_id THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'LY006',
-            MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
-                             p_business_id, p_request.id);
-    END IF;
+    PERFORM loyalty.check_business(p_request, p_business_id);
 
     IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
         -- Idempotent: the same decision again changes nothing and returns the same result.

@@ -30,7 +30,8 @@ def _scenario(db: psycopg.Connection[Any], world: World, offset: int) -> list[UU
     new, old = world.new_user + offset, world.existing_customer + offset
     earlier = add_request(db, old, world.tea_club)
     loyaltydb.approve_enrollment(db, earlier)
-    pairs = [(new, world.coffee_club), (new, world.bakery_club), (new, world.coffee_club), (old, world.coffee_club),
+    # The new customer's first request is for business 8, which a batch decides after business 7.
+    pairs = [(new, world.bakery_club), (new, world.coffee_club), (new, world.bakery_club), (old, world.coffee_club),
              (old, world.coffee_club), (new, world.tea_club)]  # fmt: skip
     ids = [add_request(db, user, program) for user, program in pairs]
     return [*ids, ids[1], earlier]
@@ -59,6 +60,8 @@ def test_a_batch_gives_the_results_of_one_by_one_in_that_order(db: psycopg.Conne
     assert [r.request_id for r in batch] == batch_ids
     assert _shape(batch) == _shape(singles)
     assert batch[1] == batch[-2]  # the repeated id replays its own result
+    assert [r.customer_created for r in batch][:3] == [True, False, False]
+    assert loyaltydb.approve_enrollment(db, batch_ids[0]) == batch[0]  # the kept outcome agrees
     assert count(db, "SELECT count(*) FROM loyalty.loyalty_cards WHERE customer_id IN (32, 40)") == 5
 
 
