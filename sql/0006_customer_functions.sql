@@ -3,12 +3,14 @@
 --
 -- SQLSTATEs raised here (class LY, see README): LY003 user not found, 22004 NULL argument.
 
--- Leading and trailing white space of any kind (tabs, newlines, ...) removed.
+-- Leading and trailing white space removed: space, tab, newline, carriage return, vertical
+-- tab, form feed. A character set, not a regular expression: the same in every locale, and
+-- cheap on the approval's hot path (it names the business in every notification).
 CREATE FUNCTION loyalty.trim_space(p_text text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT regexp_replace(p_text, '^[[:space:]]+|[[:space:]]+$', '', 'g')
+    SELECT btrim(p_text, E' \t\n\r\x0B\f')
 $$;
 
 -- A person's display name: the trimmed name when not blank; else, when the email has an '@',

@@ -19,6 +19,8 @@ NAME_CASES = [
     ("   ", "mary.ann.lee@example.org", "Mary Ann Lee"),
     ("", "JOHN.SMITH@example.com", "John Smith"),
     ("\t", "alice@example.com", "Alice"),
+    ("\x0bViv Vance\x0b", None, "Viv Vance"),  # vertical tab trimmed, the letter v kept
+    (None, "vivian.v@example.com", "Vivian V"),
     (None, "no-at-sign.example.com", "Customer 41"),
     (None, None, "Customer 41"),
     (None, "@example.com", "Customer 41"),
