@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import loyaltydb
@@ -108,12 +108,13 @@ def _assert_clean_failure(db: psycopg.Connection[Any], before: dict[str, str], e
 def test_ids_of_any_size_or_none_get_typed_errors(
     db: psycopg.Connection[Any], world: World, user_id: int | None
 ) -> None:
+    assume(user_id not in (7, 8, 32, 40))  # the world's users: no error is right for them
     before = snapshot(db)
     with pytest.raises(LoyaltyError) as caught:
         loyaltydb.ensure_customer(db, user_id)  # type: ignore[arg-type]
     if user_id is None or not -(2**63) <= user_id < 2**63:
         assert isinstance(caught.value, InvalidInput)
-    elif user_id not in (7, 8, 32, 40):
+    else:
         assert isinstance(caught.value, UserNotFound)
         assert str(caught.value) == f"User not found for customer_id: {user_id}. Cannot create customer record."
     _assert_clean_failure(db, before, caught.value)
