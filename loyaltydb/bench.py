@@ -390,6 +390,8 @@ def chart(report: dict[str, Any], path: Path) -> bool:
         points = [(m["clients"], m["per_second"]) for m in report["measurements"] if m["method"] == method]
         axes.plot(*zip(*points, strict=True), marker="o", label=method)
     axes.set_xscale("log", base=2)
+    counts = sorted({m["clients"] for m in report["measurements"]})
+    axes.set_xticks(counts, [str(count) for count in counts])
     axes.set_xlabel("clients")
     axes.set_ylabel("approvals (pgbench -N: transactions) per second")
     axes.set_title(f"loyaltydb at {report['scale']:,} users, 2 cores, fsync on")
