@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+import yoyo.exceptions as yoyo_errors
 
 from . import api, demo, migrations, selfcheck
 from .dsn import configured_conninfo, connect
@@ -34,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending migrations")
     rollback = commands.add_parser("rollback", help="roll back the last migration (or --all)")
     how_many = rollback.add_mutually_exclusive_group()
-    how_many.add_argument("--steps", type=int, default=1, help="how many migrations to roll back (default 1)")
+    how_many.add_argument("--steps", type=_positive, default=1, help="how many migrations to roll back (default 1)")
     how_many.add_argument("--all", action="store_true", help="roll back every migration (drops the schema)")
     commands.add_parser("status", help="list migrations and whether each is applied")
     for name, verb in (("approve", "approve"), ("reject", "reject")):
@@ -46,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("selfcheck", help="prove approval works here, in a rolled-back transaction")
     commands.add_parser("demo", help="play the seed's story (throwaway server unless a DSN is set)")
     return parser
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse prints the usage error)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"want a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def _print_result(result: EnrollmentResult, as_json: bool) -> None:
@@ -108,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"loyaltydb: {exc}", file=sys.stderr)
     except psycopg.Error as exc:
         print(f"loyaltydb: database error: {_one_line(exc)}", file=sys.stderr)
+    except yoyo_errors.LockTimeout as exc:
+        print(f"loyaltydb: another migration holds yoyo's lock ({_one_line(exc)})", file=sys.stderr)
     except KeyboardInterrupt:
         print("loyaltydb: interrupted", file=sys.stderr)
     return 1

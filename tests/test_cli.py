@@ -112,6 +112,12 @@ def test_bad_ids_and_unknown_requests_are_one_sentence(dsn: str, world: World) -
     assert_user_error(run_cli("--dsn", dsn, "reject", str(uuid.uuid4())), "Enrollment request not found")
 
 
+def test_a_bad_rollback_count_is_a_usage_error_not_a_traceback(empty_dsn: str) -> None:
+    completed = run_cli("--dsn", empty_dsn, "rollback", "--steps", "-1")
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr and "at least 1" in completed.stderr
+
+
 def test_an_unmigrated_database_is_one_sentence(empty_dsn: str) -> None:
     assert_user_error(run_cli("--dsn", empty_dsn, "approve", str(uuid.uuid4())), "not migrated")
     assert_user_error(run_cli("--dsn", empty_dsn, "selfcheck"), "not migrated")
