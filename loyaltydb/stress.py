@@ -175,7 +175,6 @@ class _Session:
         self.rng = rng
         self.tolerate_disconnects = tolerate_disconnects
         self.conn: psycopg.Connection[Any] | None = None
-        self.lock = threading.Lock()
 
     def run(self) -> None:
         operations = list(MIX)

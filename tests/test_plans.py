@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import psycopg
 
@@ -11,16 +10,11 @@ import loyaltydb
 from loyaltydb import bench
 
 
-def _seq_scans(conn: psycopg.Connection[Any]) -> dict[str, int]:
-    conn.execute("SELECT pg_stat_clear_snapshot()")
-    return bench.seq_scans(conn)
-
-
 def test_approvals_on_a_loaded_database_use_no_sequential_scan(dsn: str) -> None:
     bench.load(dsn, scale=20_000, pending=20_000, say=lambda _: None)
     with psycopg.connect(dsn, autocommit=True) as conn:
         ids = [row[0] for row in conn.execute("SELECT request_id FROM bench.queue ORDER BY n")]
-        before = _seq_scans(conn)
+        before = bench.seq_scans(conn)
         for request_id in ids[:300]:
             loyaltydb.approve_enrollment(conn, request_id)
         loyaltydb.approve_enrollments(conn, ids[300:1300])
@@ -28,6 +22,6 @@ def test_approvals_on_a_loaded_database_use_no_sequential_scan(dsn: str) -> None
         conn.execute("SELECT pg_stat_force_next_flush()")
     time.sleep(0.1)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        after = _seq_scans(conn)
+        after = bench.seq_scans(conn)
     assert set(after) == set(before) == set(bench.TABLES_CHECKED)
     assert {table: after[table] - before[table] for table in after} == dict.fromkeys(after, 0)
