@@ -22,10 +22,10 @@ from . import queries
 from .errors import TransactionConflict, translated_errors
 from .models import Card, Customer, EnrollmentResult
 from .notices import forward_notices
+from .queries import RequestId
 from .retry import MAX_ATTEMPTS, plain_transactions, record_retry
 
 T = TypeVar("T")
-RequestId = UUID | str
 
 
 def _atomic(conn: psycopg.Connection[Any], work: Callable[[], T]) -> T:
@@ -82,7 +82,7 @@ def _fetch_one(
 
 def request_enrollment(conn: psycopg.Connection[Any], customer_id: int, program_id: int) -> UUID:
     """Record user ``customer_id``'s request to join ``program_id``; returns the request's id."""
-    params = {"customer_id": customer_id, "program_id": program_id}
+    params = queries.request(customer_id, program_id)
     request_id: UUID = _fetch_one(conn, queries.REQUEST, params, scalar_row)
     return request_id
 
@@ -94,7 +94,7 @@ def approve_enrollment(
 
     With ``business_id``, a request for another business's program raises NotAuthorized.
     """
-    params = {"request_id": request_id, "approved": True, "reason": None, "business_id": business_id}
+    params = queries.decide(request_id, approved=True, reason=None, business_id=business_id)
     return _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
 
 
@@ -106,7 +106,7 @@ def reject_enrollment(
     business_id: int | None = None,
 ) -> EnrollmentResult:
     """Reject a request; the result has no enrollment and no card. ``business_id``: as approve."""
-    params = {"request_id": request_id, "approved": False, "reason": reason, "business_id": business_id}
+    params = queries.decide(request_id, approved=False, reason=reason, business_id=business_id)
     return _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
 
 
@@ -119,15 +119,15 @@ def approve_enrollments(
     requests included). Atomic: the first request that cannot be approved raises its error
     and nothing is written.
     """
-    params = {"request_ids": queries.id_list(request_ids), "business_id": business_id}
+    params = queries.decide_many(request_ids, business_id=business_id)
     return _fetch_all(conn, queries.DECIDE_MANY, params, class_row(EnrollmentResult))
 
 
 def ensure_customer(conn: psycopg.Connection[Any], user_id: int) -> Customer:
     """The customer for ``user_id``, created from its ``users`` row when missing."""
-    return _fetch_one(conn, queries.ENSURE_CUSTOMER, {"user_id": user_id}, class_row(Customer))
+    return _fetch_one(conn, queries.ENSURE_CUSTOMER, queries.user(user_id), class_row(Customer))
 
 
 def customer_cards(conn: psycopg.Connection[Any], customer_id: int) -> list[Card]:
     """The customer's cards, each with its program's and business's names."""
-    return _fetch_all(conn, queries.CUSTOMER_CARDS, {"customer_id": customer_id}, class_row(Card))
+    return _fetch_all(conn, queries.CUSTOMER_CARDS, queries.customer(customer_id), class_row(Card))

@@ -12,14 +12,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import psycopg
 import yoyo.exceptions as yoyo_errors
 
 from . import api, demo, migrations, selfcheck
 from .dsn import configured_conninfo, connect
-from .errors import LoyaltyError
+from .errors import LoyaltyError, one_line
 from .models import EnrollmentResult
 
 
@@ -115,17 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoyaltyError as exc:
         print(f"loyaltydb: {exc}", file=sys.stderr)
     except psycopg.Error as exc:
-        print(f"loyaltydb: database error: {_one_line(exc)}", file=sys.stderr)
+        print(f"loyaltydb: database error: {one_line(exc, fold_lines=True)}", file=sys.stderr)
     except yoyo_errors.LockTimeout as exc:
-        print(f"loyaltydb: another migration holds yoyo's lock ({_one_line(exc)})", file=sys.stderr)
+        print(f"loyaltydb: another migration holds yoyo's lock ({one_line(exc, fold_lines=True)})", file=sys.stderr)
     except KeyboardInterrupt:
         print("loyaltydb: interrupted", file=sys.stderr)
     return 1
-
-
-def _one_line(exc: Any) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

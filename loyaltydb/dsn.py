@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from .errors import ConnectionFailed
+from .errors import ConnectionFailed, one_line
 
 #: Environment variables consulted, in order, after an explicit argument.
 DSN_VARIABLES = ("LOYALTYDB_DSN", "DATABASE_URL")
@@ -33,10 +33,6 @@ def connect(conninfo: str | None = None, **kwargs: Any) -> psycopg.Connection[An
     try:
         return psycopg.connect(resolve_conninfo(conninfo), **kwargs)
     except psycopg.Error as exc:
-        raise ConnectionFailed(f"cannot connect to the database: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    """libpq's multi-line message folded into one line."""
-    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    return text or type(exc).__name__
+        raise ConnectionFailed(
+            f"cannot connect to the database: {one_line(exc, fold_lines=True) or type(exc).__name__}"
+        ) from exc

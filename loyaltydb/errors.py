@@ -89,6 +89,13 @@ class LockTimeout(LoyaltyError):
     sqlstates = ("55P03",)
 
 
+class Cancelled(LoyaltyError):
+    """SQLSTATE 57014: the statement was cancelled (``statement_timeout``, or a cancel request
+    such as ``pg_cancel_backend``); the call's transaction or savepoint was rolled back."""
+
+    sqlstates = ("57014",)
+
+
 class NotMigrated(LoyaltyError):
     """The loyalty schema or one of its functions is missing: run ``loyaltydb migrate``."""
 
@@ -116,25 +123,34 @@ def _error_classes() -> dict[str, type[LoyaltyError]]:
 _BY_SQLSTATE = _error_classes()
 
 
+def lookup(sqlstate: str) -> type[LoyaltyError] | None:
+    """The loyaltydb error class that stands for ``sqlstate``, or None."""
+    return _BY_SQLSTATE.get(sqlstate)
+
+
 def translate(exc: psycopg.Error) -> LoyaltyError | None:
     """The loyaltydb error that ``exc`` stands for, or None when it is not one of ours."""
     sqlstate = exc.sqlstate
-    cls = _BY_SQLSTATE.get(sqlstate or "")
+    cls = lookup(sqlstate or "")
     if cls is None and isinstance(exc, psycopg.DataError):
         cls = InvalidInput  # e.g. a NUL byte psycopg refuses before sending
     if cls is None:
         return None
-    message = _printable(exc.diag.message_primary or str(exc).strip())
+    message = one_line(exc.diag.message_primary or str(exc))
     if cls is NotMigrated:
         message = f"loyaltydb is not migrated in this database (run 'loyaltydb migrate'): {message}"
     return cls(message, sqlstate)
 
 
-def _printable(message: str) -> str:
-    """One line: control characters the server echoed from bad input are shown escaped."""
+def one_line(text: object, *, fold_lines: bool = False) -> str:
+    """``text`` as one printable line. Control characters (which the server echoes from bad
+    input, or a user's name may carry) are shown escaped, never obeyed: a newline cannot forge
+    a log line. ``fold_lines`` joins a multi-line message of our own tools (libpq's) with spaces."""
+    text = str(text).strip()
+    if fold_lines:
+        text = " ".join(line.strip() for line in text.splitlines() if line.strip())
     return "".join(
-        char if unicodedata.category(char)[0] != "C" else char.encode("unicode_escape").decode("ascii")
-        for char in message
+        char if unicodedata.category(char)[0] != "C" else char.encode("unicode_escape").decode("ascii") for char in text
     )
 
 

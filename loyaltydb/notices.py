@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.errors import Diagnostic
 
+from .errors import one_line
+
 logger = logging.getLogger("loyaltydb")
 
 _LEVELS = {"DEBUG": logging.DEBUG, "WARNING": logging.WARNING}
@@ -17,7 +19,8 @@ _hooked: weakref.WeakSet[psycopg.Connection[Any] | psycopg.AsyncConnection[Any]]
 
 def _log_notice(diag: Diagnostic) -> None:
     level = _LEVELS.get(diag.severity_nonlocalized or "", logging.INFO)
-    logger.log(level, "%s", diag.message_primary)
+    # The message names people: a name with a newline must not forge a second log line.
+    logger.log(level, "%s", one_line(diag.message_primary or ""))
 
 
 def forward_notices(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:

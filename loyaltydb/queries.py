@@ -1,7 +1,10 @@
-"""The SQL the API sends, shared by the sync and async modules.
+"""The SQL the API sends and the parameters it sends with it, shared by the sync and async modules.
 
 Every function is called with named arguments so that a reordered parameter in the SQL
 cannot silently swap two values; the casts let PostgreSQL reject malformed input (22P02).
+Arguments are checked for their type here, before anything is sent: PostgreSQL would round
+``79.6`` to customer 80 and read ``True`` as 1, so a float, a ``Decimal`` or a ``bool`` id is
+refused with :class:`InvalidInput` rather than silently changed into another id.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from collections.abc import Iterable
 from typing import Final, LiteralString
 from uuid import UUID
 
+from .errors import InvalidInput
+
 DECIDE: Final[LiteralString] = (
     "SELECT * FROM loyalty.process_enrollment_approval("
-    "p_request_id => %(request_id)s::uuid, p_approved => %(approved)s, p_reason => %(reason)s,"
+    "p_request_id => %(request_id)s::uuid, p_approved => %(approved)s, p_reason => %(reason)s::text,"
     " p_business_id => %(business_id)s::bigint)"
 )
 DECIDE_MANY: Final[LiteralString] = (
@@ -26,7 +31,68 @@ REQUEST: Final[LiteralString] = (
 ENSURE_CUSTOMER: Final[LiteralString] = "SELECT * FROM loyalty.ensure_customer(p_user_id => %(user_id)s::bigint)"
 CUSTOMER_CARDS: Final[LiteralString] = "SELECT * FROM loyalty.customer_cards(p_customer_id => %(customer_id)s::bigint)"
 
+RequestId = UUID | str
+Params = dict[str, object]
 
-def id_list(request_ids: Iterable[UUID | str]) -> list[str | None]:
-    """Request ids as text for one uuid[] parameter (mixed UUID and str, bad ones left to the server)."""
-    return [None if request_id is None else str(request_id) for request_id in request_ids]
+
+def decide(request_id: RequestId, *, approved: bool, reason: str | None, business_id: int | None) -> Params:
+    """Parameters of :data:`DECIDE`."""
+    return {
+        "request_id": _request_id(request_id),
+        "approved": approved,
+        "reason": _optional_text("reason", reason),
+        "business_id": _optional_id("business_id", business_id),
+    }
+
+
+def decide_many(request_ids: Iterable[RequestId], *, business_id: int | None) -> Params:
+    """Parameters of :data:`DECIDE_MANY`: the ids as text, one ``uuid[]`` parameter."""
+    if isinstance(request_ids, str | bytes | UUID):
+        raise InvalidInput(f"request_ids must be a list of request ids, not a single {type(request_ids).__name__}")
+    return {
+        "request_ids": [_request_id(request_id) for request_id in request_ids],
+        "business_id": _optional_id("business_id", business_id),
+    }
+
+
+def request(customer_id: int, program_id: int) -> Params:
+    """Parameters of :data:`REQUEST`."""
+    return {"customer_id": _id("customer_id", customer_id), "program_id": _id("program_id", program_id)}
+
+
+def user(user_id: int) -> Params:
+    """Parameters of :data:`ENSURE_CUSTOMER`."""
+    return {"user_id": _id("user_id", user_id)}
+
+
+def customer(customer_id: int) -> Params:
+    """Parameters of :data:`CUSTOMER_CARDS`."""
+    return {"customer_id": _id("customer_id", customer_id)}
+
+
+def _id(name: str, value: object) -> int:
+    """An integer id (range is checked by the server: 22003); never a bool, float or Decimal."""
+    if value is None:
+        raise InvalidInput(f"{name} must not be None")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an integer, not {type(value).__name__}")
+    return value
+
+
+def _optional_id(name: str, value: object) -> int | None:
+    return None if value is None else _id(name, value)
+
+
+def _optional_text(name: str, value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string or None, not {type(value).__name__}")
+    return value
+
+
+def _request_id(value: object) -> str:
+    """A request id as text (a malformed string is left to the server: 22P02)."""
+    if value is None:
+        raise InvalidInput("request id must not be None")
+    if not isinstance(value, UUID | str):
+        raise InvalidInput(f"request id must be a UUID or a string, not {type(value).__name__}")
+    return str(value)

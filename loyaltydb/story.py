@@ -5,6 +5,7 @@ Shared by ``loyaltydb demo`` and ``loyaltydb selfcheck``.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +28,13 @@ class Story:
 
 
 def unused_user_ids(conn: psycopg.Connection[Any]) -> tuple[int, int]:
-    """Two user ids below every existing one (negative, so no application id collides)."""
-    row = conn.execute("SELECT least(coalesce(min(id), 0), 0) - 1 FROM loyalty.users").fetchone()
-    assert row is not None
-    return row[0] - 1, row[0]
+    """Two user ids that no user has: random, far below zero (no application id is there),
+    and checked, so any ids the table holds (even -2**63) are fine."""
+    while True:
+        candidates = random.sample(range(-(2**62), -(2**32)), 2)
+        row = conn.execute("SELECT count(*) FROM loyalty.users WHERE id = ANY (%s)", (candidates,)).fetchone()
+        if row is not None and row[0] == 0:
+            return candidates[0], candidates[1]
 
 
 def seed(conn: psycopg.Connection[Any], business_id: int, user_id: int) -> Story:

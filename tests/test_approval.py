@@ -165,6 +165,27 @@ def test_rejection_creates_no_customer_and_no_card(db: psycopg.Connection[Any], 
     assert loyaltydb.reject_enrollment(db, request_id) == result
 
 
+def test_rejecting_a_members_duplicate_request_says_it_was_closed_not_sorry(
+    db: psycopg.Connection[Any], world: World
+) -> None:
+    """A customer enrolled in the program is not told the business turned them down."""
+    first = loyaltydb.request_enrollment(db, world.new_user, world.coffee_club)
+    duplicate = loyaltydb.request_enrollment(db, world.new_user, world.coffee_club)
+    loyaltydb.approve_enrollment(db, first)
+    result = loyaltydb.reject_enrollment(db, duplicate, reason="already in")
+    assert (result.status, result.card_id) == ("REJECTED", None)
+    kind, message = _row(
+        db, "SELECT type, message FROM loyalty.customer_notifications WHERE id = %s", result.notification_id
+    )
+    assert kind == "ENROLLMENT_REQUEST_CLOSED"
+    assert "already a member of Coffee Club at Bean There Coffee" in message and "Sorry" not in message
+    # Another program of the same business: not a member there, so the usual rejection.
+    other = loyaltydb.reject_enrollment(db, loyaltydb.request_enrollment(db, world.new_user, world.tea_club))
+    assert _row(db, "SELECT type FROM loyalty.customer_notifications WHERE id = %s", other.notification_id) == (
+        "ENROLLMENT_REJECTED",
+    )
+
+
 def test_a_missing_user_raises_user_not_found_and_leaves_the_request_pending(
     db: psycopg.Connection[Any], world: World
 ) -> None:
@@ -194,7 +215,7 @@ def test_unknown_and_malformed_request_ids(db: psycopg.Connection[Any], world: W
         loyaltydb.approve_enrollment(db, uuid.uuid4())
     with pytest.raises(InvalidInput, match="uuid"):
         loyaltydb.approve_enrollment(db, "not-a-uuid")
-    with pytest.raises(InvalidInput, match="must not be NULL"):
+    with pytest.raises(InvalidInput, match="request id must not be None"):
         loyaltydb.approve_enrollment(db, None)  # type: ignore[arg-type]
     assert db.execute("SELECT 1").fetchone() == (1,)
 

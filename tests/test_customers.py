@@ -82,5 +82,41 @@ def test_a_missing_user_raises_user_not_found_with_the_contract_message(
 
 
 def test_a_null_user_id_is_invalid_input(db: psycopg.Connection[Any]) -> None:
-    with pytest.raises(InvalidInput, match="must not be NULL"):
+    with pytest.raises(InvalidInput, match="user_id must not be None"):
         loyaltydb.ensure_customer(db, None)  # type: ignore[arg-type]
+    with pytest.raises(psycopg.errors.NullValueNotAllowed, match="must not be NULL"):  # psql users: 22004
+        db.execute("SELECT loyalty.ensure_customer_exists(NULL)")
+    db.rollback()
+
+
+LOCALE_CASES = [
+    ("élodie.durand@x.example", "Élodie Durand"),
+    ("şükrü.öz@x.example", "Şükrü Öz"),
+    ("ÅSA.ÖBERG@x.example", "Åsa Öberg"),
+    ("john.smith@example.com", "John Smith"),
+]
+DATABASE_LOCALES = {
+    "c": "LOCALE 'C'",
+    "c_utf8": "LOCALE 'C.UTF-8'",
+    "icu": "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'",
+}
+
+
+@pytest.mark.parametrize("locale", sorted(DATABASE_LOCALES))
+def test_names_are_derived_the_same_in_every_database_locale(pg_server: Any, locale: str) -> None:
+    """initcap under the ICU root collation: Unicode-correct whatever the database's locale."""
+    name = f"locale_{locale}"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' {DATABASE_LOCALES[locale]}")
+    try:
+        loyaltydb.migrate(pg_server.conninfo(name))
+        with psycopg.connect(pg_server.conninfo(name)) as conn:
+            for user_id, (email, _) in enumerate(LOCALE_CASES, start=1):
+                add_user(conn, user_id, None, email)
+            conn.commit()
+            derived = [loyaltydb.ensure_customer(conn, user_id).name for user_id in range(1, len(LOCALE_CASES) + 1)]
+        assert derived == [expected for _, expected in LOCALE_CASES]
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

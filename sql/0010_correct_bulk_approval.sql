@@ -1,0 +1,442 @@
+-- Correctness: set-based bulk approval that never rewrites a decided request, customers locked
+-- before rows refer to them, name derivation the same in every locale, card numbers that skip
+-- imported ones, and what a member is told when a duplicate request is rejected.
+-- depends: 0009_bulk_approval
+--
+-- SQLSTATEs raised here (class LY, see README): LY001 request not found, LY002 request already
+-- decided, LY003 user not found, LY004 program not found, LY005 program not active, LY006 not
+-- authorized, 22004 NULL argument, 22023 a request-id array that is not one-dimensional.
+
+-- Objects created from here on belong to loyalty_owner (see 0008_roles).
+SET LOCAL ROLE loyalty_owner;
+
+-- Initial capitals, the same in every locale: in each run of letters and digits (Unicode
+-- categories L and Nd, as ICU classifies them) the first character is upper-cased and the rest
+-- lower-cased; everything else is kept. Plain initcap() follows the database's locale: under
+-- LOCALE 'C' it only knows ASCII letters ('éLodie'). plpgsql, so that its plan is cached.
+CREATE FUNCTION loyalty.initcap_unicode(p_text text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+DECLARE
+    v_result text;
+BEGIN
+    SELECT string_agg(CASE WHEN m.part[1] IS NULL THEN m.part[2]
+                           ELSE upper(left(m.part[1], 1) COLLATE "und-x-icu")
+                                || lower(substr(m.part[1], 2) COLLATE "und-x-icu")
+                      END, '' ORDER BY m.n)
+      INTO v_result
+      FROM regexp_matches(p_text COLLATE "und-x-icu", '([[:alnum:]]+)|([^[:alnum:]]+)', 'g')
+           WITH ORDINALITY AS m (part, n);
+    RETURN coalesce(v_result, '');
+END;
+$$;
+
+-- A person's display name: the trimmed name when not blank; else, when the email has an '@',
+-- its local part with '.' turned to ' ' in initial capitals; else '<p_fallback> <id>'.
+CREATE OR REPLACE FUNCTION loyalty.display_name(p_id bigint, p_name text, p_email text, p_fallback text DEFAULT 'Customer')
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(
+        nullif(loyalty.trim_space(p_name), ''),
+        -- Greedy '.*' keeps everything before the last '@': the RFC 5322 local part.
+        nullif(loyalty.trim_space(loyalty.initcap_unicode(replace(substring(p_email FROM '^(.*)@'), '.', ' '))), ''),
+        p_fallback || ' ' || p_id
+    )
+$$;
+
+-- The customer for a user, created from the users row when missing; safe under any concurrency.
+CREATE OR REPLACE FUNCTION loyalty.ensure_customer(p_user_id bigint)
+RETURNS loyalty.customer_result
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_user   loyalty.users;
+    v_result loyalty.customer_result;
+BEGIN
+    IF p_user_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'user id must not be NULL';
+    END IF;
+
+    -- Fast path: the customer usually exists. KEY SHARE keeps it until we commit, so the rows
+    -- we write next can refer to it; one deleted meanwhile is not found, and created again.
+    SELECT c.id, c.user_id, c.name, c.email, false
+      INTO v_result
+      FROM loyalty.customers AS c
+     WHERE c.id = p_user_id
+       FOR KEY SHARE;
+    IF FOUND THEN
+        RETURN v_result;
+    END IF;
+
+    -- KEY SHARE: a concurrent DELETE of the user waits for us, or we see it gone.
+    SELECT u.* INTO v_user FROM loyalty.users AS u WHERE u.id = p_user_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot create customer record.', p_user_id);
+    END IF;
+
+    -- No conflict target: covers both unique keys (id and user_id). A concurrent creator
+    -- makes us wait for its commit, and then this insert does nothing.
+    INSERT INTO loyalty.customers AS c (id, user_id, name, email)
+    VALUES (v_user.id, v_user.id, loyalty.display_name(v_user.id, v_user.name, v_user.email), v_user.email)
+    ON CONFLICT DO NOTHING
+    RETURNING c.id, c.user_id, c.name, c.email, true
+    INTO v_result;
+    IF FOUND THEN
+        RAISE NOTICE 'created customer % (%) from user %', v_result.id, v_result.name, p_user_id;
+        RETURN v_result;
+    END IF;
+
+    -- DO NOTHING returns no row: lock and read the one the concurrent creator committed.
+    SELECT c.id, c.user_id, c.name, c.email, false
+      INTO STRICT v_result
+      FROM loyalty.customers AS c
+     WHERE c.id = p_user_id
+       FOR KEY SHARE;
+    RETURN v_result;
+END;
+$$;
+
+-- The next card number: a 15-digit sequence value and its Luhn digit, skipping any number a
+-- card already has (cards imported with numbers of their own).
+CREATE OR REPLACE FUNCTION loyalty.next_card_number()
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_payload text;
+    v_number  text;
+BEGIN
+    LOOP
+        v_payload := nextval('loyalty.card_number_seq')::text;
+        v_number := v_payload || loyalty.luhn_check_digit(v_payload);
+        EXIT WHEN NOT EXISTS (SELECT FROM loyalty.loyalty_cards AS c WHERE c.card_number = v_number);
+    END LOOP;
+    RETURN v_number;
+END;
+$$;
+
+-- Reject a PENDING request whose row (and every request of its customer and program) the caller
+-- has locked; no customer is created. A customer already enrolled in the program is told the
+-- duplicate request was closed, not that the business turned them down.
+CREATE OR REPLACE FUNCTION loyalty.reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text)
+RETURNS loyalty.enrollment_result
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_program         loyalty.program_info;
+    v_customer_name   text;
+    v_is_member       boolean;
+    v_notification_id uuid;
+BEGIN
+    v_program := loyalty.program_info(p_request.program_id);
+
+    -- The person may not be a customer, nor even a user any more: name them as best we can.
+    SELECT coalesce(
+               (SELECT c.name FROM loyalty.customers AS c WHERE c.id = p_request.customer_id),
+               (SELECT loyalty.display_name(u.id, u.name, u.email)
+                  FROM loyalty.users AS u WHERE u.id = p_request.customer_id),
+               loyalty.display_name(p_request.customer_id, NULL, NULL))
+      INTO v_customer_name;
+
+    -- Committed approvals of sibling requests are visible: the caller waited for their locks.
+    v_is_member := EXISTS (SELECT FROM loyalty.program_enrollments AS e
+                            WHERE e.customer_id = p_request.customer_id
+                              AND e.program_id = p_request.program_id
+                              AND e.status = 'ACTIVE');
+
+    IF v_is_member THEN
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data)
+        VALUES (p_request.customer_id, p_request.business_id, 'ENROLLMENT_REQUEST_CLOSED',
+                format('Your request to join %s', v_program.name),
+                format('%s, you are already a member of %s at %s, so your new request to join was closed.',
+                       v_customer_name, v_program.name, v_program.business_name),
+                jsonb_build_object('customer_name', v_customer_name,
+                                   'program_name', v_program.name,
+                                   'business_name', v_program.business_name,
+                                   'reason', p_reason,
+                                   'request_id', p_request.id))
+        RETURNING n.id INTO v_notification_id;
+    ELSE
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data)
+        VALUES (p_request.customer_id, p_request.business_id, 'ENROLLMENT_REJECTED',
+                format('Your request to join %s', v_program.name),
+                format('Sorry %s, %s did not approve your request to join %s.%s',
+                       v_customer_name, v_program.business_name, v_program.name,
+                       coalesce(' Reason: ' || p_reason, '')),
+                jsonb_build_object('customer_name', v_customer_name,
+                                   'program_name', v_program.name,
+                                   'business_name', v_program.business_name,
+                                   'reason', p_reason,
+                                   'request_id', p_request.id))
+        RETURNING n.id INTO v_notification_id;
+    END IF;
+
+    IF p_request.notification_id IS NOT NULL THEN
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+         WHERE n.id = p_request.notification_id;
+    END IF;
+
+    UPDATE loyalty.customer_approval_requests AS r
+       SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
+           customer_created = false, result_notification_id = v_notification_id
+     WHERE r.id = p_request.id;
+
+    RETURN ROW(p_request.id, 'REJECTED', p_request.customer_id, p_request.program_id, NULL,
+               NULL, NULL, false, v_notification_id)::loyalty.enrollment_result;
+END;
+$$;
+
+-- Decide a join request in one transaction: approve (the default) or reject it. With
+-- p_business_id, only that business may decide (its own programs' requests).
+CREATE OR REPLACE FUNCTION loyalty.process_enrollment_approval(
+    p_request_id  uuid,
+    p_approved    boolean DEFAULT true,
+    p_reason      text DEFAULT NULL,
+    p_business_id bigint DEFAULT NULL
+)
+RETURNS loyalty.enrollment_result
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_request loyalty.customer_approval_requests;
+BEGIN
+    IF p_request_id IS NULL OR p_approved IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and approved must not be NULL';
+    END IF;
+
+    -- A rejection first waits for every decision on the same customer and program (their
+    -- requests, locked in id order like a batch's), so it sees an approval that beat it.
+    IF NOT p_approved THEN
+        PERFORM FROM loyalty.customer_approval_requests AS s
+         WHERE (s.customer_id, s.program_id) = (SELECT r.customer_id, r.program_id
+                                                  FROM loyalty.customer_approval_requests AS r
+                                                 WHERE r.id = p_request_id)
+         ORDER BY s.id
+           FOR UPDATE;
+    END IF;
+
+    -- Every decision on one request is serialised here; the waiter then sees the decided row.
+    SELECT r.* INTO v_request
+      FROM loyalty.customer_approval_requests AS r
+     WHERE r.id = p_request_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
+    END IF;
+
+    RETURN loyalty.decide_locked_request(v_request, p_approved, p_reason, p_business_id);
+END;
+$$;
+
+-- Approve many requests in one transaction, with the results of approving them one by one in
+-- the given order, in one statement per table. Requests decided before the batch are replayed
+-- from their stored outcome and never written. Atomic: the first request (in the caller's order)
+-- that cannot be approved raises its own SQLSTATE and nothing is written.
+--
+-- Lock order, the same as a single approval's, each kind in key order: requests -> programs
+-- (FOR SHARE) -> customers (KEY SHARE) -> users (KEY SHARE) -> new customers -> relationships
+-- -> enrollments -> cards -> notifications. Nothing waits in a circle, so batches never deadlock.
+CREATE OR REPLACE FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint DEFAULT NULL)
+RETURNS SETOF loyalty.enrollment_result
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- The batch's PENDING requests, each once, in the caller's order of first appearance.
+    v_ids          uuid[];
+    v_customers    bigint[];
+    v_programs     bigint[];
+    v_businesses   bigint[];
+    v_request_note uuid[];
+    -- Customers that exist (locked), and those this batch created.
+    v_existing     bigint[];
+    v_created      bigint[];
+    v_new_cards    bigint[];
+    v_failure      record;
+    v_customer     record;
+BEGIN
+    IF array_ndims(p_request_ids) > 1 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'request ids must be a one-dimensional array';
+    END IF;
+    IF p_request_ids IS NULL OR array_position(p_request_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request ids must not be NULL';
+    END IF;
+
+    -- Every request, once, in id order: batches never wait on each other's requests in a circle.
+    PERFORM FROM loyalty.customer_approval_requests AS r WHERE r.id = ANY (p_request_ids) ORDER BY r.id FOR UPDATE;
+
+    SELECT array_agg(f.id ORDER BY f.position), array_agg(f.customer_id ORDER BY f.position),
+           array_agg(f.program_id ORDER BY f.position), array_agg(f.business_id ORDER BY f.position),
+           array_agg(f.notification_id ORDER BY f.position)
+      INTO v_ids, v_customers, v_programs, v_businesses, v_request_note
+      FROM (SELECT DISTINCT ON (r.id) r.id, r.customer_id, r.program_id, r.business_id, r.notification_id, t.position
+              FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
+              JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
+             WHERE r.status = 'PENDING'
+             ORDER BY r.id, t.position) AS f;
+
+    -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
+    PERFORM FROM loyalty.loyalty_programs AS p WHERE p.id = ANY (v_programs) ORDER BY p.id FOR SHARE;
+
+    -- KEY SHARE keeps existing customers until we commit (one deleted meanwhile is skipped here
+    -- and created again below), and keeps the users of the missing ones.
+    SELECT coalesce(array_agg(c.id), '{}') INTO v_existing
+      FROM (SELECT c.id FROM loyalty.customers AS c WHERE c.id = ANY (v_customers) ORDER BY c.id FOR KEY SHARE) AS c;
+    PERFORM FROM loyalty.users AS u
+     WHERE u.id = ANY (v_customers) AND u.id <> ALL (v_existing)
+     ORDER BY u.id
+       FOR KEY SHARE;
+
+    -- The first request, in the caller's order, that one-by-one approval would fail on.
+    SELECT t.id, r.id IS NULL AS missing, r.status, r.business_id, p.id AS program_id, p.name AS program_name,
+           p.status AS program_status, r.program_id AS requested_program, r.customer_id
+      INTO v_failure
+      FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
+      LEFT JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
+      LEFT JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
+     WHERE r.id IS NULL
+        OR r.business_id <> p_business_id
+        OR r.status = 'REJECTED'
+        OR (r.status = 'PENDING'
+            AND (p.status IS DISTINCT FROM 'ACTIVE'
+                 OR (r.customer_id <> ALL (v_existing)
+                     AND NOT EXISTS (SELECT FROM loyalty.users AS u WHERE u.id = r.customer_id))))
+     ORDER BY t.position
+     LIMIT 1;
+    IF FOUND THEN
+        IF v_failure.missing THEN
+            RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', v_failure.id);
+        ELSIF v_failure.business_id <> p_business_id THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY006',
+                MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
+                                 p_business_id, v_failure.id);
+        ELSIF v_failure.status = 'REJECTED' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY002', MESSAGE = format('Enrollment request %s is already REJECTED', v_failure.id);
+        ELSIF v_failure.program_id IS NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', v_failure.requested_program);
+        ELSIF v_failure.program_status <> 'ACTIVE' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY005',
+                MESSAGE = format('Loyalty program "%s" is not active (status %s)',
+                                 v_failure.program_name, v_failure.program_status);
+        ELSE
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY003',
+                MESSAGE = format('User not found for customer_id: %s. Cannot create customer record.',
+                                 v_failure.customer_id);
+        END IF;
+    END IF;
+
+    IF v_ids IS NOT NULL THEN
+        -- Customers from their users, in id order. A concurrent creator makes an insert wait
+        -- for its commit and then do nothing: that customer was not created by this batch.
+        WITH created AS (
+            INSERT INTO loyalty.customers AS c (id, user_id, name, email)
+            SELECT u.id, u.id, loyalty.display_name(u.id, u.name, u.email), u.email
+              FROM loyalty.users AS u
+             WHERE u.id = ANY (v_customers) AND u.id <> ALL (v_existing)
+             ORDER BY u.id
+            ON CONFLICT DO NOTHING
+            RETURNING c.id, c.name
+        )
+        SELECT coalesce(array_agg(created.id), '{}') INTO v_created FROM created;
+        FOR v_customer IN
+            SELECT c.id, c.name FROM loyalty.customers AS c WHERE c.id = ANY (v_created) ORDER BY c.id
+        LOOP
+            RAISE NOTICE 'created customer % (%) from user %', v_customer.id, v_customer.name, v_customer.id;
+        END LOOP;
+        -- The ones a concurrent transaction created: committed now, kept until we commit.
+        PERFORM FROM loyalty.customers AS c
+         WHERE c.id = ANY (v_customers) AND c.id <> ALL (v_existing) AND c.id <> ALL (v_created)
+         ORDER BY c.id
+           FOR KEY SHARE;
+
+        -- Relationships, then enrollments, then cards, each in key order (see the lock order).
+        INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
+        SELECT DISTINCT f.customer_id, f.business_id
+          FROM unnest(v_customers, v_businesses) AS f (customer_id, business_id)
+         ORDER BY f.customer_id, f.business_id
+        ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = now()
+         WHERE r.status <> 'ACTIVE';
+
+        INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
+        SELECT DISTINCT f.customer_id, f.program_id
+          FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)
+         ORDER BY f.customer_id, f.program_id
+        ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = now();
+
+        -- New cards; the (customer, program) pairs that had one get it re-activated below.
+        WITH inserted AS (
+            INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id)
+            SELECT DISTINCT f.customer_id, f.program_id, f.business_id
+              FROM unnest(v_customers, v_programs, v_businesses) AS f (customer_id, program_id, business_id)
+             ORDER BY f.customer_id, f.program_id
+            ON CONFLICT (customer_id, program_id) DO NOTHING
+            RETURNING c.id
+        )
+        SELECT coalesce(array_agg(inserted.id), '{}') INTO v_new_cards FROM inserted;
+        UPDATE loyalty.loyalty_cards AS c
+           SET status = 'ACTIVE', updated_at = now()
+          FROM (SELECT DISTINCT f.customer_id, f.program_id
+                  FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)) AS f
+         WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id AND c.id <> ALL (v_new_cards);
+
+        -- One CARD_CREATED notification per card, naming everyone, for the card's first request.
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data, card_id)
+        SELECT k.customer_id, k.business_id, 'CARD_CREATED',
+               format('Your %s card is ready', p.name),
+               format('Welcome to %s at %s, %s! Your loyalty card is ready to use.', p.name, p.business_name, cu.name),
+               jsonb_build_object('customer_name', cu.name,
+                                  'program_name', p.name,
+                                  'business_name', p.business_name,
+                                  'card_number', k.card_number,
+                                  'request_id', f.id),
+               k.id
+          FROM (SELECT DISTINCT ON (f.customer_id, f.program_id) f.id, f.customer_id, f.program_id
+                  FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, position)
+                 ORDER BY f.customer_id, f.program_id, f.position) AS f
+          JOIN loyalty.loyalty_cards AS k ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN (SELECT p.id, p.name, loyalty.display_name(b.id, b.name, b.email, 'Business') AS business_name
+                  FROM loyalty.loyalty_programs AS p
+                  JOIN loyalty.users AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
+         ORDER BY k.id
+        ON CONFLICT (card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
+
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+         WHERE n.id = ANY (v_request_note);
+
+        -- The outcome of each request, kept for replays. A customer created by this batch was
+        -- created, one by one, by its first request in the caller's order.
+        UPDATE loyalty.customer_approval_requests AS r
+           SET status = 'APPROVED', response_at = now(),
+               enrollment_id = e.id, card_id = k.id, result_notification_id = n.id,
+               customer_created = f.customer_id = ANY (v_created) AND f.first_of_customer
+          FROM (SELECT f.*, f.position = min(f.position) OVER (PARTITION BY f.customer_id) AS first_of_customer
+                  FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY
+                       AS f (id, customer_id, program_id, position)) AS f
+          JOIN loyalty.program_enrollments AS e ON e.customer_id = f.customer_id AND e.program_id = f.program_id
+          JOIN loyalty.loyalty_cards AS k ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customer_notifications AS n ON n.card_id = k.id AND n.type = 'CARD_CREATED'
+         WHERE r.id = f.id;
+    END IF;
+
+    -- Every request of the batch is APPROVED now: its stored outcome is its result.
+    RETURN QUERY
+        SELECT d.*
+          FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
+         CROSS JOIN LATERAL loyalty.decision_result(t.id) AS d
+         ORDER BY t.position;
+END;
+$$;
