@@ -243,10 +243,14 @@ $$;
 -- Lock order, the same as a single approval's, each kind in key order: requests -> programs
 -- (FOR SHARE) -> customers (KEY SHARE) -> users (KEY SHARE) -> new customers -> relationships
 -- -> enrollments -> cards -> notifications. Nothing waits in a circle, so batches never deadlock.
+--
+-- enable_seqscan = off: a batch reads and writes only its own rows, by key, so an index probe
+-- per row is right at any table size; left to itself the planner picks sequential scans while
+-- a batch is a sizeable share of a small table, and those grow with the table.
 CREATE OR REPLACE FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint DEFAULT NULL)
 RETURNS SETOF loyalty.enrollment_result
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_seqscan = off
 AS $$
 DECLARE
     -- The batch's PENDING requests, each once, in the caller's order of first appearance.
@@ -255,10 +259,19 @@ DECLARE
     v_programs     bigint[];
     v_businesses   bigint[];
     v_request_note uuid[];
-    -- Customers that exist (locked), and those this batch created.
+    -- Their customers that exist (locked), that are missing, and that this batch created.
     v_existing     bigint[];
+    v_missing      bigint[];
     v_created      bigint[];
-    v_new_cards    bigint[];
+    -- Per (customer, program) of those requests: enrollment, card and its notification.
+    v_pair_customers     bigint[];
+    v_pair_programs      bigint[];
+    v_pair_enrollments   bigint[];
+    v_pair_cards         bigint[];
+    v_pair_card_numbers  text[];
+    v_pair_notifications uuid[];
+    v_new_card_customers bigint[];
+    v_new_card_programs  bigint[];
     v_failure      record;
     v_customer     record;
 BEGIN
@@ -289,10 +302,9 @@ BEGIN
     -- and created again below), and keeps the users of the missing ones.
     SELECT coalesce(array_agg(c.id), '{}') INTO v_existing
       FROM (SELECT c.id FROM loyalty.customers AS c WHERE c.id = ANY (v_customers) ORDER BY c.id FOR KEY SHARE) AS c;
-    PERFORM FROM loyalty.users AS u
-     WHERE u.id = ANY (v_customers) AND u.id <> ALL (v_existing)
-     ORDER BY u.id
-       FOR KEY SHARE;
+    -- A set difference in memory (hashed): no probe of the customers table per request.
+    v_missing := ARRAY(SELECT unnest(v_customers) EXCEPT SELECT unnest(v_existing));
+    PERFORM FROM loyalty.users AS u WHERE u.id = ANY (v_missing) ORDER BY u.id FOR KEY SHARE;
 
     -- The first request, in the caller's order, that one-by-one approval would fail on.
     SELECT t.id, r.id IS NULL AS missing, r.status, r.business_id, p.id AS program_id, p.name AS program_name,
@@ -306,7 +318,7 @@ BEGIN
         OR r.status = 'REJECTED'
         OR (r.status = 'PENDING'
             AND (p.status IS DISTINCT FROM 'ACTIVE'
-                 OR (r.customer_id <> ALL (v_existing)
+                 OR (r.customer_id = ANY (v_missing)
                      AND NOT EXISTS (SELECT FROM loyalty.users AS u WHERE u.id = r.customer_id))))
      ORDER BY t.position
      LIMIT 1;
@@ -344,7 +356,7 @@ BEGIN
             INSERT INTO loyalty.customers AS c (id, user_id, name, email)
             SELECT u.id, u.id, loyalty.display_name(u.id, u.name, u.email), u.email
               FROM loyalty.users AS u
-             WHERE u.id = ANY (v_customers) AND u.id <> ALL (v_existing)
+             WHERE u.id = ANY (v_missing)
              ORDER BY u.id
             ON CONFLICT DO NOTHING
             RETURNING c.id, c.name
@@ -355,13 +367,15 @@ BEGIN
         LOOP
             RAISE NOTICE 'created customer % (%) from user %', v_customer.id, v_customer.name, v_customer.id;
         END LOOP;
-        -- The ones a concurrent transaction created: committed now, kept until we commit.
-        PERFORM FROM loyalty.customers AS c
-         WHERE c.id = ANY (v_customers) AND c.id <> ALL (v_existing) AND c.id <> ALL (v_created)
-         ORDER BY c.id
-           FOR KEY SHARE;
+        -- Missing customers that a concurrent transaction created (committed now, since our
+        -- insert waited for it): kept until we commit, like the others.
+        IF cardinality(v_created) < cardinality(v_missing) THEN
+            PERFORM FROM loyalty.customers AS c WHERE c.id = ANY (v_customers) ORDER BY c.id FOR KEY SHARE;
+        END IF;
 
         -- Relationships, then enrollments, then cards, each in key order (see the lock order).
+        -- What each statement makes flows on in arrays, so later statements touch tables only
+        -- by key, whatever the planner's statistics say about the rows this batch just added.
         INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
         SELECT DISTINCT f.customer_id, f.business_id
           FROM unnest(v_customers, v_businesses) AS f (customer_id, business_id)
@@ -369,31 +383,46 @@ BEGIN
         ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = now()
          WHERE r.status <> 'ACTIVE';
 
-        INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
-        SELECT DISTINCT f.customer_id, f.program_id
-          FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)
-         ORDER BY f.customer_id, f.program_id
-        ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = now();
+        WITH enrolled AS (
+            INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
+            SELECT DISTINCT f.customer_id, f.program_id
+              FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)
+             ORDER BY f.customer_id, f.program_id
+            ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = now()
+            RETURNING e.customer_id, e.program_id, e.id
+        )
+        SELECT array_agg(enrolled.customer_id), array_agg(enrolled.program_id), array_agg(enrolled.id)
+          INTO v_pair_customers, v_pair_programs, v_pair_enrollments
+          FROM enrolled;
 
-        -- New cards; the (customer, program) pairs that had one get it re-activated below.
-        WITH inserted AS (
+        -- New cards; the (customer, program) pairs that had one get it re-activated.
+        WITH issued AS (
             INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id)
             SELECT DISTINCT f.customer_id, f.program_id, f.business_id
               FROM unnest(v_customers, v_programs, v_businesses) AS f (customer_id, program_id, business_id)
              ORDER BY f.customer_id, f.program_id
             ON CONFLICT (customer_id, program_id) DO NOTHING
-            RETURNING c.id
+            RETURNING c.customer_id, c.program_id
         )
-        SELECT coalesce(array_agg(inserted.id), '{}') INTO v_new_cards FROM inserted;
+        SELECT array_agg(issued.customer_id), array_agg(issued.program_id)
+          INTO v_new_card_customers, v_new_card_programs
+          FROM issued;
         UPDATE loyalty.loyalty_cards AS c
            SET status = 'ACTIVE', updated_at = now()
-          FROM (SELECT DISTINCT f.customer_id, f.program_id
-                  FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)) AS f
-         WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id AND c.id <> ALL (v_new_cards);
+          FROM (SELECT * FROM unnest(v_pair_customers, v_pair_programs)
+                EXCEPT ALL
+                SELECT * FROM unnest(v_new_card_customers, v_new_card_programs)) AS f (customer_id, program_id)
+         WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id;
+        -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
+        SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n)
+          INTO v_pair_cards, v_pair_card_numbers
+          FROM unnest(v_pair_customers, v_pair_programs) WITH ORDINALITY AS f (customer_id, program_id, n)
+         CROSS JOIN LATERAL (SELECT k.id, k.card_number FROM loyalty.loyalty_cards AS k
+                              WHERE k.customer_id = f.customer_id AND k.program_id = f.program_id LIMIT 1) AS k;
 
         -- One CARD_CREATED notification per card, naming everyone, for the card's first request.
         INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data, card_id)
-        SELECT k.customer_id, k.business_id, 'CARD_CREATED',
+        SELECT f.customer_id, p.business_id, 'CARD_CREATED',
                format('Your %s card is ready', p.name),
                format('Welcome to %s at %s, %s! Your loyalty card is ready to use.', p.name, p.business_name, cu.name),
                jsonb_build_object('customer_name', cu.name,
@@ -405,13 +434,22 @@ BEGIN
           FROM (SELECT DISTINCT ON (f.customer_id, f.program_id) f.id, f.customer_id, f.program_id
                   FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, position)
                  ORDER BY f.customer_id, f.program_id, f.position) AS f
-          JOIN loyalty.loyalty_cards AS k ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers)
+               AS k (customer_id, program_id, id, card_number)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
           JOIN loyalty.customers AS cu ON cu.id = f.customer_id
-          JOIN (SELECT p.id, p.name, loyalty.display_name(b.id, b.name, b.email, 'Business') AS business_name
+          -- Each program's name and business's name once, not once per card.
+          JOIN (SELECT p.id, p.name, p.business_id, loyalty.display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
-                  JOIN loyalty.users AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
+                  JOIN loyalty.users AS b ON b.id = p.business_id
+                 WHERE p.id = ANY (v_programs)) AS p ON p.id = f.program_id
          ORDER BY k.id
         ON CONFLICT (card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
+        SELECT array_agg(n.id ORDER BY f.n)
+          INTO v_pair_notifications
+          FROM unnest(v_pair_cards) WITH ORDINALITY AS f (card_id, n)
+         CROSS JOIN LATERAL (SELECT n.id FROM loyalty.customer_notifications AS n
+                              WHERE n.card_id = f.card_id AND n.type = 'CARD_CREATED' LIMIT 1) AS n;
 
         UPDATE loyalty.customer_notifications AS n
            SET action_taken = true, actioned_at = now()
@@ -421,14 +459,16 @@ BEGIN
         -- created, one by one, by its first request in the caller's order.
         UPDATE loyalty.customer_approval_requests AS r
            SET status = 'APPROVED', response_at = now(),
-               enrollment_id = e.id, card_id = k.id, result_notification_id = n.id,
-               customer_created = f.customer_id = ANY (v_created) AND f.first_of_customer
-          FROM (SELECT f.*, f.position = min(f.position) OVER (PARTITION BY f.customer_id) AS first_of_customer
+               enrollment_id = k.enrollment_id, card_id = k.card_id, result_notification_id = k.notification_id,
+               customer_created = f.created AND f.position = f.first_position
+          FROM (SELECT f.*, min(f.position) OVER (PARTITION BY f.customer_id) AS first_position,
+                       created.id IS NOT NULL AS created
                   FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY
-                       AS f (id, customer_id, program_id, position)) AS f
-          JOIN loyalty.program_enrollments AS e ON e.customer_id = f.customer_id AND e.program_id = f.program_id
-          JOIN loyalty.loyalty_cards AS k ON k.customer_id = f.customer_id AND k.program_id = f.program_id
-          JOIN loyalty.customer_notifications AS n ON n.card_id = k.id AND n.type = 'CARD_CREATED'
+                       AS f (id, customer_id, program_id, position)
+                  LEFT JOIN unnest(v_created) AS created (id) ON created.id = f.customer_id) AS f
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_enrollments, v_pair_cards, v_pair_notifications)
+               AS k (customer_id, program_id, enrollment_id, card_id, notification_id)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
          WHERE r.id = f.id;
     END IF;
 
@@ -436,7 +476,12 @@ BEGIN
     RETURN QUERY
         SELECT d.*
           FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
-         CROSS JOIN LATERAL loyalty.decision_result(t.id) AS d
+         CROSS JOIN LATERAL (SELECT r.id, r.status, r.customer_id, r.program_id, r.enrollment_id, r.card_id,
+                                    k.card_number, coalesce(r.customer_created, false), r.result_notification_id
+                               FROM loyalty.customer_approval_requests AS r
+                               LEFT JOIN loyalty.loyalty_cards AS k ON k.id = r.card_id
+                              WHERE r.id = t.id
+                              LIMIT 1) AS d
          ORDER BY t.position;
 END;
 $$;
