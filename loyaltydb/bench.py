@@ -291,13 +291,20 @@ def measure(server: TempServer, scale: int, pending: int, clients: Sequence[int]
         scans_before = seq_scans(conn)
         for count in clients:
             say(f"{count} client(s):")
+            # Each cell starts from a checkpoint: the dirty pages and full-page writes of the
+            # cell before (a bulk cell writes a lot) are not paid for by the next one.
+            conn.execute("CHECKPOINT")
             measurements.append(pgbench(server, "pgbench", count, seconds, "a: pgbench -N", ["-N"]))
             pool.before_pgbench(conn)
+            conn.execute("CHECKPOINT")
             measurements.append(pgbench(server, "loyalty", count, seconds, "b: procedure", ["-f", script.name]))
             pool.after_pgbench(conn)
+            conn.execute("CHECKPOINT")
             measurements.append(python_threads(conninfo, pool, count, seconds, batch=1))
+            conn.execute("CHECKPOINT")
             measurements.append(python_async(conninfo, pool, count, seconds))
             for batch in (100, 1000):
+                conn.execute("CHECKPOINT")
                 measurements.append(python_threads(conninfo, pool, count, seconds, batch=batch))
             for m in measurements[-6:]:
                 say(f"  {m.method:<18} {m.rate:9.0f}/s  p50 {m.percentile(0.5):6.2f} ms"

@@ -149,6 +149,8 @@ def one_line(text: object, *, fold_lines: bool = False) -> str:
     text = str(text).strip()
     if fold_lines:
         text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    if text.isprintable():  # the common case, checked in C
+        return text
     return "".join(
         char if unicodedata.category(char)[0] != "C" else char.encode("unicode_escape").decode("ascii") for char in text
     )

@@ -19,8 +19,9 @@ _hooked: weakref.WeakSet[psycopg.Connection[Any] | psycopg.AsyncConnection[Any]]
 
 def _log_notice(diag: Diagnostic) -> None:
     level = _LEVELS.get(diag.severity_nonlocalized or "", logging.INFO)
-    # The message names people: a name with a newline must not forge a second log line.
-    logger.log(level, "%s", one_line(diag.message_primary or ""))
+    if logger.isEnabledFor(level):
+        # The message names people: a name with a newline must not forge a second log line.
+        logger.log(level, "%s", one_line(diag.message_primary or ""))
 
 
 def forward_notices(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
