@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint pytest migrate rollback status selfcheck stress bench clean
+.PHONY: help venv demo test lint pytest migrate rollback status selfcheck stress bench generate schema clean
 
 help:
 	@echo "make demo     play the seed's story on a throwaway PostgreSQL (no setup needed)"
@@ -28,6 +28,7 @@ demo: $(STAMP)
 test: lint pytest
 
 lint: $(STAMP)
+	$(BIN)/python tools/async_to_sync.py --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -48,7 +49,7 @@ selfcheck: $(STAMP)
 	$(BIN)/loyaltydb selfcheck
 
 stress: $(STAMP)
-	$(BIN)/python -m loyaltydb.stress --sessions $${SESSIONS:-32} --operations $${OPERATIONS:-20000}
+	PYTHONPATH=tests $(BIN)/python -m benchmarks.stress --sessions $${SESSIONS:-32} --operations $${OPERATIONS:-20000}
 
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP)
@@ -56,8 +57,14 @@ $(BENCH_STAMP): $(STAMP)
 	touch $@
 
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m loyaltydb.bench --scale $${SCALE:-100000} --scale-check "$${SCALE_CHECK-10000,1000000}" \
+	PYTHONPATH=tests $(BIN)/python -m benchmarks.bench --scale $${SCALE:-100000} --scale-check "$${SCALE_CHECK-10000,1000000}" \
 		$${BENCH_ARGS:-}
+
+generate: $(STAMP)
+	$(BIN)/python tools/async_to_sync.py
+
+schema: $(STAMP)
+	PYTHONPATH=tests $(BIN)/python -m schema_dump --write
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

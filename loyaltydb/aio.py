@@ -1,6 +1,15 @@
-"""The asynchronous twin of :mod:`loyaltydb.api`, over ``psycopg.AsyncConnection``.
+"""The asynchronous API, over ``psycopg.AsyncConnection``: thin, typed wrappers over the
+``loyalty`` SQL functions.
 
-Same functions, same atomicity and retry rules, as coroutines.
+This module is the source of :mod:`loyaltydb.api`, its synchronous twin, which
+``tools/async_to_sync.py`` generates from it (``make generate``; ``make test`` checks that the
+two agree). What to send and how to check the arguments is decided in :mod:`loyaltydb._queries`
+and whether a call owns its transaction in :mod:`loyaltydb._transactions`, for both.
+
+Every call is atomic. Inside the caller's open transaction it joins it through a savepoint
+(an error rolls back only the call; the caller's transaction stays usable); otherwise it
+runs in a transaction of its own, committed on return and retried a bounded number of times
+when it loses a race (SQLSTATE 40001 or 40P01).
 """
 
 from __future__ import annotations
@@ -12,15 +21,23 @@ from typing import Any, LiteralString, TypeVar
 from uuid import UUID
 
 import psycopg
-from psycopg import pq
 from psycopg.rows import AsyncRowFactory, class_row, scalar_row
 
-from . import queries
+from . import _queries as queries
+from ._notices import forward_notices
+from ._queries import RequestId
+from ._transactions import TransactionPlan, record_retry
 from .errors import TransactionConflict, translated_errors
 from .models import Card, Customer, EnrollmentResult
-from .notices import forward_notices
-from .queries import RequestId
-from .retry import MAX_ATTEMPTS, plain_transactions, record_retry
+
+__all__ = [
+    "approve_enrollment",
+    "approve_enrollments",
+    "customer_cards",
+    "ensure_customer",
+    "reject_enrollment",
+    "request_enrollment",
+]
 
 T = TypeVar("T")
 
@@ -28,19 +45,17 @@ T = TypeVar("T")
 async def _atomic(conn: psycopg.AsyncConnection[Any], work: Callable[[], Awaitable[T]]) -> T:
     """Run ``work`` in a savepoint of the caller's transaction, or in a retried one of ours."""
     forward_notices(conn)
-    owns_transaction = conn.info.transaction_status == pq.TransactionStatus.IDLE
-    attempts = MAX_ATTEMPTS if owns_transaction else 1
-    one_statement = owns_transaction and plain_transactions(conn)
-    for attempt in range(1, attempts + 1):
+    plan = TransactionPlan.for_connection(conn)
+    for attempt in range(1, plan.attempts + 1):
         try:
             with translated_errors():
-                if one_statement:  # its own transaction, one round trip (see loyaltydb.api)
+                if plan.one_statement:
                     async with _autocommit(conn):
                         return await work()
                 async with conn.transaction():
                     return await work()
         except TransactionConflict as conflict:
-            if attempt == attempts:
+            if attempt == plan.attempts:
                 raise
             await asyncio.sleep(record_retry(attempt, conflict))
     raise AssertionError("unreachable: the last attempt returns or raises")
@@ -48,6 +63,7 @@ async def _atomic(conn: psycopg.AsyncConnection[Any], work: Callable[[], Awaitab
 
 @asynccontextmanager
 async def _autocommit(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]:
+    """The one statement of ``work`` as its own transaction: one round trip, not three."""
     saved = conn.autocommit
     await conn.set_autocommit(True)
     try:
@@ -115,9 +131,9 @@ async def approve_enrollments(
 ) -> list[EnrollmentResult]:
     """Approve many requests in one round trip and one transaction; results in the same order.
 
-    The same results as approving one by one in that order (duplicates and already approved
-    requests included). Atomic: the first request that cannot be approved raises its error
-    and nothing is written.
+    Exactly the results of approving them one by one in that order (duplicates, repeated ids
+    and requests approved before included), set-based in the database. Atomic: the first
+    request, in this order, that cannot be approved raises its error and nothing is written.
     """
     params = queries.decide_many(request_ids, business_id=business_id)
     return await _fetch_all(conn, queries.DECIDE_MANY, params, class_row(EnrollmentResult))

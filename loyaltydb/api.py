@@ -1,4 +1,11 @@
-"""The synchronous API: thin, typed wrappers over the ``loyalty`` SQL functions.
+# Generated from loyaltydb/aio.py by tools/async_to_sync.py: edit aio.py, then run `make generate`.
+"""The synchronous API, over ``psycopg.Connection``: thin, typed wrappers over the
+``loyalty`` SQL functions.
+
+This module is generated from :mod:`loyaltydb.aio`, its asynchronous twin, by
+``tools/async_to_sync.py`` (``make generate``; ``make test`` checks that the
+two agree). What to send and how to check the arguments is decided in :mod:`loyaltydb._queries`
+and whether a call owns its transaction in :mod:`loyaltydb._transactions`, for both.
 
 Every call is atomic. Inside the caller's open transaction it joins it through a savepoint
 (an error rolls back only the call; the caller's transaction stays usable); otherwise it
@@ -15,39 +22,41 @@ from typing import Any, LiteralString, TypeVar
 from uuid import UUID
 
 import psycopg
-from psycopg import pq
 from psycopg.rows import RowFactory, class_row, scalar_row
 
-from . import queries
+from . import _queries as queries
+from ._notices import forward_notices
+from ._queries import RequestId
+from ._transactions import TransactionPlan, record_retry
 from .errors import TransactionConflict, translated_errors
 from .models import Card, Customer, EnrollmentResult
-from .notices import forward_notices
-from .queries import RequestId
-from .retry import MAX_ATTEMPTS, plain_transactions, record_retry
+
+__all__ = [
+    "approve_enrollment",
+    "approve_enrollments",
+    "customer_cards",
+    "ensure_customer",
+    "reject_enrollment",
+    "request_enrollment",
+]
 
 T = TypeVar("T")
 
 
 def _atomic(conn: psycopg.Connection[Any], work: Callable[[], T]) -> T:
-    """Run ``work`` in a savepoint of the caller's transaction, or in a retried one of ours.
-
-    ``work`` sends one statement. When we own the transaction and the caller asked for no
-    special transaction mode, that statement runs in autocommit: it is its own transaction,
-    and one round trip instead of three (BEGIN, the call, COMMIT).
-    """
+    """Run ``work`` in a savepoint of the caller's transaction, or in a retried one of ours."""
     forward_notices(conn)
-    owns_transaction = conn.info.transaction_status == pq.TransactionStatus.IDLE
-    attempts = MAX_ATTEMPTS if owns_transaction else 1
-    one_statement = owns_transaction and plain_transactions(conn)
-    for attempt in range(1, attempts + 1):
+    plan = TransactionPlan.for_connection(conn)
+    for attempt in range(1, plan.attempts + 1):
         try:
-            if one_statement:
-                with translated_errors(), _autocommit(conn):
+            with translated_errors():
+                if plan.one_statement:
+                    with _autocommit(conn):
+                        return work()
+                with conn.transaction():
                     return work()
-            with translated_errors(), conn.transaction():
-                return work()
         except TransactionConflict as conflict:
-            if attempt == attempts:
+            if attempt == plan.attempts:
                 raise
             time.sleep(record_retry(attempt, conflict))
     raise AssertionError("unreachable: the last attempt returns or raises")
@@ -55,6 +64,7 @@ def _atomic(conn: psycopg.Connection[Any], work: Callable[[], T]) -> T:
 
 @contextmanager
 def _autocommit(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """The one statement of ``work`` as its own transaction: one round trip, not three."""
     saved = conn.autocommit
     conn.autocommit = True
     try:
@@ -64,17 +74,24 @@ def _autocommit(conn: psycopg.Connection[Any]) -> Iterator[None]:
 
 
 def _fetch_all(
-    conn: psycopg.Connection[Any], query: LiteralString, params: Mapping[str, object], rows: RowFactory[T]
+    conn: psycopg.Connection[Any],
+    query: LiteralString,
+    params: Mapping[str, object],
+    rows: RowFactory[T],
 ) -> list[T]:
     def work() -> list[T]:
         with conn.cursor(row_factory=rows) as cur:
-            return cur.execute(query, params).fetchall()
+            cur.execute(query, params)
+            return cur.fetchall()
 
     return _atomic(conn, work)
 
 
 def _fetch_one(
-    conn: psycopg.Connection[Any], query: LiteralString, params: Mapping[str, object], rows: RowFactory[T]
+    conn: psycopg.Connection[Any],
+    query: LiteralString,
+    params: Mapping[str, object],
+    rows: RowFactory[T],
 ) -> T:
     (row,) = _fetch_all(conn, query, params, rows)  # each function called here returns one row
     return row
@@ -115,9 +132,9 @@ def approve_enrollments(
 ) -> list[EnrollmentResult]:
     """Approve many requests in one round trip and one transaction; results in the same order.
 
-    The same results as approving one by one in that order (duplicates and already approved
-    requests included). Atomic: the first request that cannot be approved raises its error
-    and nothing is written.
+    Exactly the results of approving them one by one in that order (duplicates, repeated ids
+    and requests approved before included), set-based in the database. Atomic: the first
+    request, in this order, that cannot be approved raises its error and nothing is written.
     """
     params = queries.decide_many(request_ids, business_id=business_id)
     return _fetch_all(conn, queries.DECIDE_MANY, params, class_row(EnrollmentResult))

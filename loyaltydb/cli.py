@@ -16,8 +16,10 @@ from collections.abc import Sequence
 import psycopg
 import yoyo.exceptions as yoyo_errors
 
-from . import api, demo, migrations, selfcheck
-from .dsn import configured_conninfo, connect
+from . import _demo as demo
+from . import _selfcheck as selfcheck
+from . import api, migrations
+from ._dsn import configured_conninfo, connect
 from .errors import LoyaltyError, one_line
 from .models import EnrollmentResult
 

@@ -13,6 +13,9 @@ from typing import ClassVar
 
 import psycopg
 
+#: SQLSTATE -> the class that stands for it; each class registers itself where it is defined.
+_BY_SQLSTATE: dict[str, type[LoyaltyError]] = {}
+
 
 class LoyaltyError(Exception):
     """Base class of every error loyaltydb raises on purpose."""
@@ -23,6 +26,14 @@ class LoyaltyError(Exception):
     def __init__(self, message: str, sqlstate: str | None = None) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """Register the subclass's own SQLSTATEs; one class per SQLSTATE, checked at import."""
+        super().__init_subclass__(**kwargs)
+        for sqlstate in cls.__dict__.get("sqlstates", ()):
+            if sqlstate in _BY_SQLSTATE:
+                raise TypeError(f"SQLSTATE {sqlstate} is registered to {_BY_SQLSTATE[sqlstate].__name__} already")
+            _BY_SQLSTATE[sqlstate] = cls
 
 
 class InvalidInput(LoyaltyError, ValueError):
@@ -104,23 +115,6 @@ class NotMigrated(LoyaltyError):
 
 class ConnectionFailed(LoyaltyError):
     """The database could not be reached (bad DSN, server down, authentication failed)."""
-
-
-class ServerError(LoyaltyError):
-    """A throwaway PostgreSQL server could not be set up or started."""
-
-
-def _error_classes() -> dict[str, type[LoyaltyError]]:
-    found: dict[str, type[LoyaltyError]] = {}
-    pending: list[type[LoyaltyError]] = [LoyaltyError]
-    while pending:
-        cls = pending.pop()
-        found.update(dict.fromkeys(cls.sqlstates, cls))
-        pending.extend(cls.__subclasses__())
-    return found
-
-
-_BY_SQLSTATE = _error_classes()
 
 
 def lookup(sqlstate: str) -> type[LoyaltyError] | None:

@@ -18,7 +18,7 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import DatabaseURI
 from yoyo.migrations import default_migration_table
 
-from .dsn import connect, resolve_conninfo
+from ._dsn import connect, resolve_conninfo
 from .errors import ConnectionFailed
 
 

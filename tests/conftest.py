@@ -1,62 +1,37 @@
-"""Test harness: one throwaway PostgreSQL per run, migrated once into a template database
-(pytest-postgresql's noproc fixture, chained onto our server), cloned for every test."""
+"""Test harness: loyaltydb's own pytest plugin (``loyaltydb.testing.plugin``, switched on in
+pyproject.toml) starts one throwaway PostgreSQL per run, migrates a template database once and
+clones it for every test; these fixtures give its parts the short names the tests use."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
-from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
 
 import helpers
-from loyaltydb.migrations import migrate
-from loyaltydb.tempserver import FAST_UNSAFE_SETTINGS, TempServer
-
-
-@dataclass(frozen=True)
-class ServerEndpoint:
-    """What pytest-postgresql's ``depends_on`` reads from the fixture it chains onto."""
-
-    host: str
-    port: int
-    user: str
-    password: str | None = None
-    options: str = ""
-    maintenance_dbname: str = "postgres"
-    template_dbname: str | None = None
+from loyaltydb.testing import TempServer
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[TempServer]:
-    """A PostgreSQL server of this run's own (as the postgres OS user when we are root)."""
-    with TempServer(settings=FAST_UNSAFE_SETTINGS) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def pg_endpoint(pg_server: TempServer) -> ServerEndpoint:
-    return ServerEndpoint(host=pg_server.host, port=pg_server.port, user=pg_server.user)
-
-
-def _load_schema(host: str, port: int, user: str, dbname: str, password: str | None, **_: Any) -> None:
-    migrate(make_conninfo(host=host, port=port, user=user, dbname=dbname, password=password))
-
-
-loyalty_template = factories.postgresql_noproc(dbname="loyalty", depends_on="pg_endpoint", load=[_load_schema])
-db = factories.postgresql("loyalty_template")
+def pg_server(loyaltydb_server: TempServer) -> TempServer:
+    """The run's PostgreSQL server (as the postgres OS user when we are root)."""
+    return loyaltydb_server
 
 
 @pytest.fixture
-def dsn(db: psycopg.Connection[Any]) -> str:
+def dsn(loyaltydb_dsn: str) -> str:
     """Connection string of this test's migrated database (portable: psql 15 reads it too)."""
-    params = db.info.get_parameters()
-    return make_conninfo(host=params["host"], port=params["port"], user=params["user"], dbname=params["dbname"])
+    return loyaltydb_dsn
+
+
+@pytest.fixture
+def db(loyaltydb_conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    """A connection to this test's migrated database."""
+    return loyaltydb_conn
 
 
 @pytest.fixture

@@ -26,16 +26,12 @@ RESULT_FIELDS = [
     "notification_id",
 ]
 
-TABLES = (
-    "users",
-    "customers",
-    "loyalty_programs",
-    "customer_approval_requests",
-    "program_enrollments",
-    "loyalty_cards",
-    "customer_business_relationships",
-    "customer_notifications",
-)
+
+def loyalty_tables(conn: psycopg.Connection[Any]) -> list[str]:
+    """The loyalty schema's tables, read from the catalog: the migrations are the one source."""
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'loyalty' ORDER BY 1").fetchall()
+    conn.commit()
+    return [row[0] for row in rows]
 
 
 def slug(text: str) -> str:
@@ -102,7 +98,7 @@ def build_world(conn: psycopg.Connection[Any]) -> World:
 def snapshot(conn: psycopg.Connection[Any]) -> dict[str, str]:
     """A digest of every row of every loyalty table: equal snapshots mean nothing was written."""
     digests = {}
-    for table in TABLES:
+    for table in loyalty_tables(conn):
         row = conn.execute(
             f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')"
             f" FROM loyalty.{table} AS t"

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 
 from helpers import RESULT_FIELDS, World, add_request, snapshot
-from loyaltydb.dsn import configured_conninfo
+from loyaltydb._dsn import configured_conninfo
 from loyaltydb.migrations import MigrationState, migrations_dir
-from loyaltydb.tempserver import TempServer
+from loyaltydb.testing import TempServer
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

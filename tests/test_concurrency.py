@@ -16,6 +16,7 @@ import pytest
 
 import loyaltydb
 from helpers import World, add_program, add_request, add_user, count, race
+from invariants import INVARIANTS, violations
 from loyaltydb.errors import RequestAlreadyDecided
 from loyaltydb.models import EnrollmentResult
 
@@ -42,32 +43,9 @@ def _successes(outcomes: list[EnrollmentResult | BaseException]) -> list[Enrollm
 
 
 def _one_of_each_per_pair(db: psycopg.Connection[Any]) -> None:
-    for table in ("program_enrollments", "loyalty_cards"):
-        assert (
-            count(
-                db,
-                f"SELECT count(*) FROM (SELECT 1 FROM loyalty.{table}"
-                " GROUP BY customer_id, program_id HAVING count(*) > 1) AS dup",
-            )
-            == 0
-        )
-    assert (
-        count(
-            db,
-            "SELECT count(*) FROM loyalty.loyalty_cards AS c WHERE NOT EXISTS"
-            " (SELECT 1 FROM loyalty.customers AS k WHERE k.id = c.customer_id)",
-        )
-        == 0
-    )
-    assert (
-        count(
-            db,
-            "SELECT count(*) FROM loyalty.loyalty_cards AS c WHERE (SELECT count(*)"
-            " FROM loyalty.customer_notifications AS n WHERE n.card_id = c.id"
-            " AND n.type = 'CARD_CREATED') <> 1",
-        )
-        == 0
-    )
+    """Every invariant holds: one enrollment and one card per (customer, program), no card
+    without its customer, one CARD_CREATED notification per card."""
+    assert violations(db) == dict.fromkeys(INVARIANTS, 0)
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))

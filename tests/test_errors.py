@@ -14,7 +14,8 @@ import pytest
 
 import loyaltydb
 from helpers import World, add_request, add_user, count, luhn_valid, snapshot, wait_until_blocked
-from loyaltydb import errors, selfcheck
+from loyaltydb import _selfcheck as selfcheck
+from loyaltydb import errors
 from loyaltydb.errors import Cancelled, InvalidInput
 
 

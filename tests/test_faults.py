@@ -12,11 +12,11 @@ import psycopg
 import pytest
 
 import loyaltydb
+from benchmarks import stress
 from helpers import World, snapshot, wait_until_blocked
-from loyaltydb import stress
 from loyaltydb.errors import LockTimeout
 from loyaltydb.migrations import migrate
-from loyaltydb.tempserver import TempServer
+from loyaltydb.testing import TempServer
 
 # Each step of the procedure, and a statement that makes another session hold what that step
 # needs: the approval blocks there, and is killed there.

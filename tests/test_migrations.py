@@ -13,7 +13,7 @@ import sqlparse
 
 import loyaltydb
 from loyaltydb.migrations import migrations_dir
-from loyaltydb.tempserver import TempServer
+from loyaltydb.testing import TempServer
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 YOYO_TABLES = {"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"}

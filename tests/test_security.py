@@ -11,9 +11,9 @@ import pytest
 from psycopg import errors as pg_errors
 
 import loyaltydb
-from helpers import TABLES, World, add_request, snapshot
+from helpers import World, add_request, loyalty_tables, snapshot
 from loyaltydb.errors import NotAuthorized
-from loyaltydb.tempserver import FAST_UNSAFE_SETTINGS, TempServer
+from loyaltydb.testing import FAST_UNSAFE_SETTINGS, TempServer
 
 WRITES = {
     "INSERT": "INSERT INTO loyalty.{table} DEFAULT VALUES",
@@ -38,7 +38,7 @@ def app_login(db: psycopg.Connection[Any], dsn: str) -> Callable[[], psycopg.Con
 
 
 def _assert_every_direct_write_is_refused(conn: psycopg.Connection[Any]) -> None:
-    for table in TABLES:
+    for table in loyalty_tables(conn):
         for verb, statement in WRITES.items():
             with pytest.raises(pg_errors.InsufficientPrivilege) as caught:
                 conn.execute(statement.format(table=table))
@@ -133,7 +133,7 @@ def test_temp_tables_named_like_the_real_ones_change_no_result(
 ) -> None:
     request_id = add_request(db, world.new_user, world.coffee_club)
     conn = _as_app(connect())
-    for table in TABLES:
+    for table in loyalty_tables(db):
         conn.execute(
             f"CREATE TEMP TABLE {table} (id bigint, user_id bigint, customer_id bigint, program_id bigint,"
             " business_id bigint, name text, email text, status text, card_number text)"

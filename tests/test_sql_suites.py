@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from loyaltydb.tempserver import TempServer
+from loyaltydb.testing import TempServer
 
 HERE = Path(__file__).parent
 ISOLATION_DIR = HERE / "isolation"

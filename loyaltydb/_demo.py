@@ -11,10 +11,11 @@ from typing import Any
 
 import psycopg
 
-from . import api, story
-from .dsn import connect
+from . import _story as story
+from . import api
+from ._dsn import connect
 from .migrations import migrate
-from .tempserver import TempServer
+from .testing import TempServer
 
 Print = Callable[[str], None]
 

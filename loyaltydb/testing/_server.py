@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the demo, the tests and the benchmarks.
+"""A throwaway PostgreSQL server for tests, the demo and the benchmarks.
 
 ``initdb`` into a temporary directory, start on a free loopback port, stop and delete on
 exit. PostgreSQL refuses to run as root, so as root the server runs as the ``postgres``
@@ -18,7 +18,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from .errors import ServerError
+
+class ServerError(RuntimeError):
+    """A throwaway PostgreSQL server could not be set up or started (tooling, not the product:
+    not a :class:`loyaltydb.errors.LoyaltyError`)."""
+
 
 #: Settings that make a disposable test server fast; never use them for data you keep.
 FAST_UNSAFE_SETTINGS: Mapping[str, str] = {

@@ -26,9 +26,9 @@ from typing import Any
 
 import psycopg
 
-from . import aio, api
-from .migrations import migrate
-from .tempserver import TempServer
+from loyaltydb import aio, api
+from loyaltydb.migrations import migrate
+from loyaltydb.testing import TempServer
 
 Say = Callable[[str], None]
 PROCEDURE_SCRIPT = (
@@ -119,25 +119,14 @@ def load(conninfo: str, scale: int, pending: int, say: Say) -> None:
         conn.execute("CREATE SCHEMA bench")
         conn.execute("CREATE TABLE bench.queue (n bigint PRIMARY KEY, request_id uuid NOT NULL)")
         conn.execute("CREATE SEQUENCE bench.cursor")
+        # Requests are made the way a service makes them: loyalty.request_enrollment.
         chunked(
             "pending requests",
             pending,
-            "WITH g AS (SELECT n, gen_random_uuid() AS request_id, gen_random_uuid() AS notification_id,"
-            "   1 + (n::bigint * 104729) %% %(scale)s AS user_id,"
-            "   1 + (n::bigint * 7907) %% %(programs)s AS program_id"
-            "   FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n),"
-            " notes AS (INSERT INTO loyalty.customer_notifications"
-            "   (id, customer_id, business_id, type, title, message, requires_action)"
-            "   SELECT g.notification_id, g.user_id, p.business_id, 'ENROLLMENT_REQUEST', 'Join request',"
-            "   'A customer asked to join ' || p.name, true"
-            "   FROM g JOIN loyalty.loyalty_programs AS p ON p.id = g.program_id RETURNING id),"
-            " requests AS (INSERT INTO loyalty.customer_approval_requests"
-            "   (id, customer_id, program_id, business_id, notification_id)"
-            "   SELECT g.request_id, g.user_id, g.program_id, p.business_id, g.notification_id"
-            "   FROM g JOIN loyalty.loyalty_programs AS p ON p.id = g.program_id"
-            "   WHERE (SELECT count(*) FROM notes) >= 0 RETURNING id)"
-            " INSERT INTO bench.queue (n, request_id) SELECT g.n, g.request_id FROM g"
-            " WHERE (SELECT count(*) FROM requests) >= 0",
+            "INSERT INTO bench.queue (n, request_id)"
+            " SELECT n, loyalty.request_enrollment(p_customer_id => 1 + (n * 104729) %% %(scale)s,"
+            "                                       p_program_id => 1 + (n * 7907) %% %(programs)s)"
+            " FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n",
             scale=scale,
             programs=programs,
         )
@@ -250,18 +239,6 @@ def python_async(conninfo: str, pool: RequestPool, clients: int, seconds: float)
         return Measurement("c: python aio", clients, sum(counts), elapsed, latencies)
 
     return asyncio.run(main())
-
-
-TABLES_CHECKED = (
-    "customer_approval_requests",
-    "customer_business_relationships",
-    "customer_notifications",
-    "customers",
-    "loyalty_cards",
-    "loyalty_programs",
-    "program_enrollments",
-    "users",
-)
 
 
 def seq_scans(conn: psycopg.Connection[Any]) -> dict[str, int]:
@@ -410,7 +387,7 @@ def chart(report: dict[str, Any], path: Path) -> bool:
 
 
 def main(argv: list[str] | None = None, say: Say = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loyaltydb.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000, help="users loaded (default 100,000)")
     parser.add_argument("--pending", type=int, default=400_000, help="fresh requests to approve")
     parser.add_argument("--clients", default="1,2,4,8,16")

@@ -12,7 +12,8 @@ from typing import Any
 
 import psycopg
 
-from . import api, story
+from . import _story as story
+from . import api
 from .errors import NotMigrated
 
 PROCEDURE = "loyalty.process_enrollment_approval(uuid,boolean,text,bigint)"

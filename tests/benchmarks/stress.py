@@ -7,9 +7,10 @@ Afterwards SQL checks that every APPROVED request has its customer, ACTIVE enrol
 card; no card lacks a customer; one card per (customer, program); one CARD_CREATED
 notification per card; and that every approval a client saw commit is APPROVED.
 
-``python -m loyaltydb.stress [--dsn DSN] [--sessions 32] [--operations 20000]``; without a
-DSN it starts a throwaway server. With ``tolerate_disconnects`` (used by the restart test)
-sessions reconnect after the server goes away instead of counting that as an error.
+Run as ``make stress``, or ``PYTHONPATH=tests python -m benchmarks.stress [--dsn DSN]
+[--sessions 32] [--operations 20000]``; without a DSN it starts a throwaway server. With
+``tolerate_disconnects`` (used by the restart test) sessions reconnect after the server goes
+away instead of counting that as an error.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from uuid import UUID
 
 import psycopg
 
-from . import api, retry
-from .dsn import configured_conninfo
-from .errors import LoyaltyError, RequestAlreadyDecided, UserNotFound
-from .migrations import migrate
-from .models import EnrollmentResult
-from .tempserver import TempServer
+from invariants import violations
+from loyaltydb import api, retry
+from loyaltydb._dsn import configured_conninfo
+from loyaltydb.errors import LoyaltyError, RequestAlreadyDecided, UserNotFound
+from loyaltydb.migrations import migrate
+from loyaltydb.models import EnrollmentResult
+from loyaltydb.testing import TempServer
 
 #: Operation name -> weight in the mix.
 MIX = {"request": 25, "approve": 25, "reapprove": 10, "reject": 10, "duplicate": 12, "join_many": 12, "ghost": 6}
@@ -43,27 +45,6 @@ EXPECTED = {
 }
 FIRST_USER = 1_000_000
 FIRST_BUSINESS = 900_000
-
-INVARIANTS = {
-    "approved requests missing customer, active enrollment or card": """
-        SELECT count(*) FROM loyalty.customer_approval_requests AS r
-         WHERE r.status = 'APPROVED' AND r.customer_id >= %(first_user)s AND NOT (
-               EXISTS (SELECT FROM loyalty.customers AS c WHERE c.id = r.customer_id)
-           AND EXISTS (SELECT FROM loyalty.program_enrollments AS e WHERE e.customer_id = r.customer_id
-                          AND e.program_id = r.program_id AND e.status = 'ACTIVE')
-           AND EXISTS (SELECT FROM loyalty.loyalty_cards AS k WHERE k.customer_id = r.customer_id
-                          AND k.program_id = r.program_id))""",
-    "cards without customer": """
-        SELECT count(*) FROM loyalty.loyalty_cards AS k
-         WHERE NOT EXISTS (SELECT FROM loyalty.customers AS c WHERE c.id = k.customer_id)""",
-    "(customer, program) pairs with more than one card": """
-        SELECT count(*) FROM (SELECT FROM loyalty.loyalty_cards
-                               GROUP BY customer_id, program_id HAVING count(*) > 1) AS duplicates""",
-    "cards without exactly one CARD_CREATED notification": """
-        SELECT count(*) FROM loyalty.loyalty_cards AS k
-         WHERE (SELECT count(*) FROM loyalty.customer_notifications AS n
-                 WHERE n.card_id = k.id AND n.type = 'CARD_CREATED') <> 1""",
-}
 
 
 @dataclass
@@ -276,10 +257,7 @@ class _Session:
 
 def check_invariants(conn: psycopg.Connection[Any], committed: dict[UUID, EnrollmentResult]) -> dict[str, int]:
     """Violations per invariant (all zero when the run was correct)."""
-    found = {}
-    for name, query in INVARIANTS.items():
-        row = conn.execute(query, {"first_user": FIRST_USER}).fetchone()
-        found[name] = int(row[0]) if row else -1
+    found = violations(conn, first_user=FIRST_USER)
     approved = {
         row[0]
         for row in conn.execute(
@@ -326,7 +304,7 @@ def run(
 
 
 def main(argv: list[str] | None = None, say: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loyaltydb.stress", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="make stress", description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", help="a migrated database to use (default: a throwaway server)")
     parser.add_argument("--sessions", type=int, default=32)
     parser.add_argument("--operations", type=int, default=20_000)

@@ -1,0 +1,47 @@
+"""The fixtures of the loyaltydb pytest plugin (see :mod:`loyaltydb.testing.plugin`), loaded
+only when the plugin is switched on."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from ._server import FAST_UNSAFE_SETTINGS, TempServer
+from .databases import clone_database, drop_database, migrated_template
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def loyaltydb_server() -> Iterator[TempServer]:
+    """A throwaway PostgreSQL server for the run (fsync off: fast, and never for data you keep)."""
+    with TempServer(settings=FAST_UNSAFE_SETTINGS) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def loyaltydb_template(loyaltydb_server: TempServer) -> str:
+    """The name of a database migrated once for the run, to clone from."""
+    return migrated_template(loyaltydb_server)
+
+
+@pytest.fixture
+def loyaltydb_dsn(loyaltydb_server: TempServer, loyaltydb_template: str) -> Iterator[str]:
+    """The connection string of this test's own migrated database, dropped after the test."""
+    dbname = f"loyaltydb_test_{next(_numbers)}"
+    conninfo = clone_database(loyaltydb_server, loyaltydb_template, dbname)
+    try:
+        yield conninfo
+    finally:
+        drop_database(loyaltydb_server, dbname)
+
+
+@pytest.fixture
+def loyaltydb_conn(loyaltydb_dsn: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to this test's database, closed after the test."""
+    with psycopg.connect(loyaltydb_dsn) as conn:
+        yield conn

@@ -1,0 +1,28 @@
+"""pytest plugin: a migrated loyaltydb database for every test, cloned from a template.
+
+Registered under ``pytest11``, and off unless asked for: pass ``--loyaltydb`` or set
+``loyaltydb = true`` in your pytest configuration. Then these fixtures exist:
+
+- ``loyaltydb_server`` (session): a throwaway PostgreSQL server (:class:`TempServer`), started
+  for the run, fast and unsafe (fsync off), as the ``postgres`` OS user when run as root.
+- ``loyaltydb_template`` (session): the name of a database migrated once, to clone from.
+- ``loyaltydb_dsn``: the connection string of this test's own migrated database.
+- ``loyaltydb_conn``: a ``psycopg.Connection`` to it, closed after the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+_HELP = "give each test a migrated loyaltydb database (fixtures loyaltydb_dsn, loyaltydb_conn)"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--loyaltydb", action="store_true", default=False, help=_HELP)
+    parser.addini("loyaltydb", type="bool", default=False, help=_HELP)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("loyaltydb") or config.getini("loyaltydb"):
+        # The fixtures (and pytest-postgresql behind them) load only when asked for.
+        config.pluginmanager.import_plugin("loyaltydb.testing.fixtures")

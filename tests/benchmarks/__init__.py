@@ -1,0 +1,1 @@
+"""make bench and make stress: measurements and load runs, kept out of the product wheel."""
