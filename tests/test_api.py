@@ -6,8 +6,11 @@ import asyncio
 import dataclasses
 import inspect
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,13 +20,7 @@ import loyaltydb
 from helpers import RESULT_FIELDS, World, add_request, count, wait_until_blocked
 from loyaltydb import aio, api, errors, retry
 
-PUBLIC_FUNCTIONS = [
-    "request_enrollment",
-    "approve_enrollment",
-    "reject_enrollment",
-    "ensure_customer",
-    "customer_cards",
-]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_call_inside_the_callers_transaction_joins_it(db: psycopg.Connection[Any], world: World) -> None:
@@ -144,13 +141,28 @@ def test_a_conflict_inside_the_callers_transaction_is_raised_for_the_caller_to_r
     assert isinstance(errors.SerializationFailure("x"), errors.TransactionConflict)
 
 
-def test_aio_has_the_same_functions_with_the_same_parameters() -> None:
-    for name in PUBLIC_FUNCTIONS:
-        sync_params = list(inspect.signature(getattr(api, name)).parameters)
-        async_function = getattr(aio, name)
-        assert inspect.iscoroutinefunction(async_function), name
-        assert list(inspect.signature(async_function).parameters) == sync_params, name
-        assert getattr(loyaltydb, name) is getattr(api, name)
+def test_aio_and_api_export_the_same_functions_with_the_same_signatures() -> None:
+    """Walks __all__ of both: same names, same parameters and annotations (but for the
+    connection class), coroutines on one side, plain functions on the other; every one is
+    exported by the package too."""
+    assert sorted(api.__all__) == sorted(aio.__all__)
+    assert "approve_enrollments" in api.__all__
+    for name in api.__all__:
+        sync_function, async_function = getattr(api, name), getattr(aio, name)
+        assert inspect.iscoroutinefunction(async_function) and not inspect.iscoroutinefunction(sync_function), name
+        sync_signature, async_signature = inspect.signature(sync_function), inspect.signature(async_function)
+        assert str(async_signature).replace("AsyncConnection", "Connection") == str(sync_signature), name
+        assert inspect.getdoc(async_function) == inspect.getdoc(sync_function), name
+        assert getattr(loyaltydb, name) is sync_function
+        assert name in loyaltydb.__all__
+
+
+def test_api_py_is_generated_from_aio_py() -> None:
+    """api.py is exactly what tools/async_to_sync.py makes of aio.py (make generate)."""
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "async_to_sync.py"), "--check"], capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr
 
 
 def test_aio_approves_rejects_and_raises_like_the_sync_api(dsn: str, world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -12,8 +13,35 @@ import pytest
 import sqlparse
 
 import loyaltydb
+import schema_dump
 from loyaltydb.migrations import migrations_dir
 from loyaltydb.testing import TempServer
+
+#: sha256 of every released migration file. A released migration never changes (a database
+#: migrated yesterday must reach the same state): change the schema with a new migration, and
+#: add its two files here when you release it.
+RELEASED = {
+    "0001_schema.rollback.sql": "38dcabde87e4c7272cfd8762218e327e54015afc220dd79bd607ab923a292c36",
+    "0001_schema.sql": "4cc75ef9c5a26c874ee425d60748c90af0dd07a57c8544059673e1376f08a00b",
+    "0002_people.rollback.sql": "8d4da0a8e1f824d985b23863501ad667c784b12a051b7ef2006347aa4d234fa4",
+    "0002_people.sql": "61c307537c99406462f2612d62ee07f05d3d5afa456f25456807f9fe4048826f",
+    "0003_programs.rollback.sql": "bde48236c7dc3cc29bbd11183d708409e759498146a2dc1cab05ea1452d17e43",
+    "0003_programs.sql": "fec6b2201b3e6b60e8ff25a2cf05c3c54e3fe41fdbf60feeaaf80c7dd7cb49ee",
+    "0004_enrollments.rollback.sql": "1e3350e56cebd8aea63454e6ce49a80d1b91006c04c430179288f63dc862da9f",
+    "0004_enrollments.sql": "490e07b5e42db0daa04d764d59906a43e6a21d5c5f9d6f91180cb1770c6b9c2b",
+    "0005_card_numbers.rollback.sql": "75eb41997432c31ce0d30b34222f620ce878175b3e4273ebc2f94f2bfe656db0",
+    "0005_card_numbers.sql": "c555d148076fa7f09f8767c2ddba55d57344e1182b4fd6964d2df33141f8b327",
+    "0006_customer_functions.rollback.sql": "8ab0f2f32c835305c356717aead43a623d051a048987436dd6fcd8f9fffb5b90",
+    "0006_customer_functions.sql": "a8240547ca4ff6ced7e912ff7a9c61a79488972161c27f621a2ea46dfa80e0e4",
+    "0007_enrollment_functions.rollback.sql": "3e0f2c5bed503bfe7b212780469dce4608dbb0c26f9fc4fca0e00212a93b510b",
+    "0007_enrollment_functions.sql": "54e87ce2a0127bbe24917c48e1746d3eac915f83bbb411c44da0f787e7ceccee",
+    "0008_roles.rollback.sql": "f4c952ea9173d91cf58041a5f5b720751606436259681aaf76fd2aec0909b195",
+    "0008_roles.sql": "6deb542a3a0c0d840dc27cfe1721c1546280ae6545967a7171de4f0579e11fb3",
+    "0009_bulk_approval.rollback.sql": "94c5360d7e7a916f8642b059e06f74f891c966c8c1926383d2cff460a0d6aa40",
+    "0009_bulk_approval.sql": "a7df888682b20b51301edabbd774633d86b061df17ab4b9a4f24abcc9ed274fb",
+    "0010_correct_bulk_approval.rollback.sql": "8b037e0a61905316f8d90e4f912770c3fae9e7bf603d9d7b9bbce1b05bc178eb",
+    "0010_correct_bulk_approval.sql": "4e2af619ce7a2bfd34d309be54be635dd6c113f337db99f8803054a426606e80",
+}
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 YOYO_TABLES = {"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"}
@@ -44,15 +72,23 @@ def test_migration_files_follow_the_naming_rule() -> None:
 
 
 def _schema_dump(server: TempServer, conninfo: str) -> str:
-    dump = subprocess.run(
-        [str(server.bindir / "pg_dump"), "--schema-only", "--schema=loyalty", "--no-owner", "-d", conninfo],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    # \restrict lines carry a random key that pg_dump makes anew on every run.
-    volatile = ("-- Dumped", "\\restrict", "\\unrestrict")
-    return "\n".join(line for line in dump.splitlines() if not line.startswith(volatile))
+    return schema_dump.dump(server, conninfo)
+
+
+def test_released_migrations_are_frozen() -> None:
+    """Every migration file is released with its checksum, and none has changed since."""
+    found = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in migrations_dir().glob("*.sql")}
+    unreleased = sorted(set(found) - set(RELEASED))
+    assert not unreleased, f"add the checksums of {unreleased} to RELEASED when you release them"
+    changed = sorted(name for name, digest in RELEASED.items() if found.get(name) != digest)
+    assert not changed, f"released migrations changed (or went missing): {changed}; write a new migration instead"
+
+
+def test_the_current_schema_file_is_what_the_migrations_make(dsn: str, pg_server: TempServer) -> None:
+    """sql/current/schema.sql, the one place a DBA reads every definition, equals the migrations."""
+    assert schema_dump.SCHEMA_FILE.read_text(encoding="utf-8") == schema_dump.dump(pg_server, dsn), (
+        "sql/current/schema.sql is out of date: run `make schema`"
+    )
 
 
 def _objects_outside_loyalty(conninfo: str) -> set[str]:
