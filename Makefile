@@ -13,6 +13,8 @@ help:
 	@echo "make status | rollback | selfcheck   the same DSN rules"
 	@echo "make bench    approvals vs pgbench -N at 1-16 clients, bulk, 10k vs 1M scale (own server)"
 	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server)"
+	@echo "make generate write loyaltydb/api.py from loyaltydb/aio.py (make test checks they agree)"
+	@echo "make schema   write sql/current/schema.sql from the migrations (make test checks it)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
