@@ -254,6 +254,9 @@ DECLARE
     v_existing     bigint[];
     v_missing      bigint[];
     v_created      bigint[];
+    -- Users of the missing customers that exist (locked), and the ids no user has.
+    v_found        bigint[];
+    v_no_user      bigint[];
     -- Per (customer, program) of those requests: enrollment, card and its notification.
     v_pair_customers     bigint[];
     v_pair_programs      bigint[];
@@ -295,7 +298,9 @@ BEGIN
       FROM (SELECT c.id FROM loyalty.customers AS c WHERE c.id = ANY (v_customers) ORDER BY c.id FOR KEY SHARE) AS c;
     -- A set difference in memory (hashed): no probe of the customers table per request.
     v_missing := ARRAY(SELECT unnest(v_customers) EXCEPT SELECT unnest(v_existing));
-    PERFORM FROM loyalty.users AS u WHERE u.id = ANY (v_missing) ORDER BY u.id FOR KEY SHARE;
+    SELECT coalesce(array_agg(u.id), '{}') INTO v_found
+      FROM (SELECT u.id FROM loyalty.users AS u WHERE u.id = ANY (v_missing) ORDER BY u.id FOR KEY SHARE) AS u;
+    v_no_user := ARRAY(SELECT unnest(v_missing) EXCEPT SELECT unnest(v_found));
 
     -- The first request, in the caller's order, that one-by-one approval would fail on.
     SELECT t.id, r.id IS NULL AS missing, r.status, r.business_id, p.id AS program_id, p.name AS program_name,
@@ -309,8 +314,7 @@ BEGIN
         OR r.status = 'REJECTED'
         OR (r.status = 'PENDING'
             AND (p.status IS DISTINCT FROM 'ACTIVE'
-                 OR (r.customer_id = ANY (v_missing)
-                     AND NOT EXISTS (SELECT FROM loyalty.users AS u WHERE u.id = r.customer_id))))
+                 OR r.customer_id = ANY (v_no_user)))
      ORDER BY t.position
      LIMIT 1;
     IF FOUND THEN
@@ -432,8 +436,7 @@ BEGIN
           -- Each program's name and business's name once, not once per card.
           JOIN (SELECT p.id, p.name, p.business_id, loyalty.display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
-                  JOIN loyalty.users AS b ON b.id = p.business_id
-                 WHERE p.id = ANY (v_programs)) AS p ON p.id = f.program_id
+                  JOIN loyalty.users AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
          ORDER BY k.id
         ON CONFLICT (card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
         SELECT array_agg(n.id ORDER BY f.n)

@@ -40,7 +40,7 @@ RELEASED = {
     "0009_bulk_approval.rollback.sql": "94c5360d7e7a916f8642b059e06f74f891c966c8c1926383d2cff460a0d6aa40",
     "0009_bulk_approval.sql": "a7df888682b20b51301edabbd774633d86b061df17ab4b9a4f24abcc9ed274fb",
     "0010_correct_bulk_approval.rollback.sql": "8b037e0a61905316f8d90e4f912770c3fae9e7bf603d9d7b9bbce1b05bc178eb",
-    "0010_correct_bulk_approval.sql": "fd785dee2f80051fd6aa37876072f302cee5537d0144231b3500759c28d13b07",
+    "0010_correct_bulk_approval.sql": "5852e63f678f1a5b1b45fb7ac792227c61bad6a92dd71423d4bd60d581d04b9a",
 }
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
