@@ -90,7 +90,7 @@ def test_selfcheck_works_when_a_user_has_the_smallest_bigint(db: psycopg.Connect
 def test_an_imported_card_holding_the_next_number_is_skipped(db: psycopg.Connection[Any], world: World) -> None:
     """A card imported with the number the sequence would give next: the approval takes the one after."""
     row = db.execute(
-        "SELECT v || loyalty.luhn_check_digit(v)"
+        "SELECT v || loyalty._luhn_check_digit(v)"
         " FROM (SELECT (last_value + is_called::int)::text AS v FROM loyalty.card_number_seq) AS s"
     ).fetchone()
     assert row is not None

@@ -41,6 +41,8 @@ RELEASED = {
     "0009_bulk_approval.sql": "a7df888682b20b51301edabbd774633d86b061df17ab4b9a4f24abcc9ed274fb",
     "0010_correct_bulk_approval.rollback.sql": "8b037e0a61905316f8d90e4f912770c3fae9e7bf603d9d7b9bbce1b05bc178eb",
     "0010_correct_bulk_approval.sql": "5852e63f678f1a5b1b45fb7ac792227c61bad6a92dd71423d4bd60d581d04b9a",
+    "0011_internal_names.rollback.sql": "dbaeed3764878c19ff34a875cf053d988484010f5469cc1c8760792726902a07",
+    "0011_internal_names.sql": "1f2f37ec5709e8c04c02069e1a2bcc69e4298d546b21a8567e602c4c241644a0",
 }
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

@@ -87,7 +87,7 @@ def test_one_row_per_pair_is_a_unique_key(db: psycopg.Connection[Any], table: st
 
 
 def test_generated_card_numbers_are_unique_16_digit_luhn_numbers(db: psycopg.Connection[Any]) -> None:
-    numbers = [row[0] for row in db.execute("SELECT loyalty.next_card_number() FROM generate_series(1, 2000)")]
+    numbers = [row[0] for row in db.execute("SELECT loyalty._next_card_number() FROM generate_series(1, 2000)")]
     assert len(set(numbers)) == len(numbers)
     assert all(len(number) == 16 and luhn_valid(number) for number in numbers)
 
@@ -96,7 +96,7 @@ def test_generated_card_numbers_are_unique_16_digit_luhn_numbers(db: psycopg.Con
 def test_the_sql_check_digit_agrees_with_an_independent_luhn(
     db: psycopg.Connection[Any], number: str, valid: bool
 ) -> None:
-    assert db.execute("SELECT loyalty.card_number_is_valid(%s)", (number,)).fetchone() == (valid,)
+    assert db.execute("SELECT loyalty._card_number_is_valid(%s)", (number,)).fetchone() == (valid,)
     assert luhn_valid(number) is valid
 
 

@@ -192,3 +192,14 @@ def test_unknown_uuid_as_app_is_request_not_found(connect: Callable[..., psycopg
     conn = _as_app(connect())
     with pytest.raises(loyaltydb.errors.RequestNotFound):
         loyaltydb.approve_enrollment(conn, uuid.uuid4())
+
+
+def test_the_api_is_what_has_no_leading_underscore(db: psycopg.Connection[Any]) -> None:
+    """Internal helpers are named _x: loyalty_app may execute exactly the functions without one."""
+    rows = db.execute(
+        "SELECT p.proname, has_function_privilege('loyalty_app', p.oid, 'EXECUTE')"
+        " FROM pg_proc AS p WHERE p.pronamespace = 'loyalty'::regnamespace"
+    ).fetchall()
+    db.commit()
+    assert rows
+    assert dict(rows) == {name: not name.startswith("_") for name, _ in rows}

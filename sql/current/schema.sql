@@ -35,6 +35,21 @@ COMMENT ON SCHEMA loyalty IS 'loyaltydb: customer loyalty programs (tables, enro
 
 
 --
+-- Name: _program_info; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty._program_info AS (
+	id bigint,
+	name text,
+	status text,
+	business_id bigint,
+	business_name text
+);
+
+
+ALTER TYPE loyalty._program_info OWNER TO loyalty_owner;
+
+--
 -- Name: customer_result; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -68,21 +83,6 @@ CREATE TYPE loyalty.enrollment_result AS (
 
 ALTER TYPE loyalty.enrollment_result OWNER TO loyalty_owner;
 
---
--- Name: program_info; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE TYPE loyalty.program_info AS (
-	id bigint,
-	name text,
-	status text,
-	business_id bigint,
-	business_name text
-);
-
-
-ALTER TYPE loyalty.program_info OWNER TO loyalty_owner;
-
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -114,14 +114,14 @@ WITH (fillfactor='85');
 ALTER TABLE loyalty.customer_approval_requests OWNER TO loyalty_owner;
 
 --
--- Name: approve_locked_request(loyalty.customer_approval_requests); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+-- Name: _approve_locked_request(loyalty.customer_approval_requests); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE FUNCTION loyalty.approve_locked_request(p_request loyalty.customer_approval_requests) RETURNS loyalty.enrollment_result
+CREATE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests) RETURNS loyalty.enrollment_result
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_program         loyalty.program_info;
+    v_program         loyalty._program_info;
     v_customer        loyalty.customer_result;
     v_enrollment_id   bigint;
     v_card_id         bigint;
@@ -130,7 +130,7 @@ DECLARE
 BEGIN
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
     PERFORM FROM loyalty.loyalty_programs AS p WHERE p.id = p_request.program_id FOR SHARE;
-    v_program := loyalty.program_info(p_request.program_id);
+    v_program := loyalty._program_info(p_request.program_id);
     IF v_program.id IS NULL THEN
         RAISE EXCEPTION USING
             ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_request.program_id);
@@ -209,29 +209,29 @@ END;
 $$;
 
 
-ALTER FUNCTION loyalty.approve_locked_request(p_request loyalty.customer_approval_requests) OWNER TO loyalty_owner;
+ALTER FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests) OWNER TO loyalty_owner;
 
 --
--- Name: card_number_is_valid(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+-- Name: _card_number_is_valid(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE FUNCTION loyalty.card_number_is_valid(p_card_number text) RETURNS boolean
+CREATE FUNCTION loyalty._card_number_is_valid(p_card_number text) RETURNS boolean
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     AS $_$
 BEGIN
     RETURN p_card_number ~ '^[0-9]{2,}$'
-       AND loyalty.luhn_check_digit(left(p_card_number, -1)) = right(p_card_number, 1)::integer;
+       AND loyalty._luhn_check_digit(left(p_card_number, -1)) = right(p_card_number, 1)::integer;
 END;
 $_$;
 
 
-ALTER FUNCTION loyalty.card_number_is_valid(p_card_number text) OWNER TO loyalty_owner;
+ALTER FUNCTION loyalty._card_number_is_valid(p_card_number text) OWNER TO loyalty_owner;
 
 --
--- Name: check_business(loyalty.customer_approval_requests, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+-- Name: _check_business(loyalty.customer_approval_requests, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE FUNCTION loyalty.check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) RETURNS void
+CREATE FUNCTION loyalty._check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) RETURNS void
     LANGUAGE plpgsql
     AS $$
 BEGIN
@@ -245,31 +245,130 @@ END;
 $$;
 
 
-ALTER FUNCTION loyalty.check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) OWNER TO loyalty_owner;
+ALTER FUNCTION loyalty._check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) OWNER TO loyalty_owner;
 
 --
--- Name: display_name(bigint, text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+-- Name: _decide_locked_request(loyalty.customer_approval_requests, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE FUNCTION loyalty.display_name(p_id bigint, p_name text, p_email text, p_fallback text DEFAULT 'Customer'::text) RETURNS text
+CREATE FUNCTION loyalty._decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Checked before anything else, replays included: another business learns nothing.
+    PERFORM loyalty._check_business(p_request, p_business_id);
+
+    IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
+        -- Idempotent: the same decision again changes nothing and returns the same result.
+        RETURN loyalty._decision_result(p_request.id);
+    ELSIF p_request.status <> 'PENDING' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY002',
+            MESSAGE = format('Enrollment request %s is already %s', p_request.id, p_request.status);
+    ELSIF p_approved THEN
+        RETURN loyalty._approve_locked_request(p_request);
+    ELSE
+        RETURN loyalty._reject_locked_request(p_request, p_reason);
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _decision_result(uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._decision_result(p_request_id uuid) RETURNS loyalty.enrollment_result
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT r.id, r.status, r.customer_id, r.program_id, r.enrollment_id, r.card_id, c.card_number,
+           coalesce(r.customer_created, false), r.result_notification_id
+      FROM loyalty.customer_approval_requests AS r
+      LEFT JOIN loyalty.loyalty_cards AS c ON c.id = r.card_id
+     WHERE r.id = p_request_id
+$$;
+
+
+ALTER FUNCTION loyalty._decision_result(p_request_id uuid) OWNER TO loyalty_owner;
+
+--
+-- Name: _display_name(bigint, text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text DEFAULT 'Customer'::text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
     SELECT coalesce(
-        nullif(loyalty.trim_space(p_name), ''),
+        nullif(loyalty._trim_space(p_name), ''),
         -- Greedy '.*' keeps everything before the last '@': the RFC 5322 local part.
-        nullif(loyalty.trim_space(loyalty.initcap_unicode(replace(substring(p_email FROM '^(.*)@'), '.', ' '))), ''),
+        nullif(loyalty._trim_space(loyalty._initcap_unicode(replace(substring(p_email FROM '^(.*)@'), '.', ' '))), ''),
         p_fallback || ' ' || p_id
     )
 $$;
 
 
-ALTER FUNCTION loyalty.display_name(p_id bigint, p_name text, p_email text, p_fallback text) OWNER TO loyalty_owner;
+ALTER FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text) OWNER TO loyalty_owner;
 
 --
--- Name: next_card_number(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+-- Name: _initcap_unicode(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE FUNCTION loyalty.next_card_number() RETURNS text
+CREATE FUNCTION loyalty._initcap_unicode(p_text text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+DECLARE
+    v_result text;
+BEGIN
+    SELECT string_agg(CASE WHEN m.part[1] IS NULL THEN m.part[2]
+                           ELSE upper(left(m.part[1], 1) COLLATE "und-x-icu")
+                                || lower(substr(m.part[1], 2) COLLATE "und-x-icu")
+                      END, '' ORDER BY m.n)
+      INTO v_result
+      FROM regexp_matches(p_text COLLATE "und-x-icu", '([[:alnum:]]+)|([^[:alnum:]]+)', 'g')
+           WITH ORDINALITY AS m (part, n);
+    RETURN coalesce(v_result, '');
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._initcap_unicode(p_text text) OWNER TO loyalty_owner;
+
+--
+-- Name: _luhn_check_digit(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._luhn_check_digit(p_payload text) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+DECLARE
+    v_sum   integer := 0;
+    v_digit integer;
+BEGIN
+    FOR v_position IN 1 .. length(p_payload) LOOP
+        v_digit := ascii(substr(p_payload, length(p_payload) + 1 - v_position, 1)) - 48;
+        IF v_digit NOT BETWEEN 0 AND 9 THEN
+            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('not a string of digits: %s', p_payload);
+        END IF;
+        -- Double every second digit counting from the right; 12 counts as 1 + 2 = 3.
+        IF v_position % 2 = 1 THEN
+            v_digit := v_digit * 2 - CASE WHEN v_digit > 4 THEN 9 ELSE 0 END;
+        END IF;
+        v_sum := v_sum + v_digit;
+    END LOOP;
+    RETURN (10 - v_sum % 10) % 10;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._luhn_check_digit(p_payload text) OWNER TO loyalty_owner;
+
+--
+-- Name: _next_card_number(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._next_card_number() RETURNS text
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -278,7 +377,7 @@ DECLARE
 BEGIN
     LOOP
         v_payload := nextval('loyalty.card_number_seq')::text;
-        v_number := v_payload || loyalty.luhn_check_digit(v_payload);
+        v_number := v_payload || loyalty._luhn_check_digit(v_payload);
         EXIT WHEN NOT EXISTS (SELECT FROM loyalty.loyalty_cards AS c WHERE c.card_number = v_number);
     END LOOP;
     RETURN v_number;
@@ -286,7 +385,108 @@ END;
 $$;
 
 
-ALTER FUNCTION loyalty.next_card_number() OWNER TO loyalty_owner;
+ALTER FUNCTION loyalty._next_card_number() OWNER TO loyalty_owner;
+
+--
+-- Name: _program_info(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._program_info(p_program_id bigint) RETURNS loyalty._program_info
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_program loyalty._program_info;
+BEGIN
+    SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business')
+      INTO v_program
+      FROM loyalty.loyalty_programs AS p
+      JOIN loyalty.users AS b ON b.id = p.business_id
+     WHERE p.id = p_program_id;
+    RETURN v_program;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._program_info(p_program_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _reject_locked_request(loyalty.customer_approval_requests, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer_name   text;
+    v_is_member       boolean;
+    v_notification_id uuid;
+BEGIN
+    v_program := loyalty._program_info(p_request.program_id);
+
+    -- The person may not be a customer, nor even a user any more: name them as best we can.
+    SELECT coalesce(
+               (SELECT c.name FROM loyalty.customers AS c WHERE c.id = p_request.customer_id),
+               (SELECT loyalty._display_name(u.id, u.name, u.email)
+                  FROM loyalty.users AS u WHERE u.id = p_request.customer_id),
+               loyalty._display_name(p_request.customer_id, NULL, NULL))
+      INTO v_customer_name;
+
+    -- Committed approvals of sibling requests are visible: the caller waited for their locks.
+    v_is_member := EXISTS (SELECT FROM loyalty.program_enrollments AS e
+                            WHERE e.customer_id = p_request.customer_id
+                              AND e.program_id = p_request.program_id
+                              AND e.status = 'ACTIVE');
+
+    INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data)
+    VALUES (p_request.customer_id, p_request.business_id,
+            CASE WHEN v_is_member THEN 'ENROLLMENT_REQUEST_CLOSED' ELSE 'ENROLLMENT_REJECTED' END,
+            format('Your request to join %s', v_program.name),
+            CASE WHEN v_is_member
+                 THEN format('%s, you are already a member of %s at %s, so your new request to join was closed.',
+                             v_customer_name, v_program.name, v_program.business_name)
+                 ELSE format('Sorry %s, %s did not approve your request to join %s.%s',
+                             v_customer_name, v_program.business_name, v_program.name,
+                             coalesce(' Reason: ' || p_reason, ''))
+            END,
+            jsonb_build_object('customer_name', v_customer_name,
+                               'program_name', v_program.name,
+                               'business_name', v_program.business_name,
+                               'reason', p_reason,
+                               'request_id', p_request.id))
+    RETURNING n.id INTO v_notification_id;
+
+    IF p_request.notification_id IS NOT NULL THEN
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+         WHERE n.id = p_request.notification_id;
+    END IF;
+
+    UPDATE loyalty.customer_approval_requests AS r
+       SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
+           customer_created = false, result_notification_id = v_notification_id
+     WHERE r.id = p_request.id;
+
+    RETURN ROW(p_request.id, 'REJECTED', p_request.customer_id, p_request.program_id, NULL,
+               NULL, NULL, false, v_notification_id)::loyalty.enrollment_result;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text) OWNER TO loyalty_owner;
+
+--
+-- Name: _trim_space(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._trim_space(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT btrim(p_text, E' \t\n\r\x0B\f')
+$$;
+
+
+ALTER FUNCTION loyalty._trim_space(p_text text) OWNER TO loyalty_owner;
 
 --
 -- Name: loyalty_cards; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
@@ -297,12 +497,12 @@ CREATE TABLE loyalty.loyalty_cards (
     customer_id bigint NOT NULL,
     program_id bigint NOT NULL,
     business_id bigint NOT NULL,
-    card_number text DEFAULT loyalty.next_card_number() NOT NULL,
+    card_number text DEFAULT loyalty._next_card_number() NOT NULL,
     status text DEFAULT 'ACTIVE'::text NOT NULL,
     points_balance integer DEFAULT 0 NOT NULL,
     issued_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT loyalty_cards_card_number_check CHECK (loyalty.card_number_is_valid(card_number)),
+    CONSTRAINT loyalty_cards_card_number_check CHECK (loyalty._card_number_is_valid(card_number)),
     CONSTRAINT loyalty_cards_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text])))
 );
 
@@ -358,7 +558,7 @@ CREATE VIEW loyalty.card_details AS
     c.program_id,
     p.name AS program_name,
     c.business_id,
-    loyalty.display_name(b.id, b.name, b.email, 'Business'::text) AS business_name,
+    loyalty._display_name(b.id, b.name, b.email, 'Business'::text) AS business_name,
     c.card_number,
     c.status,
     c.points_balance,
@@ -383,52 +583,6 @@ $$;
 
 
 ALTER FUNCTION loyalty.customer_cards(p_customer_id bigint) OWNER TO loyalty_owner;
-
---
--- Name: decide_locked_request(loyalty.customer_approval_requests, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty.decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint) RETURNS loyalty.enrollment_result
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    -- Checked before anything else, replays included: another business learns nothing.
-    PERFORM loyalty.check_business(p_request, p_business_id);
-
-    IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
-        -- Idempotent: the same decision again changes nothing and returns the same result.
-        RETURN loyalty.decision_result(p_request.id);
-    ELSIF p_request.status <> 'PENDING' THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'LY002',
-            MESSAGE = format('Enrollment request %s is already %s', p_request.id, p_request.status);
-    ELSIF p_approved THEN
-        RETURN loyalty.approve_locked_request(p_request);
-    ELSE
-        RETURN loyalty.reject_locked_request(p_request, p_reason);
-    END IF;
-END;
-$$;
-
-
-ALTER FUNCTION loyalty.decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
-
---
--- Name: decision_result(uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty.decision_result(p_request_id uuid) RETURNS loyalty.enrollment_result
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT r.id, r.status, r.customer_id, r.program_id, r.enrollment_id, r.card_id, c.card_number,
-           coalesce(r.customer_created, false), r.result_notification_id
-      FROM loyalty.customer_approval_requests AS r
-      LEFT JOIN loyalty.loyalty_cards AS c ON c.id = r.card_id
-     WHERE r.id = p_request_id
-$$;
-
-
-ALTER FUNCTION loyalty.decision_result(p_request_id uuid) OWNER TO loyalty_owner;
 
 --
 -- Name: ensure_customer(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -468,7 +622,7 @@ BEGIN
     -- No conflict target: covers both unique keys (id and user_id). A concurrent creator
     -- makes us wait for its commit, and then this insert does nothing.
     INSERT INTO loyalty.customers AS c (id, user_id, name, email)
-    VALUES (v_user.id, v_user.id, loyalty.display_name(v_user.id, v_user.name, v_user.email), v_user.email)
+    VALUES (v_user.id, v_user.id, loyalty._display_name(v_user.id, v_user.name, v_user.email), v_user.email)
     ON CONFLICT DO NOTHING
     RETURNING c.id, c.user_id, c.name, c.email, true
     INTO v_result;
@@ -505,59 +659,6 @@ $$;
 ALTER FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) OWNER TO loyalty_owner;
 
 --
--- Name: initcap_unicode(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty.initcap_unicode(p_text text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$
-DECLARE
-    v_result text;
-BEGIN
-    SELECT string_agg(CASE WHEN m.part[1] IS NULL THEN m.part[2]
-                           ELSE upper(left(m.part[1], 1) COLLATE "und-x-icu")
-                                || lower(substr(m.part[1], 2) COLLATE "und-x-icu")
-                      END, '' ORDER BY m.n)
-      INTO v_result
-      FROM regexp_matches(p_text COLLATE "und-x-icu", '([[:alnum:]]+)|([^[:alnum:]]+)', 'g')
-           WITH ORDINALITY AS m (part, n);
-    RETURN coalesce(v_result, '');
-END;
-$$;
-
-
-ALTER FUNCTION loyalty.initcap_unicode(p_text text) OWNER TO loyalty_owner;
-
---
--- Name: luhn_check_digit(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty.luhn_check_digit(p_payload text) RETURNS integer
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$
-DECLARE
-    v_sum   integer := 0;
-    v_digit integer;
-BEGIN
-    FOR v_position IN 1 .. length(p_payload) LOOP
-        v_digit := ascii(substr(p_payload, length(p_payload) + 1 - v_position, 1)) - 48;
-        IF v_digit NOT BETWEEN 0 AND 9 THEN
-            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('not a string of digits: %s', p_payload);
-        END IF;
-        -- Double every second digit counting from the right; 12 counts as 1 + 2 = 3.
-        IF v_position % 2 = 1 THEN
-            v_digit := v_digit * 2 - CASE WHEN v_digit > 4 THEN 9 ELSE 0 END;
-        END IF;
-        v_sum := v_sum + v_digit;
-    END LOOP;
-    RETURN (10 - v_sum % 10) % 10;
-END;
-$$;
-
-
-ALTER FUNCTION loyalty.luhn_check_digit(p_payload text) OWNER TO loyalty_owner;
-
---
 -- Name: process_enrollment_approval(uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -592,7 +693,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
     END IF;
 
-    RETURN loyalty.decide_locked_request(v_request, p_approved, p_reason, p_business_id);
+    RETURN loyalty._decide_locked_request(v_request, p_approved, p_reason, p_business_id);
 END;
 $$;
 
@@ -714,7 +815,7 @@ BEGIN
         -- for its commit and then do nothing: that customer was not created by this batch.
         WITH created AS (
             INSERT INTO loyalty.customers AS c (id, user_id, name, email)
-            SELECT u.id, u.id, loyalty.display_name(u.id, u.name, u.email), u.email
+            SELECT u.id, u.id, loyalty._display_name(u.id, u.name, u.email), u.email
               FROM loyalty.users AS u
              WHERE u.id = ANY (v_missing)
              ORDER BY u.id
@@ -799,7 +900,7 @@ BEGIN
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
           JOIN loyalty.customers AS cu ON cu.id = f.customer_id
           -- Each program's name and business's name once, not once per card.
-          JOIN (SELECT p.id, p.name, p.business_id, loyalty.display_name(b.id, b.name, b.email, 'Business') AS business_name
+          JOIN (SELECT p.id, p.name, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
                   JOIN loyalty.users AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
          ORDER BY k.id
@@ -849,94 +950,6 @@ $$;
 ALTER FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint) OWNER TO loyalty_owner;
 
 --
--- Name: program_info(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty.program_info(p_program_id bigint) RETURNS loyalty.program_info
-    LANGUAGE plpgsql STABLE
-    AS $$
-DECLARE
-    v_program loyalty.program_info;
-BEGIN
-    SELECT p.id, p.name, p.status, p.business_id, loyalty.display_name(b.id, b.name, b.email, 'Business')
-      INTO v_program
-      FROM loyalty.loyalty_programs AS p
-      JOIN loyalty.users AS b ON b.id = p.business_id
-     WHERE p.id = p_program_id;
-    RETURN v_program;
-END;
-$$;
-
-
-ALTER FUNCTION loyalty.program_info(p_program_id bigint) OWNER TO loyalty_owner;
-
---
--- Name: reject_locked_request(loyalty.customer_approval_requests, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty.reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text) RETURNS loyalty.enrollment_result
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    v_program         loyalty.program_info;
-    v_customer_name   text;
-    v_is_member       boolean;
-    v_notification_id uuid;
-BEGIN
-    v_program := loyalty.program_info(p_request.program_id);
-
-    -- The person may not be a customer, nor even a user any more: name them as best we can.
-    SELECT coalesce(
-               (SELECT c.name FROM loyalty.customers AS c WHERE c.id = p_request.customer_id),
-               (SELECT loyalty.display_name(u.id, u.name, u.email)
-                  FROM loyalty.users AS u WHERE u.id = p_request.customer_id),
-               loyalty.display_name(p_request.customer_id, NULL, NULL))
-      INTO v_customer_name;
-
-    -- Committed approvals of sibling requests are visible: the caller waited for their locks.
-    v_is_member := EXISTS (SELECT FROM loyalty.program_enrollments AS e
-                            WHERE e.customer_id = p_request.customer_id
-                              AND e.program_id = p_request.program_id
-                              AND e.status = 'ACTIVE');
-
-    INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data)
-    VALUES (p_request.customer_id, p_request.business_id,
-            CASE WHEN v_is_member THEN 'ENROLLMENT_REQUEST_CLOSED' ELSE 'ENROLLMENT_REJECTED' END,
-            format('Your request to join %s', v_program.name),
-            CASE WHEN v_is_member
-                 THEN format('%s, you are already a member of %s at %s, so your new request to join was closed.',
-                             v_customer_name, v_program.name, v_program.business_name)
-                 ELSE format('Sorry %s, %s did not approve your request to join %s.%s',
-                             v_customer_name, v_program.business_name, v_program.name,
-                             coalesce(' Reason: ' || p_reason, ''))
-            END,
-            jsonb_build_object('customer_name', v_customer_name,
-                               'program_name', v_program.name,
-                               'business_name', v_program.business_name,
-                               'reason', p_reason,
-                               'request_id', p_request.id))
-    RETURNING n.id INTO v_notification_id;
-
-    IF p_request.notification_id IS NOT NULL THEN
-        UPDATE loyalty.customer_notifications AS n
-           SET action_taken = true, actioned_at = now()
-         WHERE n.id = p_request.notification_id;
-    END IF;
-
-    UPDATE loyalty.customer_approval_requests AS r
-       SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
-           customer_created = false, result_notification_id = v_notification_id
-     WHERE r.id = p_request.id;
-
-    RETURN ROW(p_request.id, 'REJECTED', p_request.customer_id, p_request.program_id, NULL,
-               NULL, NULL, false, v_notification_id)::loyalty.enrollment_result;
-END;
-$$;
-
-
-ALTER FUNCTION loyalty.reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text) OWNER TO loyalty_owner;
-
---
 -- Name: request_enrollment(bigint, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -945,7 +958,7 @@ CREATE FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bi
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_program         loyalty.program_info;
+    v_program         loyalty._program_info;
     v_customer_name   text;
     v_request_id      uuid := gen_random_uuid();
     v_notification_id uuid;
@@ -954,7 +967,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id and program id must not be NULL';
     END IF;
 
-    v_program := loyalty.program_info(p_program_id);
+    v_program := loyalty._program_info(p_program_id);
     IF v_program.id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
     END IF;
@@ -964,7 +977,7 @@ BEGIN
             MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
     END IF;
 
-    SELECT loyalty.display_name(u.id, u.name, u.email) INTO v_customer_name
+    SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
       FROM loyalty.users AS u
      WHERE u.id = p_customer_id;
     IF NOT FOUND THEN
@@ -995,19 +1008,6 @@ $$;
 
 
 ALTER FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) OWNER TO loyalty_owner;
-
---
--- Name: trim_space(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty.trim_space(p_text text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$
-    SELECT btrim(p_text, E' \t\n\r\x0B\f')
-$$;
-
-
-ALTER FUNCTION loyalty.trim_space(p_text text) OWNER TO loyalty_owner;
 
 --
 -- Name: card_number_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
@@ -1430,38 +1430,87 @@ GRANT USAGE ON SCHEMA loyalty TO loyalty_app;
 
 
 --
--- Name: FUNCTION approve_locked_request(p_request loyalty.customer_approval_requests); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+-- Name: FUNCTION _approve_locked_request(p_request loyalty.customer_approval_requests); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
-REVOKE ALL ON FUNCTION loyalty.approve_locked_request(p_request loyalty.customer_approval_requests) FROM PUBLIC;
-
-
---
--- Name: FUNCTION card_number_is_valid(p_card_number text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.card_number_is_valid(p_card_number text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION check_business(p_request loyalty.customer_approval_requests, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+-- Name: FUNCTION _card_number_is_valid(p_card_number text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
-REVOKE ALL ON FUNCTION loyalty.check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) FROM PUBLIC;
-
-
---
--- Name: FUNCTION display_name(p_id bigint, p_name text, p_email text, p_fallback text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.display_name(p_id bigint, p_name text, p_email text, p_fallback text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION loyalty._card_number_is_valid(p_card_number text) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION next_card_number(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+-- Name: FUNCTION _check_business(p_request loyalty.customer_approval_requests, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
-REVOKE ALL ON FUNCTION loyalty.next_card_number() FROM PUBLIC;
+REVOKE ALL ON FUNCTION loyalty._check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _decision_result(p_request_id uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._decision_result(p_request_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _display_name(p_id bigint, p_name text, p_email text, p_fallback text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _initcap_unicode(p_text text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._initcap_unicode(p_text text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _luhn_check_digit(p_payload text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._luhn_check_digit(p_payload text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _next_card_number(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._next_card_number() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _program_info(p_program_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._program_info(p_program_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _trim_space(p_text text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._trim_space(p_text text) FROM PUBLIC;
 
 
 --
@@ -1470,20 +1519,6 @@ REVOKE ALL ON FUNCTION loyalty.next_card_number() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION loyalty.customer_cards(p_customer_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.customer_cards(p_customer_id bigint) TO loyalty_app;
-
-
---
--- Name: FUNCTION decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
-
-
---
--- Name: FUNCTION decision_result(p_request_id uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.decision_result(p_request_id uuid) FROM PUBLIC;
 
 
 --
@@ -1503,20 +1538,6 @@ GRANT ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) TO loyalt
 
 
 --
--- Name: FUNCTION initcap_unicode(p_text text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.initcap_unicode(p_text text) FROM PUBLIC;
-
-
---
--- Name: FUNCTION luhn_check_digit(p_payload text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.luhn_check_digit(p_payload text) FROM PUBLIC;
-
-
---
 -- Name: FUNCTION process_enrollment_approval(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1533,32 +1554,11 @@ GRANT ALL ON FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[],
 
 
 --
--- Name: FUNCTION program_info(p_program_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.program_info(p_program_id bigint) FROM PUBLIC;
-
-
---
--- Name: FUNCTION reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text) FROM PUBLIC;
-
-
---
 -- Name: FUNCTION request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) TO loyalty_app;
-
-
---
--- Name: FUNCTION trim_space(p_text text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.trim_space(p_text text) FROM PUBLIC;
 
 
 --

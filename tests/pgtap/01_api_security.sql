@@ -27,10 +27,10 @@ SELECT function_privs_are('loyalty', 'ensure_customer', ARRAY['bigint'], 'loyalt
 SELECT function_privs_are('loyalty', 'customer_cards', ARRAY['bigint'], 'loyalty_app', ARRAY['EXECUTE']);
 
 -- Internal helpers stay closed to the app.
-SELECT function_privs_are('loyalty', 'decision_result', ARRAY['uuid'], 'loyalty_app', ARRAY[]::text[]);
-SELECT function_privs_are('loyalty', 'display_name', ARRAY['bigint', 'text', 'text', 'text'],
+SELECT function_privs_are('loyalty', '_decision_result', ARRAY['uuid'], 'loyalty_app', ARRAY[]::text[]);
+SELECT function_privs_are('loyalty', '_display_name', ARRAY['bigint', 'text', 'text', 'text'],
                           'loyalty_app', ARRAY[]::text[]);
-SELECT function_privs_are('loyalty', 'next_card_number', ARRAY[]::text[], 'loyalty_app', ARRAY[]::text[]);
+SELECT function_privs_are('loyalty', '_next_card_number', ARRAY[]::text[], 'loyalty_app', ARRAY[]::text[]);
 
 -- No direct access to any table.
 SELECT table_privs_are('loyalty', 'users', 'loyalty_app', ARRAY[]::text[]);
