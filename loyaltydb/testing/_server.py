@@ -146,9 +146,15 @@ class TempServer:
 
     def _run(self, args: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [str(self.bindir / args[0]), *args[1:]]
+        # The server's own outbound connections (Citus between nodes) read ~/.postgresql: as
+        # root that must be the postgres user's home, not /root.
+        environment = dict(os.environ)
+        if self._os_user is not None:
+            environment["HOME"] = pwd.getpwnam(self._os_user).pw_dir
         completed = subprocess.run(
             command,
             cwd=self._root,
+            env=environment,
             user=self._os_user,
             group=self._os_user,
             extra_groups=[] if self._os_user else None,
