@@ -62,11 +62,18 @@ def _all_migrations() -> Any:
     return read_migrations(str(migrations_dir()))
 
 
+def _prepare_cluster(backend: Any) -> None:
+    """On a Citus database, let loyalty_owner log in first (``sql/cluster/owner_login.sql``)."""
+    backend.connection.execute((migrations_dir() / "cluster" / "owner_login.sql").read_text(encoding="utf-8"))
+
+
 def migrate(conninfo: str | None = None) -> list[str]:
     """Apply every pending migration; returns the ids applied, in order (empty when none)."""
     migrations = _all_migrations()
     with _backend(conninfo) as backend, backend.lock():
         pending = backend.to_apply(migrations)
+        if pending:
+            _prepare_cluster(backend)
         backend.apply_migrations(pending)
     return [migration.id for migration in pending]
 

@@ -14,12 +14,26 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 import helpers
 from loyaltydb.testing import TempServer
+from loyaltydb.testing._cluster import TempCluster, citus_available
 
 
 @pytest.fixture(scope="session")
 def pg_server(loyaltydb_server: TempServer) -> TempServer:
     """The run's PostgreSQL server (as the postgres OS user when we are root)."""
     return loyaltydb_server
+
+
+@pytest.fixture(scope="session")
+def citus_cluster(pg_server: TempServer) -> Iterator[TempCluster]:
+    """A Citus coordinator and 2 workers on loopback. Without Citus: skipped locally with the
+    way to install it, a failure under CI (which installs it)."""
+    if not citus_available(pg_server.bindir):
+        message = "Citus is not installed: run ../shared/citus/install.sh (as root), or install Citus's packages"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with TempCluster(workers=2) as cluster:
+        yield cluster
 
 
 @pytest.fixture

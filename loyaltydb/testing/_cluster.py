@@ -8,6 +8,7 @@ nodes as the current user: the nodes trust loopback connections, as the single s
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -27,10 +28,13 @@ CITUS_SETTINGS: Mapping[str, str] = {
 
 
 def citus_available(bindir: Path) -> bool:
-    """True when this PostgreSQL installation has the Citus extension installed."""
-    sharedir = bindir.parent.parent.parent.parent / "share" / "postgresql" / bindir.parent.name / "extension"
-    libdir = bindir.parent / "lib"
-    return (libdir / "citus.so").exists() or (sharedir / "citus.control").exists()
+    """True when the PostgreSQL of ``bindir`` has the Citus extension installed."""
+    pg_config = bindir / "pg_config"
+    if pg_config.is_file():
+        libdir = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True, check=False)
+        if libdir.returncode == 0:
+            return (Path(libdir.stdout.strip()) / "citus.so").is_file()
+    return (bindir.parent / "lib" / "citus.so").is_file()
 
 
 class TempCluster:
