@@ -20,6 +20,12 @@ DECIDE: Final[LiteralString] = (
     "p_request_id => %(request_id)s::uuid, p_approved => %(approved)s, p_reason => %(reason)s::text,"
     " p_business_id => %(business_id)s::bigint)"
 )
+#: The overload a Citus cluster delegates to the customer's worker (the customer comes from the id).
+DECIDE_FOR_CUSTOMER: Final[LiteralString] = (
+    "SELECT * FROM loyalty.process_enrollment_approval(p_customer_id => %(customer_id)s::bigint,"
+    " p_request_id => %(request_id)s::uuid, p_approved => %(approved)s, p_reason => %(reason)s::text,"
+    " p_business_id => %(business_id)s::bigint)"
+)
 DECIDE_MANY: Final[LiteralString] = (
     "SELECT * FROM loyalty.process_enrollment_approvals("
     "p_request_ids => %(request_ids)s::uuid[], p_business_id => %(business_id)s::bigint)"
@@ -35,14 +41,37 @@ RequestId = UUID | str
 Params = dict[str, object]
 
 
-def decide(request_id: RequestId, *, approved: bool, reason: str | None, business_id: int | None) -> Params:
-    """Parameters of :data:`DECIDE`."""
-    return {
+def decide(
+    request_id: RequestId, *, approved: bool, reason: str | None, business_id: int | None
+) -> tuple[LiteralString, Params]:
+    """The statement and parameters that decide a request: :data:`DECIDE_FOR_CUSTOMER` when the
+    id carries its customer (one hop on a cluster), else :data:`DECIDE`."""
+    params: Params = {
         "request_id": _request_id(request_id),
         "approved": approved,
         "reason": _optional_text("reason", reason),
         "business_id": _optional_id("business_id", business_id),
     }
+    customer_id = request_customer(str(params["request_id"]))
+    if customer_id is None:
+        return DECIDE, params
+    return DECIDE_FOR_CUSTOMER, {**params, "customer_id": customer_id}
+
+
+def request_customer(request_id: str) -> int | None:
+    """The customer id a request id made by ``loyalty._request_id`` carries, else None.
+
+    The same rule as the SQL function ``loyalty._request_customer``: a UUIDv8 whose hex digits
+    1-12, 14-16 and 18 hold the customer id (two's complement), digit 19 the marker ``c``.
+    """
+    try:
+        digits = UUID(request_id).hex
+    except ValueError:
+        return None  # malformed: the server says so (22P02)
+    if digits[12] != "8" or digits[16] not in "89ab" or digits[18] != "c":
+        return None
+    value = int(digits[0:12] + digits[13:16] + digits[17], 16)
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def decide_many(request_ids: Iterable[RequestId], *, business_id: int | None) -> Params:

@@ -111,8 +111,8 @@ def approve_enrollment(
 
     With ``business_id``, a request for another business's program raises NotAuthorized.
     """
-    params = queries.decide(request_id, approved=True, reason=None, business_id=business_id)
-    return _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
+    query, params = queries.decide(request_id, approved=True, reason=None, business_id=business_id)
+    return _fetch_one(conn, query, params, class_row(EnrollmentResult))
 
 
 def reject_enrollment(
@@ -123,8 +123,8 @@ def reject_enrollment(
     business_id: int | None = None,
 ) -> EnrollmentResult:
     """Reject a request; the result has no enrollment and no card. ``business_id``: as approve."""
-    params = queries.decide(request_id, approved=False, reason=reason, business_id=business_id)
-    return _fetch_one(conn, queries.DECIDE, params, class_row(EnrollmentResult))
+    query, params = queries.decide(request_id, approved=False, reason=reason, business_id=business_id)
+    return _fetch_one(conn, query, params, class_row(EnrollmentResult))
 
 
 def approve_enrollments(

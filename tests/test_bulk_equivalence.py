@@ -50,14 +50,14 @@ def _canonical(results: list[EnrollmentResult], known: dict[str, set[object]]) -
     """Every field of every result; a value made during the batch (a new id or card number,
     which the rolled-back run and the bulk run draw differently from their sequences) becomes
     'new value #k', k its first appearance, so equal shapes mean equal results."""
-    made: dict[object, int] = {}
+    made: dict[tuple[str, object], int] = {}
     rows = []
     for result in results:
         row = []
         for field in fields(result):
             value = getattr(result, field.name)
             if field.name in known and value is not None and value not in known[field.name]:
-                value = ("new", made.setdefault(value, len(made)))
+                value = ("new", made.setdefault((field.name, value), len(made)))
             row.append(value)
         rows.append(tuple(row))
     return rows

@@ -88,11 +88,10 @@ def test_selfcheck_works_when_a_user_has_the_smallest_bigint(db: psycopg.Connect
 
 
 def test_an_imported_card_holding_the_next_number_is_skipped(db: psycopg.Connection[Any], world: World) -> None:
-    """A card imported with the number the sequence would give next: the approval takes the one after."""
-    row = db.execute(
-        "SELECT v || loyalty._luhn_check_digit(v)"
-        " FROM (SELECT (last_value + is_called::int)::text AS v FROM loyalty.card_number_seq) AS s"
-    ).fetchone()
+    """A card imported (for another customer) with the number customer 32's first card would get:
+    the approval takes the next ordinal instead of failing on the unique card number."""
+    payload = "9" + "0000000032" + "0001"
+    row = db.execute("SELECT %s || loyalty._luhn_check_digit(%s)", (payload, payload)).fetchone()
     assert row is not None
     taken = row[0]
     db.execute(
@@ -101,7 +100,8 @@ def test_an_imported_card_holding_the_next_number_is_skipped(db: psycopg.Connect
     )
     db.commit()
     result = loyaltydb.approve_enrollment(db, add_request(db, world.new_user, world.coffee_club))
-    assert result.card_number != taken and result.card_number is not None and luhn_valid(result.card_number)
+    assert result.card_number is not None and luhn_valid(result.card_number)
+    assert result.card_number != taken and result.card_number.startswith("900000000320002")
 
 
 def test_a_name_with_a_newline_cannot_forge_a_log_line(

@@ -26,4 +26,9 @@ def test_approvals_on_a_loaded_database_use_no_sequential_scan(db: psycopg.Conne
     with psycopg.connect(dsn, autocommit=True) as conn:
         after = bench.seq_scans(conn)
     assert set(after) == set(before) == set(loyalty_tables(db))
-    assert {table: after[table] - before[table] for table in after} == dict.fromkeys(after, 0)
+    # A table of a few pages is read whole, rightly (loyalty.businesses: 200 rows here).
+    large = {row[0] for row in db.execute("SELECT relname FROM pg_class WHERE relnamespace = 'loyalty'::regnamespace"
+                                          " AND relkind = 'r' AND relpages > 10")}  # fmt: skip
+    db.commit()
+    assert large >= {"customer_approval_requests", "customer_notifications", "users", "customers"}
+    assert {table: after[table] - before[table] for table in large} == dict.fromkeys(large, 0)

@@ -129,7 +129,10 @@ DECLARE
     v_notification_id uuid;
 BEGIN
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
-    PERFORM FROM loyalty.loyalty_programs AS p WHERE p.id = p_request.program_id FOR SHARE;
+    -- Not on a cluster: there a row lock on reference data locks the whole shard.
+    IF NOT loyalty._distributed() THEN
+        PERFORM FROM loyalty.loyalty_programs AS p WHERE p.id = p_request.program_id FOR SHARE;
+    END IF;
     v_program := loyalty._program_info(p_request.program_id);
     IF v_program.id IS NULL THEN
         RAISE EXCEPTION USING
@@ -149,25 +152,26 @@ BEGIN
     -- The WHERE keeps an already active relationship unwritten (the row is locked all the same).
     INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
     VALUES (v_customer.id, v_program.business_id)
-    ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = now()
+    ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
      WHERE r.status <> 'ACTIVE';
 
     -- Create or re-activate; the unique key makes concurrent approvals converge on one row.
     INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
     VALUES (v_customer.id, v_program.id)
-    ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = now()
+    ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
     RETURNING e.id INTO v_enrollment_id;
 
-    -- A new card, or (duplicate request, returning customer) the one that exists, re-activated.
-    INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id)
-    VALUES (v_customer.id, v_program.id, v_program.business_id)
-    ON CONFLICT (customer_id, program_id) DO NOTHING
+    -- The card that exists (duplicate request, returning customer), re-activated; else a new
+    -- one. The enrollment row locked above serialises this check for the pair, so a card
+    -- number is made only for a card that is really new.
+    UPDATE loyalty.loyalty_cards AS c
+       SET status = 'ACTIVE', updated_at = now()
+     WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
     RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
     IF NOT FOUND THEN
-        UPDATE loyalty.loyalty_cards AS c
-           SET status = 'ACTIVE', updated_at = now()
-         WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
-        RETURNING c.id, c.card_number INTO STRICT v_card_id, v_card_number;
+        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number)
+        VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id))
+        RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
     END IF;
 
     -- One CARD_CREATED notification per card (partial unique index); a reused card keeps its own.
@@ -183,25 +187,25 @@ BEGIN
                                'card_number', v_card_number,
                                'request_id', p_request.id),
             v_card_id)
-    ON CONFLICT (card_id) WHERE type = 'CARD_CREATED' DO NOTHING
+    ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING
     RETURNING n.id INTO v_notification_id;
     IF NOT FOUND THEN
         SELECT n.id INTO STRICT v_notification_id
           FROM loyalty.customer_notifications AS n
-         WHERE n.card_id = v_card_id AND n.type = 'CARD_CREATED';
+         WHERE n.customer_id = v_customer.id AND n.card_id = v_card_id AND n.type = 'CARD_CREATED';
     END IF;
 
     IF p_request.notification_id IS NOT NULL THEN
         UPDATE loyalty.customer_notifications AS n
            SET action_taken = true, actioned_at = now()
-         WHERE n.id = p_request.notification_id;
+         WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
     END IF;
 
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'APPROVED', response_at = now(),
            enrollment_id = v_enrollment_id, card_id = v_card_id,
            customer_created = v_customer.created, result_notification_id = v_notification_id
-     WHERE r.id = p_request.id;
+     WHERE r.customer_id = p_request.customer_id AND r.id = p_request.id;
 
     RETURN ROW(p_request.id, 'APPROVED', v_customer.id, v_program.id, v_enrollment_id,
                v_card_id, v_card_number, v_customer.created, v_notification_id)::loyalty.enrollment_result;
@@ -210,6 +214,74 @@ $$;
 
 
 ALTER FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests) OWNER TO loyalty_owner;
+
+--
+-- Name: _approve_one_by_one(uuid[], bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._approve_one_by_one(p_request_ids uuid[], p_business_id bigint) RETURNS SETOF loyalty.enrollment_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_id          uuid;
+    v_customer_id bigint;
+BEGIN
+    FOREACH v_id IN ARRAY p_request_ids
+    LOOP
+        v_customer_id := coalesce(loyalty._request_customer(v_id),
+                                  (SELECT r.customer_id FROM loyalty.customer_approval_requests AS r WHERE r.id = v_id));
+        IF v_customer_id IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', v_id);
+        END IF;
+        RETURN NEXT loyalty.process_enrollment_approval(v_customer_id, v_id, true, NULL, p_business_id);
+    END LOOP;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._approve_one_by_one(p_request_ids uuid[], p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _card_number(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._card_number(p_customer_id bigint) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_ordinal integer;
+    v_payload text;
+    v_number  text;
+BEGIN
+    LOOP
+        IF p_customer_id BETWEEN 0 AND 9999999999 THEN
+            UPDATE loyalty.customers AS c SET cards_issued = c.cards_issued + 1
+             WHERE c.id = p_customer_id
+            RETURNING c.cards_issued INTO v_ordinal;
+        END IF;
+        IF v_ordinal IS NULL OR v_ordinal > 9999 THEN
+            IF loyalty._distributed() THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'LY007',
+                    MESSAGE = format('No card number for customer %s: on a cluster card numbers need customer ids '
+                                     'from 0 to 9999999999 and at most 9999 cards a customer', p_customer_id);
+            END IF;
+            RETURN loyalty._next_card_number();
+        END IF;
+        v_payload := '9' || lpad(p_customer_id::text, 10, '0') || lpad(v_ordinal::text, 4, '0');
+        v_number := v_payload || loyalty._luhn_check_digit(v_payload);
+        -- A number an imported card has already is skipped (on one server every card is
+        -- checked; on a cluster, where no index spans the workers, the customer's own cards).
+        EXIT WHEN NOT EXISTS (SELECT FROM loyalty.loyalty_cards AS k
+                               WHERE k.card_number = v_number
+                                 AND (NOT loyalty._distributed() OR k.customer_id = p_customer_id));
+    END LOOP;
+    RETURN v_number;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._card_number(p_customer_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: _card_number_is_valid(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -260,7 +332,7 @@ BEGIN
 
     IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
         -- Idempotent: the same decision again changes nothing and returns the same result.
-        RETURN loyalty._decision_result(p_request.id);
+        RETURN loyalty._stored_result(p_request);
     ELSIF p_request.status <> 'PENDING' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'LY002',
@@ -275,23 +347,6 @@ $$;
 
 
 ALTER FUNCTION loyalty._decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
-
---
--- Name: _decision_result(uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty._decision_result(p_request_id uuid) RETURNS loyalty.enrollment_result
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT r.id, r.status, r.customer_id, r.program_id, r.enrollment_id, r.card_id, c.card_number,
-           coalesce(r.customer_created, false), r.result_notification_id
-      FROM loyalty.customer_approval_requests AS r
-      LEFT JOIN loyalty.loyalty_cards AS c ON c.id = r.card_id
-     WHERE r.id = p_request_id
-$$;
-
-
-ALTER FUNCTION loyalty._decision_result(p_request_id uuid) OWNER TO loyalty_owner;
 
 --
 -- Name: _display_name(bigint, text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -310,6 +365,19 @@ $$;
 
 
 ALTER FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text) OWNER TO loyalty_owner;
+
+--
+-- Name: _distributed(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._distributed() RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT false
+$$;
+
+
+ALTER FUNCTION loyalty._distributed() OWNER TO loyalty_owner;
 
 --
 -- Name: _initcap_unicode(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -400,7 +468,7 @@ BEGIN
     SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business')
       INTO v_program
       FROM loyalty.loyalty_programs AS p
-      JOIN loyalty.users AS b ON b.id = p.business_id
+      JOIN loyalty.businesses AS b ON b.id = p.business_id
      WHERE p.id = p_program_id;
     RETURN v_program;
 END;
@@ -408,6 +476,43 @@ $$;
 
 
 ALTER FUNCTION loyalty._program_info(p_program_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _refresh_business(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._refresh_business() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE loyalty.businesses AS b SET name = NEW.name, email = NEW.email, updated_at = now() WHERE b.id = NEW.id;
+    RETURN NULL;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._refresh_business() OWNER TO loyalty_owner;
+
+--
+-- Name: _register_program_business(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._register_program_business() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- A business that is no user stays missing: the program's foreign key then names it.
+    INSERT INTO loyalty.businesses (id, name, email)
+    SELECT u.id, u.name, u.email FROM loyalty.users AS u WHERE u.id = NEW.business_id
+    ON CONFLICT (id) DO NOTHING;
+    RETURN NEW;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._register_program_business() OWNER TO loyalty_owner;
 
 --
 -- Name: _reject_locked_request(loyalty.customer_approval_requests, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -459,13 +564,13 @@ BEGIN
     IF p_request.notification_id IS NOT NULL THEN
         UPDATE loyalty.customer_notifications AS n
            SET action_taken = true, actioned_at = now()
-         WHERE n.id = p_request.notification_id;
+         WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
     END IF;
 
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
            customer_created = false, result_notification_id = v_notification_id
-     WHERE r.id = p_request.id;
+     WHERE r.customer_id = p_request.customer_id AND r.id = p_request.id;
 
     RETURN ROW(p_request.id, 'REJECTED', p_request.customer_id, p_request.program_id, NULL,
                NULL, NULL, false, v_notification_id)::loyalty.enrollment_result;
@@ -474,6 +579,65 @@ $$;
 
 
 ALTER FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text) OWNER TO loyalty_owner;
+
+--
+-- Name: _request_customer(uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._request_customer(p_request_id uuid) RETURNS bigint
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+DECLARE
+    v_hex text := replace(p_request_id::text, '-', '');
+BEGIN
+    IF substr(v_hex, 13, 1) = '8' AND substr(v_hex, 17, 1) IN ('8', '9', 'a', 'b') AND substr(v_hex, 19, 1) = 'c' THEN
+        RETURN ('x' || substr(v_hex, 1, 12) || substr(v_hex, 14, 3) || substr(v_hex, 18, 1))::bit(64)::bigint;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._request_customer(p_request_id uuid) OWNER TO loyalty_owner;
+
+--
+-- Name: _request_id(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._request_id(p_customer_id bigint) RETURNS uuid
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_customer text := lpad(to_hex(p_customer_id), 16, '0');
+    v_random   text := replace(gen_random_uuid()::text, '-', '');
+BEGIN
+    RETURN (substr(v_customer, 1, 12) || '8' || substr(v_customer, 13, 3)
+            || substr('89ab', 1 + ascii(substr(v_random, 1, 1)) % 4, 1)
+            || substr(v_customer, 16, 1) || 'c' || substr(v_random, 2, 13))::uuid;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._request_id(p_customer_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _stored_result(loyalty.customer_approval_requests); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._stored_result(p_request loyalty.customer_approval_requests) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    RETURN ROW(p_request.id, p_request.status, p_request.customer_id, p_request.program_id, p_request.enrollment_id,
+               p_request.card_id,
+               (SELECT k.card_number FROM loyalty.loyalty_cards AS k
+                 WHERE k.customer_id = p_request.customer_id AND k.id = p_request.card_id),
+               coalesce(p_request.customer_created, false), p_request.result_notification_id)::loyalty.enrollment_result;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._stored_result(p_request loyalty.customer_approval_requests) OWNER TO loyalty_owner;
 
 --
 -- Name: _trim_space(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -487,6 +651,27 @@ $$;
 
 
 ALTER FUNCTION loyalty._trim_space(p_text text) OWNER TO loyalty_owner;
+
+--
+-- Name: businesses; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.businesses (
+    id bigint NOT NULL,
+    name text,
+    email text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE loyalty.businesses OWNER TO loyalty_owner;
+
+--
+-- Name: TABLE businesses; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
+--
+
+COMMENT ON TABLE loyalty.businesses IS 'Businesses (users that run programs) as reference data: kept in step with users by triggers on one server, by loyalty.register_business on a cluster.';
+
 
 --
 -- Name: loyalty_cards; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
@@ -528,27 +713,6 @@ CREATE TABLE loyalty.loyalty_programs (
 ALTER TABLE loyalty.loyalty_programs OWNER TO loyalty_owner;
 
 --
--- Name: users; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE TABLE loyalty.users (
-    id bigint NOT NULL,
-    name text,
-    email text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
-ALTER TABLE loyalty.users OWNER TO loyalty_owner;
-
---
--- Name: TABLE users; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
---
-
-COMMENT ON TABLE loyalty.users IS 'Identities; id is the application''s own user id. Businesses are users too.';
-
-
---
 -- Name: card_details; Type: VIEW; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -565,7 +729,7 @@ CREATE VIEW loyalty.card_details AS
     c.issued_at
    FROM ((loyalty.loyalty_cards c
      JOIN loyalty.loyalty_programs p ON ((p.id = c.program_id)))
-     JOIN loyalty.users b ON ((b.id = c.business_id)));
+     JOIN loyalty.businesses b ON ((b.id = c.business_id)));
 
 
 ALTER TABLE loyalty.card_details OWNER TO loyalty_owner;
@@ -667,19 +831,45 @@ CREATE FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approve
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_request loyalty.customer_approval_requests;
+    v_customer_id bigint;
 BEGIN
     IF p_request_id IS NULL OR p_approved IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and approved must not be NULL';
+    END IF;
+    v_customer_id := coalesce(loyalty._request_customer(p_request_id),
+                              (SELECT r.customer_id FROM loyalty.customer_approval_requests AS r WHERE r.id = p_request_id));
+    IF v_customer_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
+    END IF;
+    RETURN loyalty.process_enrollment_approval(v_customer_id, p_request_id, p_approved, p_reason, p_business_id);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: process_enrollment_approval(bigint, uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean DEFAULT true, p_reason text DEFAULT NULL::text, p_business_id bigint DEFAULT NULL::bigint) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_request loyalty.customer_approval_requests;
+BEGIN
+    IF p_customer_id IS NULL OR p_request_id IS NULL OR p_approved IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id, request id and approved must not be NULL';
     END IF;
 
     -- A rejection first waits for every decision on the same customer and program (their
     -- requests, locked in id order like a batch's), so it sees an approval that beat it.
     IF NOT p_approved THEN
         PERFORM FROM loyalty.customer_approval_requests AS s
-         WHERE (s.customer_id, s.program_id) = (SELECT r.customer_id, r.program_id
-                                                  FROM loyalty.customer_approval_requests AS r
-                                                 WHERE r.id = p_request_id)
+         WHERE s.customer_id = p_customer_id
+           AND s.program_id = (SELECT r.program_id FROM loyalty.customer_approval_requests AS r
+                                WHERE r.customer_id = p_customer_id AND r.id = p_request_id)
          ORDER BY s.id
            FOR UPDATE;
     END IF;
@@ -687,7 +877,7 @@ BEGIN
     -- Every decision on one request is serialised here; the waiter then sees the decided row.
     SELECT r.* INTO v_request
       FROM loyalty.customer_approval_requests AS r
-     WHERE r.id = p_request_id
+     WHERE r.customer_id = p_customer_id AND r.id = p_request_id
        FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
@@ -698,7 +888,7 @@ END;
 $$;
 
 
-ALTER FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+ALTER FUNCTION loyalty.process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: process_enrollment_approvals(uuid[], bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -730,6 +920,7 @@ DECLARE
     v_pair_cards         bigint[];
     v_pair_card_numbers  text[];
     v_pair_notifications uuid[];
+    -- The pairs whose card existed already (re-activated, no new number).
     v_new_card_customers bigint[];
     v_new_card_programs  bigint[];
     v_failure      record;
@@ -740,6 +931,13 @@ BEGIN
     END IF;
     IF p_request_ids IS NULL OR array_position(p_request_ids, NULL) IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request ids must not be NULL';
+    END IF;
+
+    -- On a cluster one statement cannot lock rows on several workers (FOR UPDATE is refused
+    -- there): decide one by one, in the caller's order, each on its customer's shard.
+    IF loyalty._distributed() THEN
+        RETURN QUERY SELECT * FROM loyalty._approve_one_by_one(p_request_ids, p_business_id);
+        RETURN;
     END IF;
 
     -- Every request, once, in id order: batches never wait on each other's requests in a circle.
@@ -841,7 +1039,7 @@ BEGIN
         SELECT DISTINCT f.customer_id, f.business_id
           FROM unnest(v_customers, v_businesses) AS f (customer_id, business_id)
          ORDER BY f.customer_id, f.business_id
-        ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = now()
+        ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
          WHERE r.status <> 'ACTIVE';
 
         WITH enrolled AS (
@@ -849,31 +1047,32 @@ BEGIN
             SELECT DISTINCT f.customer_id, f.program_id
               FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)
              ORDER BY f.customer_id, f.program_id
-            ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = now()
+            ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
             RETURNING e.customer_id, e.program_id, e.id
         )
         SELECT array_agg(enrolled.customer_id), array_agg(enrolled.program_id), array_agg(enrolled.id)
           INTO v_pair_customers, v_pair_programs, v_pair_enrollments
           FROM enrolled;
 
-        -- New cards; the (customer, program) pairs that had one get it re-activated.
-        WITH issued AS (
-            INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id)
-            SELECT DISTINCT f.customer_id, f.program_id, f.business_id
-              FROM unnest(v_customers, v_programs, v_businesses) AS f (customer_id, program_id, business_id)
-             ORDER BY f.customer_id, f.program_id
-            ON CONFLICT (customer_id, program_id) DO NOTHING
+        -- Cards that exist (duplicates, returning customers) re-activated; then new cards, with
+        -- numbers made only for them (the enrollment rows locked above serialise each pair).
+        WITH reused AS (
+            UPDATE loyalty.loyalty_cards AS c
+               SET status = 'ACTIVE', updated_at = now()
+              FROM unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
+             WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id
             RETURNING c.customer_id, c.program_id
         )
-        SELECT array_agg(issued.customer_id), array_agg(issued.program_id)
+        SELECT array_agg(reused.customer_id), array_agg(reused.program_id)
           INTO v_new_card_customers, v_new_card_programs
-          FROM issued;
-        UPDATE loyalty.loyalty_cards AS c
-           SET status = 'ACTIVE', updated_at = now()
+          FROM reused;
+        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number)
+        SELECT f.customer_id, f.program_id, p.business_id, loyalty._card_number(f.customer_id)
           FROM (SELECT * FROM unnest(v_pair_customers, v_pair_programs)
                 EXCEPT ALL
                 SELECT * FROM unnest(v_new_card_customers, v_new_card_programs)) AS f (customer_id, program_id)
-         WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id;
+          JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+         ORDER BY f.customer_id, f.program_id;
         -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
         SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n)
           INTO v_pair_cards, v_pair_card_numbers
@@ -902,14 +1101,15 @@ BEGIN
           -- Each program's name and business's name once, not once per card.
           JOIN (SELECT p.id, p.name, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
-                  JOIN loyalty.users AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
+                  JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
          ORDER BY k.id
-        ON CONFLICT (card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
+        ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
         SELECT array_agg(n.id ORDER BY f.n)
           INTO v_pair_notifications
-          FROM unnest(v_pair_cards) WITH ORDINALITY AS f (card_id, n)
+          FROM unnest(v_pair_customers, v_pair_cards) WITH ORDINALITY AS f (customer_id, card_id, n)
          CROSS JOIN LATERAL (SELECT n.id FROM loyalty.customer_notifications AS n
-                              WHERE n.card_id = f.card_id AND n.type = 'CARD_CREATED' LIMIT 1) AS n;
+                              WHERE n.customer_id = f.customer_id AND n.card_id = f.card_id
+                                AND n.type = 'CARD_CREATED' LIMIT 1) AS n;
 
         UPDATE loyalty.customer_notifications AS n
            SET action_taken = true, actioned_at = now()
@@ -929,7 +1129,7 @@ BEGIN
           JOIN unnest(v_pair_customers, v_pair_programs, v_pair_enrollments, v_pair_cards, v_pair_notifications)
                AS k (customer_id, program_id, enrollment_id, card_id, notification_id)
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
-         WHERE r.id = f.id;
+         WHERE r.customer_id = f.customer_id AND r.id = f.id;
     END IF;
 
     -- Every request of the batch is APPROVED now: its stored outcome is its result.
@@ -950,6 +1150,28 @@ $$;
 ALTER FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: register_business(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.register_business(p_business_id bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO loyalty.businesses AS b (id, name, email)
+    SELECT u.id, u.name, u.email FROM loyalty.users AS u WHERE u.id = p_business_id
+    ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, updated_at = EXCLUDED.updated_at;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003', MESSAGE = format('User not found for business_id: %s. Cannot register the business.', p_business_id);
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.register_business(p_business_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: request_enrollment(bigint, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -960,7 +1182,7 @@ CREATE FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bi
 DECLARE
     v_program         loyalty._program_info;
     v_customer_name   text;
-    v_request_id      uuid := gen_random_uuid();
+    v_request_id      uuid := loyalty._request_id(p_customer_id);
     v_notification_id uuid;
 BEGIN
     IF p_customer_id IS NULL OR p_program_id IS NULL THEN
@@ -1044,14 +1266,21 @@ ALTER TABLE loyalty.customer_business_relationships OWNER TO loyalty_owner;
 -- Name: customer_business_relationships_id_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
 --
 
-ALTER TABLE loyalty.customer_business_relationships ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
-    SEQUENCE NAME loyalty.customer_business_relationships_id_seq
+CREATE SEQUENCE loyalty.customer_business_relationships_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+
+ALTER TABLE loyalty.customer_business_relationships_id_seq OWNER TO loyalty_owner;
+
+--
+-- Name: customer_business_relationships_id_seq; Type: SEQUENCE OWNED BY; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER SEQUENCE loyalty.customer_business_relationships_id_seq OWNED BY loyalty.customer_business_relationships.id;
 
 
 --
@@ -1093,6 +1322,7 @@ CREATE TABLE loyalty.customers (
     joined_at timestamp with time zone DEFAULT now() NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    cards_issued integer DEFAULT 0 NOT NULL,
     CONSTRAINT customers_id_is_user_id CHECK ((id = user_id))
 );
 
@@ -1110,28 +1340,42 @@ COMMENT ON TABLE loyalty.customers IS 'Customers; id = user_id, created from use
 -- Name: loyalty_cards_id_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
 --
 
-ALTER TABLE loyalty.loyalty_cards ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
-    SEQUENCE NAME loyalty.loyalty_cards_id_seq
+CREATE SEQUENCE loyalty.loyalty_cards_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+
+ALTER TABLE loyalty.loyalty_cards_id_seq OWNER TO loyalty_owner;
+
+--
+-- Name: loyalty_cards_id_seq; Type: SEQUENCE OWNED BY; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER SEQUENCE loyalty.loyalty_cards_id_seq OWNED BY loyalty.loyalty_cards.id;
 
 
 --
 -- Name: loyalty_programs_id_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
 --
 
-ALTER TABLE loyalty.loyalty_programs ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
-    SEQUENCE NAME loyalty.loyalty_programs_id_seq
+CREATE SEQUENCE loyalty.loyalty_programs_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
-);
+    CACHE 1;
+
+
+ALTER TABLE loyalty.loyalty_programs_id_seq OWNER TO loyalty_owner;
+
+--
+-- Name: loyalty_programs_id_seq; Type: SEQUENCE OWNED BY; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER SEQUENCE loyalty.loyalty_programs_id_seq OWNED BY loyalty.loyalty_programs.id;
 
 
 --
@@ -1156,14 +1400,86 @@ ALTER TABLE loyalty.program_enrollments OWNER TO loyalty_owner;
 -- Name: program_enrollments_id_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
 --
 
-ALTER TABLE loyalty.program_enrollments ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
-    SEQUENCE NAME loyalty.program_enrollments_id_seq
+CREATE SEQUENCE loyalty.program_enrollments_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1
+    CACHE 1;
+
+
+ALTER TABLE loyalty.program_enrollments_id_seq OWNER TO loyalty_owner;
+
+--
+-- Name: program_enrollments_id_seq; Type: SEQUENCE OWNED BY; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER SEQUENCE loyalty.program_enrollments_id_seq OWNED BY loyalty.program_enrollments.id;
+
+
+--
+-- Name: users; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.users (
+    id bigint NOT NULL,
+    name text,
+    email text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+
+ALTER TABLE loyalty.users OWNER TO loyalty_owner;
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
+--
+
+COMMENT ON TABLE loyalty.users IS 'Identities; id is the application''s own user id. Businesses are users too.';
+
+
+--
+-- Name: customer_business_relationships id; Type: DEFAULT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.customer_business_relationships ALTER COLUMN id SET DEFAULT nextval('loyalty.customer_business_relationships_id_seq'::regclass);
+
+
+--
+-- Name: loyalty_cards id; Type: DEFAULT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.loyalty_cards ALTER COLUMN id SET DEFAULT nextval('loyalty.loyalty_cards_id_seq'::regclass);
+
+
+--
+-- Name: loyalty_programs id; Type: DEFAULT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.loyalty_programs ALTER COLUMN id SET DEFAULT nextval('loyalty.loyalty_programs_id_seq'::regclass);
+
+
+--
+-- Name: program_enrollments id; Type: DEFAULT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.program_enrollments ALTER COLUMN id SET DEFAULT nextval('loyalty.program_enrollments_id_seq'::regclass);
+
+
+--
+-- Name: businesses businesses_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.businesses
+    ADD CONSTRAINT businesses_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: customer_approval_requests customer_approval_requests_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.customer_approval_requests
+    ADD CONSTRAINT customer_approval_requests_id_key UNIQUE (id);
 
 
 --
@@ -1171,7 +1487,7 @@ ALTER TABLE loyalty.program_enrollments ALTER COLUMN id ADD GENERATED BY DEFAULT
 --
 
 ALTER TABLE ONLY loyalty.customer_approval_requests
-    ADD CONSTRAINT customer_approval_requests_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT customer_approval_requests_pkey PRIMARY KEY (customer_id, id);
 
 
 --
@@ -1183,11 +1499,27 @@ ALTER TABLE ONLY loyalty.customer_business_relationships
 
 
 --
+-- Name: customer_business_relationships customer_business_relationships_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.customer_business_relationships
+    ADD CONSTRAINT customer_business_relationships_id_key UNIQUE (id);
+
+
+--
 -- Name: customer_business_relationships customer_business_relationships_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
 ALTER TABLE ONLY loyalty.customer_business_relationships
-    ADD CONSTRAINT customer_business_relationships_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT customer_business_relationships_pkey PRIMARY KEY (customer_id, id);
+
+
+--
+-- Name: customer_notifications customer_notifications_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.customer_notifications
+    ADD CONSTRAINT customer_notifications_id_key UNIQUE (id);
 
 
 --
@@ -1195,7 +1527,7 @@ ALTER TABLE ONLY loyalty.customer_business_relationships
 --
 
 ALTER TABLE ONLY loyalty.customer_notifications
-    ADD CONSTRAINT customer_notifications_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT customer_notifications_pkey PRIMARY KEY (customer_id, id);
 
 
 --
@@ -1231,11 +1563,19 @@ ALTER TABLE ONLY loyalty.loyalty_cards
 
 
 --
+-- Name: loyalty_cards loyalty_cards_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.loyalty_cards
+    ADD CONSTRAINT loyalty_cards_id_key UNIQUE (id);
+
+
+--
 -- Name: loyalty_cards loyalty_cards_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
 ALTER TABLE ONLY loyalty.loyalty_cards
-    ADD CONSTRAINT loyalty_cards_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT loyalty_cards_pkey PRIMARY KEY (customer_id, id);
 
 
 --
@@ -1263,11 +1603,19 @@ ALTER TABLE ONLY loyalty.program_enrollments
 
 
 --
+-- Name: program_enrollments program_enrollments_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.program_enrollments
+    ADD CONSTRAINT program_enrollments_id_key UNIQUE (id);
+
+
+--
 -- Name: program_enrollments program_enrollments_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
 ALTER TABLE ONLY loyalty.program_enrollments
-    ADD CONSTRAINT program_enrollments_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT program_enrollments_pkey PRIMARY KEY (customer_id, id);
 
 
 --
@@ -1276,13 +1624,6 @@ ALTER TABLE ONLY loyalty.program_enrollments
 
 ALTER TABLE ONLY loyalty.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
-
-
---
--- Name: customer_approval_requests_customer_id_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE INDEX customer_approval_requests_customer_id_idx ON loyalty.customer_approval_requests USING btree (customer_id);
 
 
 --
@@ -1303,7 +1644,7 @@ CREATE INDEX customer_business_relationships_business_id_idx ON loyalty.customer
 -- Name: customer_notifications_card_created_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE UNIQUE INDEX customer_notifications_card_created_key ON loyalty.customer_notifications USING btree (card_id) WHERE (type = 'CARD_CREATED'::text);
+CREATE UNIQUE INDEX customer_notifications_card_created_key ON loyalty.customer_notifications USING btree (customer_id, card_id) WHERE (type = 'CARD_CREATED'::text);
 
 
 --
@@ -1335,11 +1676,33 @@ CREATE INDEX program_enrollments_program_id_idx ON loyalty.program_enrollments U
 
 
 --
+-- Name: loyalty_programs loyalty_programs_register_business; Type: TRIGGER; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TRIGGER loyalty_programs_register_business BEFORE INSERT OR UPDATE OF business_id ON loyalty.loyalty_programs FOR EACH ROW EXECUTE FUNCTION loyalty._register_program_business();
+
+
+--
+-- Name: users users_refresh_business; Type: TRIGGER; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TRIGGER users_refresh_business AFTER UPDATE OF name, email ON loyalty.users FOR EACH ROW WHEN (((old.name IS DISTINCT FROM new.name) OR (old.email IS DISTINCT FROM new.email))) EXECUTE FUNCTION loyalty._refresh_business();
+
+
+--
+-- Name: businesses businesses_id_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.businesses
+    ADD CONSTRAINT businesses_id_fkey FOREIGN KEY (id) REFERENCES loyalty.users(id);
+
+
+--
 -- Name: customer_approval_requests customer_approval_requests_notification_id_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
 ALTER TABLE ONLY loyalty.customer_approval_requests
-    ADD CONSTRAINT customer_approval_requests_notification_id_fkey FOREIGN KEY (notification_id) REFERENCES loyalty.customer_notifications(id) ON DELETE SET NULL;
+    ADD CONSTRAINT customer_approval_requests_notification_id_fkey FOREIGN KEY (customer_id, notification_id) REFERENCES loyalty.customer_notifications(customer_id, id) ON DELETE SET NULL (notification_id);
 
 
 --
@@ -1355,7 +1718,7 @@ ALTER TABLE ONLY loyalty.customer_approval_requests
 --
 
 ALTER TABLE ONLY loyalty.customer_business_relationships
-    ADD CONSTRAINT customer_business_relationships_business_id_fkey FOREIGN KEY (business_id) REFERENCES loyalty.users(id);
+    ADD CONSTRAINT customer_business_relationships_business_id_fkey FOREIGN KEY (business_id) REFERENCES loyalty.businesses(id);
 
 
 --
@@ -1371,7 +1734,7 @@ ALTER TABLE ONLY loyalty.customer_business_relationships
 --
 
 ALTER TABLE ONLY loyalty.customer_notifications
-    ADD CONSTRAINT customer_notifications_card_id_fkey FOREIGN KEY (card_id) REFERENCES loyalty.loyalty_cards(id);
+    ADD CONSTRAINT customer_notifications_card_id_fkey FOREIGN KEY (customer_id, card_id) REFERENCES loyalty.loyalty_cards(customer_id, id);
 
 
 --
@@ -1379,7 +1742,7 @@ ALTER TABLE ONLY loyalty.customer_notifications
 --
 
 ALTER TABLE ONLY loyalty.customers
-    ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES loyalty.users(id);
+    ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (id) REFERENCES loyalty.users(id);
 
 
 --
@@ -1403,7 +1766,7 @@ ALTER TABLE ONLY loyalty.loyalty_cards
 --
 
 ALTER TABLE ONLY loyalty.loyalty_programs
-    ADD CONSTRAINT loyalty_programs_business_id_fkey FOREIGN KEY (business_id) REFERENCES loyalty.users(id);
+    ADD CONSTRAINT loyalty_programs_business_id_fkey FOREIGN KEY (business_id) REFERENCES loyalty.businesses(id);
 
 
 --
@@ -1437,6 +1800,20 @@ REVOKE ALL ON FUNCTION loyalty._approve_locked_request(p_request loyalty.custome
 
 
 --
+-- Name: FUNCTION _approve_one_by_one(p_request_ids uuid[], p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._approve_one_by_one(p_request_ids uuid[], p_business_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _card_number(p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._card_number(p_customer_id bigint) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _card_number_is_valid(p_card_number text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1458,17 +1835,17 @@ REVOKE ALL ON FUNCTION loyalty._decide_locked_request(p_request loyalty.customer
 
 
 --
--- Name: FUNCTION _decision_result(p_request_id uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty._decision_result(p_request_id uuid) FROM PUBLIC;
-
-
---
 -- Name: FUNCTION _display_name(p_id bigint, p_name text, p_email text, p_fallback text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _distributed(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._distributed() FROM PUBLIC;
 
 
 --
@@ -1500,10 +1877,45 @@ REVOKE ALL ON FUNCTION loyalty._program_info(p_program_id bigint) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _refresh_business(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._refresh_business() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _register_program_business(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._register_program_business() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _request_customer(p_request_id uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._request_customer(p_request_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _request_id(p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._request_id(p_customer_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _stored_result(p_request loyalty.customer_approval_requests); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._stored_result(p_request loyalty.customer_approval_requests) FROM PUBLIC;
 
 
 --
@@ -1546,11 +1958,27 @@ GRANT ALL ON FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_a
 
 
 --
+-- Name: FUNCTION process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION register_business(p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.register_business(p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.register_business(p_business_id bigint) TO loyalty_app;
 
 
 --

@@ -27,7 +27,7 @@ SELECT function_privs_are('loyalty', 'ensure_customer', ARRAY['bigint'], 'loyalt
 SELECT function_privs_are('loyalty', 'customer_cards', ARRAY['bigint'], 'loyalty_app', ARRAY['EXECUTE']);
 
 -- Internal helpers stay closed to the app.
-SELECT function_privs_are('loyalty', '_decision_result', ARRAY['uuid'], 'loyalty_app', ARRAY[]::text[]);
+SELECT function_privs_are('loyalty', '_stored_result', ARRAY['loyalty.customer_approval_requests'], 'loyalty_app', ARRAY[]::text[]);
 SELECT function_privs_are('loyalty', '_display_name', ARRAY['bigint', 'text', 'text', 'text'],
                           'loyalty_app', ARRAY[]::text[]);
 SELECT function_privs_are('loyalty', '_next_card_number', ARRAY[]::text[], 'loyalty_app', ARRAY[]::text[]);
