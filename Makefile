@@ -4,13 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint pytest migrate rollback status selfcheck stress bench generate schema clean
+.PHONY: help venv demo test lint pytest migrate rollback status selfcheck distribute stress bench generate schema clean
 
 help:
 	@echo "make demo     play the seed's story on a throwaway PostgreSQL (no setup needed)"
 	@echo "make test     ruff, mypy --strict and the pytest suite (starts its own PostgreSQL)"
 	@echo "make migrate  apply migrations to --dsn / LOYALTYDB_DSN / DATABASE_URL / PG* defaults"
-	@echo "make status | rollback | selfcheck   the same DSN rules"
+	@echo "make status | rollback | selfcheck | distribute   the same DSN rules (distribute: a Citus coordinator)"
 	@echo "make bench    approvals vs pgbench -N at 1-16 clients, bulk, 10k vs 1M scale (own server)"
 	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server)"
 	@echo "make generate write loyaltydb/api.py from loyaltydb/aio.py (make test checks they agree)"
@@ -49,6 +49,9 @@ status: $(STAMP)
 
 selfcheck: $(STAMP)
 	$(BIN)/loyaltydb selfcheck
+
+distribute: $(STAMP)
+	$(BIN)/loyaltydb distribute
 
 stress: $(STAMP)
 	PYTHONPATH=tests $(BIN)/python -m benchmarks.stress --sessions $${SESSIONS:-32} --operations $${OPERATIONS:-20000}

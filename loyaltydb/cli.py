@@ -18,7 +18,7 @@ import yoyo.exceptions as yoyo_errors
 
 from . import _demo as demo
 from . import _selfcheck as selfcheck
-from . import api, migrations
+from . import api, distribution, migrations
 from ._dsn import configured_conninfo, connect
 from .errors import LoyaltyError, one_line
 from .models import EnrollmentResult
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "reject":
             decide.add_argument("--reason", help="shown to the customer in the notification")
     commands.add_parser("selfcheck", help="prove approval works here, in a rolled-back transaction")
+    commands.add_parser("distribute", help="on a Citus coordinator: distribute the tables, delegate the API")
     commands.add_parser("demo", help="play the seed's story (throwaway server unless a DSN is set)")
     return parser
 
@@ -102,6 +103,9 @@ def _run(args: argparse.Namespace) -> int:
         return _decide(args)
     elif args.command == "selfcheck":
         return _selfcheck(args)
+    elif args.command == "distribute":
+        distribution.distribute(args.dsn)
+        print("distributed: per-customer tables by customer id, programs and businesses as reference tables")
     elif args.command == "demo":
         demo.run(configured_conninfo(args.dsn))
     return 0

@@ -113,6 +113,17 @@ class NotMigrated(LoyaltyError):
     sqlstates = ("3F000", "42P01", "42883", "42704")
 
 
+class CardNumberUnavailable(LoyaltyError):
+    """SQLSTATE LY007: on a cluster, card numbers need customer ids from 0 to 9,999,999,999 and at
+    most 9,999 cards a customer (one server falls back to a sequence)."""
+
+    sqlstates = ("LY007",)
+
+
+class ClusterUnavailable(LoyaltyError):
+    """``loyaltydb distribute`` on a database without Citus."""
+
+
 class ConnectionFailed(LoyaltyError):
     """The database could not be reached (bad DSN, server down, authentication failed)."""
 

@@ -548,9 +548,18 @@ SELECT c.id, c.customer_id, c.program_id, p.name AS program_name, c.business_id,
   JOIN loyalty.loyalty_programs AS p ON p.id = c.program_id
   JOIN loyalty.users AS b ON b.id = c.business_id;
 
+CREATE OR REPLACE FUNCTION loyalty.customer_cards(p_customer_id bigint)
+RETURNS SETOF loyalty.card_details
+LANGUAGE sql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT d.* FROM loyalty.card_details AS d WHERE d.customer_id = p_customer_id ORDER BY d.id
+$$;
+
 DROP FUNCTION
     loyalty.process_enrollment_approval(bigint, uuid, boolean, text, bigint),
     loyalty._approve_one_by_one(uuid[], bigint),
+    loyalty._decide_request(bigint, uuid, boolean, text, bigint),
     loyalty._stored_result(loyalty.customer_approval_requests),
     loyalty._card_number(bigint),
     loyalty._request_id(bigint),
@@ -560,24 +569,20 @@ ALTER TABLE loyalty.customer_notifications DROP CONSTRAINT customer_notification
 ALTER TABLE loyalty.customer_approval_requests DROP CONSTRAINT customer_approval_requests_notification_id_fkey;
 
 ALTER TABLE loyalty.customer_business_relationships
-    DROP CONSTRAINT customer_business_relationships_id_key,
     DROP CONSTRAINT customer_business_relationships_pkey,
     ADD CONSTRAINT customer_business_relationships_pkey PRIMARY KEY (id);
 ALTER TABLE loyalty.loyalty_cards
-    DROP CONSTRAINT loyalty_cards_id_key,
     DROP CONSTRAINT loyalty_cards_pkey,
     ADD CONSTRAINT loyalty_cards_pkey PRIMARY KEY (id);
 ALTER TABLE loyalty.program_enrollments
-    DROP CONSTRAINT program_enrollments_id_key,
     DROP CONSTRAINT program_enrollments_pkey,
     ADD CONSTRAINT program_enrollments_pkey PRIMARY KEY (id);
 ALTER TABLE loyalty.customer_approval_requests
-    DROP CONSTRAINT customer_approval_requests_id_key,
     DROP CONSTRAINT customer_approval_requests_pkey,
     ADD CONSTRAINT customer_approval_requests_pkey PRIMARY KEY (id);
+DROP INDEX loyalty.customer_approval_requests_id_idx;
 CREATE INDEX customer_approval_requests_customer_id_idx ON loyalty.customer_approval_requests (customer_id);
 ALTER TABLE loyalty.customer_notifications
-    DROP CONSTRAINT customer_notifications_id_key,
     DROP CONSTRAINT customer_notifications_pkey,
     ADD CONSTRAINT customer_notifications_pkey PRIMARY KEY (id);
 DROP INDEX loyalty.customer_notifications_card_created_key;
@@ -590,8 +595,8 @@ ALTER TABLE loyalty.customer_approval_requests
         FOREIGN KEY (notification_id) REFERENCES loyalty.customer_notifications (id) ON DELETE SET NULL;
 
 ALTER TABLE loyalty.customers
-    DROP COLUMN cards_issued,
     DROP CONSTRAINT customers_user_id_fkey,
+    ADD CONSTRAINT customers_user_id_key UNIQUE (user_id),
     ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (user_id) REFERENCES loyalty.users (id);
 ALTER TABLE loyalty.customer_business_relationships
     DROP CONSTRAINT customer_business_relationships_business_id_fkey,

@@ -5,8 +5,9 @@
 -- numbers carry the customer, so they are unique across workers by construction.
 -- depends: 0011_internal_names
 --
--- On one server nothing is lost: the UNIQUE (id) keys, UNIQUE (user_id) and UNIQUE (card_number)
--- stay (`loyaltydb distribute` drops them, since no index spans the workers), and triggers keep
+-- Ids stay unique by construction in both modes (sequences and UUIDs, as on a cluster, where no
+-- index can span the workers): no index is added to the approval's hot path. On one server
+-- UNIQUE (card_number) stays (`loyaltydb distribute` drops it), and triggers keep
 -- loyalty.businesses in step with loyalty.users.
 
 -- Objects created from here on belong to loyalty_owner (see 0008_roles).
@@ -123,21 +124,20 @@ ALTER TABLE loyalty.customer_business_relationships
     ADD CONSTRAINT customer_business_relationships_business_id_fkey
         FOREIGN KEY (business_id) REFERENCES loyalty.businesses (id);
 
--- Customers: the key into users on the distribution column (id = user_id, checked already).
+-- Customers: the key into users on the distribution column. One customer per user is the
+-- primary key with CHECK (id = user_id), so UNIQUE (user_id) only repeated it.
 ALTER TABLE loyalty.customers
     DROP CONSTRAINT customers_user_id_fkey,
-    ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (id) REFERENCES loyalty.users (id),
-    ADD COLUMN cards_issued integer NOT NULL DEFAULT 0;
+    DROP CONSTRAINT customers_user_id_key,
+    ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (id) REFERENCES loyalty.users (id);
 
--- Per-customer tables: (customer_id, id) primary keys, foreign keys through customer_id, and
--- (on one server) ids kept unique by UNIQUE (id).
+-- Per-customer tables: (customer_id, id) primary keys and foreign keys through customer_id.
 ALTER TABLE loyalty.customer_approval_requests DROP CONSTRAINT customer_approval_requests_notification_id_fkey;
 ALTER TABLE loyalty.customer_notifications DROP CONSTRAINT customer_notifications_card_id_fkey;
 
 ALTER TABLE loyalty.customer_notifications
     DROP CONSTRAINT customer_notifications_pkey,
-    ADD CONSTRAINT customer_notifications_pkey PRIMARY KEY (customer_id, id),
-    ADD CONSTRAINT customer_notifications_id_key UNIQUE (id);
+    ADD CONSTRAINT customer_notifications_pkey PRIMARY KEY (customer_id, id);
 DROP INDEX loyalty.customer_notifications_card_created_key;
 CREATE UNIQUE INDEX customer_notifications_card_created_key
     ON loyalty.customer_notifications (customer_id, card_id) WHERE type = 'CARD_CREATED';
@@ -145,27 +145,25 @@ CREATE UNIQUE INDEX customer_notifications_card_created_key
 ALTER TABLE loyalty.customer_approval_requests
     DROP CONSTRAINT customer_approval_requests_pkey,
     ADD CONSTRAINT customer_approval_requests_pkey PRIMARY KEY (customer_id, id),
-    ADD CONSTRAINT customer_approval_requests_id_key UNIQUE (id),
     ADD CONSTRAINT customer_approval_requests_notification_id_fkey
         FOREIGN KEY (customer_id, notification_id) REFERENCES loyalty.customer_notifications (customer_id, id)
         ON DELETE SET NULL (notification_id);
--- The primary key leads with customer_id now.
+-- The primary key leads with customer_id now; a request is also found by its id alone (an id
+-- not made by request_enrollment carries no customer, and batches lock their requests by id).
 DROP INDEX loyalty.customer_approval_requests_customer_id_idx;
+CREATE INDEX customer_approval_requests_id_idx ON loyalty.customer_approval_requests (id);
 
 ALTER TABLE loyalty.program_enrollments
     DROP CONSTRAINT program_enrollments_pkey,
-    ADD CONSTRAINT program_enrollments_pkey PRIMARY KEY (customer_id, id),
-    ADD CONSTRAINT program_enrollments_id_key UNIQUE (id);
+    ADD CONSTRAINT program_enrollments_pkey PRIMARY KEY (customer_id, id);
 
 ALTER TABLE loyalty.loyalty_cards
     DROP CONSTRAINT loyalty_cards_pkey,
-    ADD CONSTRAINT loyalty_cards_pkey PRIMARY KEY (customer_id, id),
-    ADD CONSTRAINT loyalty_cards_id_key UNIQUE (id);
+    ADD CONSTRAINT loyalty_cards_pkey PRIMARY KEY (customer_id, id);
 
 ALTER TABLE loyalty.customer_business_relationships
     DROP CONSTRAINT customer_business_relationships_pkey,
-    ADD CONSTRAINT customer_business_relationships_pkey PRIMARY KEY (customer_id, id),
-    ADD CONSTRAINT customer_business_relationships_id_key UNIQUE (id);
+    ADD CONSTRAINT customer_business_relationships_pkey PRIMARY KEY (customer_id, id);
 
 ALTER TABLE loyalty.customer_notifications
     ADD CONSTRAINT customer_notifications_card_id_fkey
@@ -204,8 +202,9 @@ END;
 $$;
 
 -- A new card number, unique across workers by construction: '9', the customer id in 10 digits,
--- the customer's card ordinal in 4 digits (a counter on the customer row, under its row lock),
--- then the Luhn digit. The old sequence's numbers start with 1, far below 9*10^14. Customer ids
+-- the customer's card ordinal in 4 digits, then the Luhn digit. The ordinal is one more than the
+-- customer's cards, counted under a lock on the customer row (two of its programs approved at
+-- once take turns). The old sequence's numbers start with 1, far below 9*10^14. Customer ids
 -- outside 0..9,999,999,999 (or a 10,000th card) take the sequence on one server; on a cluster,
 -- where the sequence is the coordinator's alone, they raise LY007.
 CREATE FUNCTION loyalty._card_number(p_customer_id bigint)
@@ -217,12 +216,11 @@ DECLARE
     v_payload text;
     v_number  text;
 BEGIN
+    IF p_customer_id BETWEEN 0 AND 9999999999 THEN
+        PERFORM FROM loyalty.customers AS c WHERE c.id = p_customer_id FOR NO KEY UPDATE;
+        SELECT (count(*) + 1)::integer INTO v_ordinal FROM loyalty.loyalty_cards AS k WHERE k.customer_id = p_customer_id;
+    END IF;
     LOOP
-        IF p_customer_id BETWEEN 0 AND 9999999999 THEN
-            UPDATE loyalty.customers AS c SET cards_issued = c.cards_issued + 1
-             WHERE c.id = p_customer_id
-            RETURNING c.cards_issued INTO v_ordinal;
-        END IF;
         IF v_ordinal IS NULL OR v_ordinal > 9999 THEN
             IF loyalty._distributed() THEN
                 RAISE EXCEPTION USING
@@ -234,11 +232,13 @@ BEGIN
         END IF;
         v_payload := '9' || lpad(p_customer_id::text, 10, '0') || lpad(v_ordinal::text, 4, '0');
         v_number := v_payload || loyalty._luhn_check_digit(v_payload);
-        -- A number an imported card has already is skipped (on one server every card is
-        -- checked; on a cluster, where no index spans the workers, the customer's own cards).
+        -- A number a card has already (imported, or a deleted card's successor) is skipped: on
+        -- one server every card is checked; on a cluster, where no index spans the workers, the
+        -- customer's own cards.
         EXIT WHEN NOT EXISTS (SELECT FROM loyalty.loyalty_cards AS k
                                WHERE k.card_number = v_number
                                  AND (NOT loyalty._distributed() OR k.customer_id = p_customer_id));
+        v_ordinal := v_ordinal + 1;
     END LOOP;
     RETURN v_number;
 END;
@@ -270,6 +270,18 @@ SELECT c.id, c.customer_id, c.program_id, p.name AS program_name, c.business_id,
   FROM loyalty.loyalty_cards AS c
   JOIN loyalty.loyalty_programs AS p ON p.id = c.program_id
   JOIN loyalty.businesses AS b ON b.id = c.business_id;
+
+-- A customer's cards with their program's and business's names. plpgsql, not SQL: Citus cannot
+-- plan a SQL function's parameters.
+CREATE OR REPLACE FUNCTION loyalty.customer_cards(p_customer_id bigint)
+RETURNS SETOF loyalty.card_details
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT d.* FROM loyalty.card_details AS d WHERE d.customer_id = p_customer_id ORDER BY d.id;
+END;
+$$;
 
 -- The stored outcome of a decided request (its row holds it; the card number is the card's).
 CREATE FUNCTION loyalty._stored_result(p_request loyalty.customer_approval_requests)
@@ -470,27 +482,21 @@ $function$;
 
 DROP FUNCTION loyalty._decision_result(uuid);
 
--- Decide a join request of a known customer in one transaction: approve (the default) or
--- reject it. The overload a cluster delegates to the customer's worker: every statement names
--- the customer. With p_business_id, only that business may decide.
-CREATE FUNCTION loyalty.process_enrollment_approval(
+-- Decide a request of a known customer: lock it (and, to reject, its siblings), then decide.
+-- Every statement names the customer, so on a cluster all of it runs on that customer's worker.
+CREATE FUNCTION loyalty._decide_request(
     p_customer_id bigint,
     p_request_id  uuid,
-    p_approved    boolean DEFAULT true,
-    p_reason      text DEFAULT NULL,
-    p_business_id bigint DEFAULT NULL
+    p_approved    boolean,
+    p_reason      text,
+    p_business_id bigint
 )
 RETURNS loyalty.enrollment_result
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_request loyalty.customer_approval_requests;
 BEGIN
-    IF p_customer_id IS NULL OR p_request_id IS NULL OR p_approved IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id, request id and approved must not be NULL';
-    END IF;
-
     -- A rejection first waits for every decision on the same customer and program (their
     -- requests, locked in id order like a batch's), so it sees an approval that beat it.
     IF NOT p_approved THEN
@@ -512,6 +518,28 @@ BEGIN
     END IF;
 
     RETURN loyalty._decide_locked_request(v_request, p_approved, p_reason, p_business_id);
+END;
+$$;
+
+-- Decide a join request of a known customer in one transaction: approve (the default) or
+-- reject it. The overload a cluster delegates to the customer's worker. With p_business_id,
+-- only that business may decide.
+CREATE FUNCTION loyalty.process_enrollment_approval(
+    p_customer_id bigint,
+    p_request_id  uuid,
+    p_approved    boolean DEFAULT true,
+    p_reason      text DEFAULT NULL,
+    p_business_id bigint DEFAULT NULL
+)
+RETURNS loyalty.enrollment_result
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_customer_id IS NULL OR p_request_id IS NULL OR p_approved IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id, request id and approved must not be NULL';
+    END IF;
+    RETURN loyalty._decide_request(p_customer_id, p_request_id, p_approved, p_reason, p_business_id);
 END;
 $$;
 
@@ -538,7 +566,7 @@ BEGIN
     IF v_customer_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
     END IF;
-    RETURN loyalty.process_enrollment_approval(v_customer_id, p_request_id, p_approved, p_reason, p_business_id);
+    RETURN loyalty._decide_request(v_customer_id, p_request_id, p_approved, p_reason, p_business_id);
 END;
 $$;
 
@@ -621,7 +649,7 @@ BEGIN
         IF v_customer_id IS NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', v_id);
         END IF;
-        RETURN NEXT loyalty.process_enrollment_approval(v_customer_id, v_id, true, NULL, p_business_id);
+        RETURN NEXT loyalty._decide_request(v_customer_id, v_id, true, NULL, p_business_id);
     END LOOP;
 END;
 $$;
@@ -849,7 +877,8 @@ BEGIN
 
         UPDATE loyalty.customer_notifications AS n
            SET action_taken = true, actioned_at = now()
-         WHERE n.id = ANY (v_request_note);
+          FROM unnest(v_customers, v_request_note) AS f (customer_id, id)
+         WHERE n.customer_id = f.customer_id AND n.id = f.id;
 
         -- The outcome of each request, kept for replays. A customer created by this batch was
         -- created, one by one, by its first request in the caller's order.

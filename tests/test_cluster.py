@@ -6,7 +6,8 @@ from __future__ import annotations
 import psycopg
 
 import loyaltydb
-from helpers import add_program, add_user
+from helpers import add_program, add_user, luhn_valid
+from loyaltydb import distribution
 from loyaltydb.testing._cluster import TempCluster
 
 
@@ -42,3 +43,97 @@ def test_the_single_server_keeps_its_roles_nologin(db: psycopg.Connection[object
     assert db.execute(
         "SELECT bool_or(rolcanlogin) FROM pg_roles WHERE rolname IN ('loyalty_owner', 'loyalty_app')"
     ).fetchone() == (False,)
+
+
+def _distributed_database(cluster: TempCluster, name: str) -> str:
+    dsn = cluster.create_database(name)
+    loyaltydb.migrate(dsn)
+    with psycopg.connect(dsn) as conn:
+        add_user(conn, 7, "Bean There Coffee", None)
+        add_user(conn, 8, None, "owner@crumbs.example")
+        conn.commit()
+    distribution.distribute(dsn)
+    with psycopg.connect(dsn) as conn:
+        for business in (7, 8):
+            conn.execute("SELECT loyalty.register_business(%s)", (business,))
+        conn.commit()
+    return dsn
+
+
+def test_distribute_makes_distributed_and_reference_tables_and_is_idempotent(citus_cluster: TempCluster) -> None:
+    dsn = _distributed_database(citus_cluster, "distribute_twice")
+    distribution.distribute(dsn)  # again: nothing to do, no error
+    with psycopg.connect(dsn) as conn:
+        kinds: dict[str, str] = dict(
+            conn.execute(
+                "SELECT logicalrelid::regclass::text, partmethod FROM pg_dist_partition"
+                " WHERE logicalrelid::regclass::text LIKE 'loyalty.%'"
+            ).fetchall()
+        )
+        colocation = conn.execute(
+            "SELECT count(DISTINCT colocationid) FROM pg_dist_partition WHERE partmethod = 'h'"
+            " AND logicalrelid::regclass::text LIKE 'loyalty.%'"
+        ).fetchone()
+    assert kinds == {
+        "loyalty.businesses": "n",
+        "loyalty.loyalty_programs": "n",
+        **dict.fromkeys(
+            ["loyalty.users", "loyalty.customers", "loyalty.program_enrollments", "loyalty.loyalty_cards",
+             "loyalty.customer_business_relationships", "loyalty.customer_notifications",
+             "loyalty.customer_approval_requests"],
+            "h",
+        ),
+    }  # fmt: skip
+    assert colocation == (1,)
+
+
+def test_an_approval_is_pushed_down_to_the_customers_worker(citus_cluster: TempCluster) -> None:
+    dsn = _distributed_database(citus_cluster, "delegation")
+    with psycopg.connect(dsn) as conn:
+        add_user(conn, 32, None, "john.smith@example.com")
+        program = add_program(conn, 7, "Coffee Club")
+        conn.commit()
+        request_id = loyaltydb.request_enrollment(conn, 32, program)
+        messages: list[str] = []
+        conn.add_notice_handler(lambda diag: messages.append(diag.message_primary or ""))
+        conn.execute("SET client_min_messages = debug1")
+        conn.commit()
+        result = loyaltydb.approve_enrollment(conn, request_id)
+        conn.execute("RESET client_min_messages")
+        conn.commit()
+    assert "pushing down the function call" in messages
+    assert (result.status, result.customer_created, result.card_number[:15]) == (  # type: ignore[index]
+        "APPROVED",
+        True,
+        "900000000320001",
+    )
+    with psycopg.connect(dsn) as conn:  # the contract's psql call works on the cluster too
+        replay = conn.execute(
+            "SELECT status, card_number FROM loyalty.process_enrollment_approval(%s::uuid, true)", (request_id,)
+        ).fetchone()
+        names = [card.business_name for card in loyaltydb.customer_cards(conn, 32)]
+    assert replay == ("APPROVED", result.card_number)
+    assert names == ["Bean There Coffee"]
+
+
+def test_card_numbers_are_unique_with_customers_on_every_worker(citus_cluster: TempCluster) -> None:
+    dsn = _distributed_database(citus_cluster, "cards_everywhere")
+    users = list(range(100, 140))
+    with psycopg.connect(dsn) as conn:
+        for user in users:
+            add_user(conn, user, None, f"customer.{user}@example.com")
+        programs = [add_program(conn, 7, "Coffee Club"), add_program(conn, 8, "Bakery Club")]
+        conn.commit()
+        requests = [loyaltydb.request_enrollment(conn, user, program) for user in users for program in programs]
+        results = [loyaltydb.approve_enrollment(conn, request_id) for request_id in requests]
+        batch = [loyaltydb.request_enrollment(conn, user, programs[0]) for user in users[:10]]
+        replays = loyaltydb.approve_enrollments(conn, batch)
+        placements = conn.execute(
+            "SELECT count(DISTINCT s.nodeport) FROM loyalty.customers AS c"
+            " JOIN citus_shards AS s ON s.shardid = get_shard_id_for_distribution_column('loyalty.customers', c.id)"
+        ).fetchone()
+    numbers = [r.card_number for r in results]
+    assert placements == (2,)  # customers on both workers
+    assert len(set(numbers)) == len(numbers) == 80
+    assert all(n is not None and luhn_valid(n) for n in numbers)
+    assert [r.card_number for r in replays] == [r.card_number for r in results[::2][:10]]

@@ -78,7 +78,7 @@ def test_card_numbers_carry_the_customer_and_a_per_customer_ordinal(db: psycopg.
     assert loyaltydb.approve_enrollment(db, add_request(db, world.new_user, world.coffee_club)).card_number == (
         first.card_number
     )
-    assert count(db, "SELECT cards_issued FROM loyalty.customers WHERE id = 32") == 2
+    assert count(db, "SELECT count(*) FROM loyalty.loyalty_cards WHERE customer_id = 32") == 2
 
 
 def test_customer_ids_outside_the_card_range_still_get_cards_on_one_server(db: psycopg.Connection[Any]) -> None:

@@ -43,8 +43,8 @@ RELEASED = {
     "0010_correct_bulk_approval.sql": "5852e63f678f1a5b1b45fb7ac792227c61bad6a92dd71423d4bd60d581d04b9a",
     "0011_internal_names.rollback.sql": "dbaeed3764878c19ff34a875cf053d988484010f5469cc1c8760792726902a07",
     "0011_internal_names.sql": "1f2f37ec5709e8c04c02069e1a2bcc69e4298d546b21a8567e602c4c241644a0",
-    "0012_distribution_keys.rollback.sql": "1dc07ff0d7415376f489c363a17fcd20fc8c17f62fbe3991f68cf8bc83626f54",
-    "0012_distribution_keys.sql": "8e2a423df6ecc4381bb14d6f0b2cd26d4c781a191d3d137718883696429ad8d5",
+    "0012_distribution_keys.rollback.sql": "6a109421d8ceb54860568c83fcc1b3478992641d3611ae6c9055a7c78312eba9",
+    "0012_distribution_keys.sql": "5f3ef9fc1ac613a76e05b507ac49bdc8957a3b561729ad89f9cbd05a0576b3cd",
 }
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

@@ -58,15 +58,15 @@ def test_a_customer_id_must_equal_its_user_id(db: psycopg.Connection[Any], world
         db.execute("INSERT INTO loyalty.customers (id, user_id, name) VALUES (33, 32, 'x')")
 
 
-def test_customer_user_id_is_unique(db: psycopg.Connection[Any], world: World) -> None:
-    """Both customer keys are unique: the reason ON CONFLICT in ensure_customer has no target."""
-    constraints = {
-        row[0]
-        for row in db.execute(
-            "SELECT conname FROM pg_constraint WHERE conrelid = 'loyalty.customers'::regclass AND contype IN ('p','u')"
-        )
-    }
-    assert constraints == {"customers_pkey", "customers_user_id_key"}
+def test_one_customer_per_user_is_enforced(db: psycopg.Connection[Any], world: World) -> None:
+    """The primary key on id with CHECK (id = user_id): a second row for a user is refused either
+    way (a cluster needs every unique key to hold the distribution column, id)."""
+    with pytest.raises(errors.UniqueViolation):
+        db.execute("INSERT INTO loyalty.customers (id, user_id, name) VALUES (40, 40, 'Ada again')")
+    db.rollback()
+    with pytest.raises(errors.CheckViolation):
+        db.execute("INSERT INTO loyalty.customers (id, user_id, name) VALUES (41, 40, 'Ada again')")
+    db.rollback()
 
 
 @pytest.mark.parametrize(

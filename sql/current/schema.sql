@@ -233,7 +233,7 @@ BEGIN
         IF v_customer_id IS NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', v_id);
         END IF;
-        RETURN NEXT loyalty.process_enrollment_approval(v_customer_id, v_id, true, NULL, p_business_id);
+        RETURN NEXT loyalty._decide_request(v_customer_id, v_id, true, NULL, p_business_id);
     END LOOP;
 END;
 $$;
@@ -253,12 +253,11 @@ DECLARE
     v_payload text;
     v_number  text;
 BEGIN
+    IF p_customer_id BETWEEN 0 AND 9999999999 THEN
+        PERFORM FROM loyalty.customers AS c WHERE c.id = p_customer_id FOR NO KEY UPDATE;
+        SELECT (count(*) + 1)::integer INTO v_ordinal FROM loyalty.loyalty_cards AS k WHERE k.customer_id = p_customer_id;
+    END IF;
     LOOP
-        IF p_customer_id BETWEEN 0 AND 9999999999 THEN
-            UPDATE loyalty.customers AS c SET cards_issued = c.cards_issued + 1
-             WHERE c.id = p_customer_id
-            RETURNING c.cards_issued INTO v_ordinal;
-        END IF;
         IF v_ordinal IS NULL OR v_ordinal > 9999 THEN
             IF loyalty._distributed() THEN
                 RAISE EXCEPTION USING
@@ -270,11 +269,13 @@ BEGIN
         END IF;
         v_payload := '9' || lpad(p_customer_id::text, 10, '0') || lpad(v_ordinal::text, 4, '0');
         v_number := v_payload || loyalty._luhn_check_digit(v_payload);
-        -- A number an imported card has already is skipped (on one server every card is
-        -- checked; on a cluster, where no index spans the workers, the customer's own cards).
+        -- A number a card has already (imported, or a deleted card's successor) is skipped: on
+        -- one server every card is checked; on a cluster, where no index spans the workers, the
+        -- customer's own cards.
         EXIT WHEN NOT EXISTS (SELECT FROM loyalty.loyalty_cards AS k
                                WHERE k.card_number = v_number
                                  AND (NOT loyalty._distributed() OR k.customer_id = p_customer_id));
+        v_ordinal := v_ordinal + 1;
     END LOOP;
     RETURN v_number;
 END;
@@ -347,6 +348,43 @@ $$;
 
 
 ALTER FUNCTION loyalty._decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _decide_request(bigint, uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._decide_request(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_request loyalty.customer_approval_requests;
+BEGIN
+    -- A rejection first waits for every decision on the same customer and program (their
+    -- requests, locked in id order like a batch's), so it sees an approval that beat it.
+    IF NOT p_approved THEN
+        PERFORM FROM loyalty.customer_approval_requests AS s
+         WHERE s.customer_id = p_customer_id
+           AND s.program_id = (SELECT r.program_id FROM loyalty.customer_approval_requests AS r
+                                WHERE r.customer_id = p_customer_id AND r.id = p_request_id)
+         ORDER BY s.id
+           FOR UPDATE;
+    END IF;
+
+    -- Every decision on one request is serialised here; the waiter then sees the decided row.
+    SELECT r.* INTO v_request
+      FROM loyalty.customer_approval_requests AS r
+     WHERE r.customer_id = p_customer_id AND r.id = p_request_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
+    END IF;
+
+    RETURN loyalty._decide_locked_request(v_request, p_approved, p_reason, p_business_id);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._decide_request(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: _display_name(bigint, text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -739,10 +777,12 @@ ALTER TABLE loyalty.card_details OWNER TO loyalty_owner;
 --
 
 CREATE FUNCTION loyalty.customer_cards(p_customer_id bigint) RETURNS SETOF loyalty.card_details
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT d.* FROM loyalty.card_details AS d WHERE d.customer_id = p_customer_id ORDER BY d.id
+BEGIN
+    RETURN QUERY SELECT d.* FROM loyalty.card_details AS d WHERE d.customer_id = p_customer_id ORDER BY d.id;
+END;
 $$;
 
 
@@ -841,7 +881,7 @@ BEGIN
     IF v_customer_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
     END IF;
-    RETURN loyalty.process_enrollment_approval(v_customer_id, p_request_id, p_approved, p_reason, p_business_id);
+    RETURN loyalty._decide_request(v_customer_id, p_request_id, p_approved, p_reason, p_business_id);
 END;
 $$;
 
@@ -856,34 +896,11 @@ CREATE FUNCTION loyalty.process_enrollment_approval(p_customer_id bigint, p_requ
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    v_request loyalty.customer_approval_requests;
 BEGIN
     IF p_customer_id IS NULL OR p_request_id IS NULL OR p_approved IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id, request id and approved must not be NULL';
     END IF;
-
-    -- A rejection first waits for every decision on the same customer and program (their
-    -- requests, locked in id order like a batch's), so it sees an approval that beat it.
-    IF NOT p_approved THEN
-        PERFORM FROM loyalty.customer_approval_requests AS s
-         WHERE s.customer_id = p_customer_id
-           AND s.program_id = (SELECT r.program_id FROM loyalty.customer_approval_requests AS r
-                                WHERE r.customer_id = p_customer_id AND r.id = p_request_id)
-         ORDER BY s.id
-           FOR UPDATE;
-    END IF;
-
-    -- Every decision on one request is serialised here; the waiter then sees the decided row.
-    SELECT r.* INTO v_request
-      FROM loyalty.customer_approval_requests AS r
-     WHERE r.customer_id = p_customer_id AND r.id = p_request_id
-       FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
-    END IF;
-
-    RETURN loyalty._decide_locked_request(v_request, p_approved, p_reason, p_business_id);
+    RETURN loyalty._decide_request(p_customer_id, p_request_id, p_approved, p_reason, p_business_id);
 END;
 $$;
 
@@ -1113,7 +1130,8 @@ BEGIN
 
         UPDATE loyalty.customer_notifications AS n
            SET action_taken = true, actioned_at = now()
-         WHERE n.id = ANY (v_request_note);
+          FROM unnest(v_customers, v_request_note) AS f (customer_id, id)
+         WHERE n.customer_id = f.customer_id AND n.id = f.id;
 
         -- The outcome of each request, kept for replays. A customer created by this batch was
         -- created, one by one, by its first request in the caller's order.
@@ -1322,7 +1340,6 @@ CREATE TABLE loyalty.customers (
     joined_at timestamp with time zone DEFAULT now() NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    cards_issued integer DEFAULT 0 NOT NULL,
     CONSTRAINT customers_id_is_user_id CHECK ((id = user_id))
 );
 
@@ -1475,14 +1492,6 @@ ALTER TABLE ONLY loyalty.businesses
 
 
 --
--- Name: customer_approval_requests customer_approval_requests_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
---
-
-ALTER TABLE ONLY loyalty.customer_approval_requests
-    ADD CONSTRAINT customer_approval_requests_id_key UNIQUE (id);
-
-
---
 -- Name: customer_approval_requests customer_approval_requests_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1499,27 +1508,11 @@ ALTER TABLE ONLY loyalty.customer_business_relationships
 
 
 --
--- Name: customer_business_relationships customer_business_relationships_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
---
-
-ALTER TABLE ONLY loyalty.customer_business_relationships
-    ADD CONSTRAINT customer_business_relationships_id_key UNIQUE (id);
-
-
---
 -- Name: customer_business_relationships customer_business_relationships_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
 ALTER TABLE ONLY loyalty.customer_business_relationships
     ADD CONSTRAINT customer_business_relationships_pkey PRIMARY KEY (customer_id, id);
-
-
---
--- Name: customer_notifications customer_notifications_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
---
-
-ALTER TABLE ONLY loyalty.customer_notifications
-    ADD CONSTRAINT customer_notifications_id_key UNIQUE (id);
 
 
 --
@@ -1539,14 +1532,6 @@ ALTER TABLE ONLY loyalty.customers
 
 
 --
--- Name: customers customers_user_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
---
-
-ALTER TABLE ONLY loyalty.customers
-    ADD CONSTRAINT customers_user_id_key UNIQUE (user_id);
-
-
---
 -- Name: loyalty_cards loyalty_cards_card_number_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1560,14 +1545,6 @@ ALTER TABLE ONLY loyalty.loyalty_cards
 
 ALTER TABLE ONLY loyalty.loyalty_cards
     ADD CONSTRAINT loyalty_cards_customer_id_program_id_key UNIQUE (customer_id, program_id);
-
-
---
--- Name: loyalty_cards loyalty_cards_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
---
-
-ALTER TABLE ONLY loyalty.loyalty_cards
-    ADD CONSTRAINT loyalty_cards_id_key UNIQUE (id);
 
 
 --
@@ -1603,14 +1580,6 @@ ALTER TABLE ONLY loyalty.program_enrollments
 
 
 --
--- Name: program_enrollments program_enrollments_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
---
-
-ALTER TABLE ONLY loyalty.program_enrollments
-    ADD CONSTRAINT program_enrollments_id_key UNIQUE (id);
-
-
---
 -- Name: program_enrollments program_enrollments_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1624,6 +1593,13 @@ ALTER TABLE ONLY loyalty.program_enrollments
 
 ALTER TABLE ONLY loyalty.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: customer_approval_requests_id_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX customer_approval_requests_id_idx ON loyalty.customer_approval_requests USING btree (id);
 
 
 --
@@ -1832,6 +1808,13 @@ REVOKE ALL ON FUNCTION loyalty._check_business(p_request loyalty.customer_approv
 --
 
 REVOKE ALL ON FUNCTION loyalty._decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _decide_request(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._decide_request(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
 
 
 --

@@ -1,0 +1,94 @@
+-- `loyaltydb distribute` (docs/scaling.md): turn a migrated database on a Citus coordinator into
+-- a distributed one. Idempotent: each step is skipped when it is done, so run it again after
+-- migrations that add tables or functions. Runs as a superuser (Citus's functions need it).
+DO $$
+DECLARE
+    v_table      text;
+    v_column     text;
+    v_colocate   text;
+    v_constraint record;
+    v_function   regprocedure;
+    v_keys       text[] := ARRAY[]::text[];
+BEGIN
+    -- One connection per worker: foreign keys to reference tables are created in this same
+    -- transaction as the distributed tables (Citus's advice for that case).
+    PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    -- What a cluster cannot keep: triggers (Citus refuses them on its tables), the key from the
+    -- businesses into users (reference data cannot point into distributed data), and the unique
+    -- card number, which would have to span the workers (it is unique by construction).
+    -- (Only when there: Citus refuses even DROP TRIGGER IF EXISTS on its tables.)
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = 'loyalty_programs_register_business') THEN
+        DROP TRIGGER loyalty_programs_register_business ON loyalty.loyalty_programs;
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = 'users_refresh_business') THEN
+        DROP TRIGGER users_refresh_business ON loyalty.users;
+    END IF;
+    ALTER TABLE loyalty.businesses DROP CONSTRAINT IF EXISTS businesses_id_fkey;
+    ALTER TABLE loyalty.loyalty_cards DROP CONSTRAINT IF EXISTS loyalty_cards_card_number_key;
+
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'loyalty.users'::regclass) THEN
+        -- Foreign keys are set aside while the tables move (Citus wants both ends distributed
+        -- first) and put back after, when Citus creates them on every shard.
+        FOR v_constraint IN
+            SELECT c.conrelid::regclass AS tbl, c.conname, pg_catalog.pg_get_constraintdef(c.oid) AS def
+              FROM pg_catalog.pg_constraint AS c
+             WHERE c.contype = 'f' AND c.connamespace = 'loyalty'::regnamespace
+        LOOP
+            -- Citus refuses ON DELETE SET NULL on a key that holds the distribution column: on a
+            -- cluster a request's link to its notification is no foreign key (README).
+            IF v_constraint.conname <> 'customer_approval_requests_notification_id_fkey' THEN
+                v_keys := v_keys || format('ALTER TABLE %s ADD CONSTRAINT %I %s',
+                                           v_constraint.tbl, v_constraint.conname, v_constraint.def);
+            END IF;
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', v_constraint.tbl, v_constraint.conname);
+        END LOOP;
+
+        -- Programs and businesses on every node; everything about a customer on one worker.
+        PERFORM create_reference_table('loyalty.businesses');
+        PERFORM create_reference_table('loyalty.loyalty_programs');
+        FOR v_table, v_column, v_colocate IN
+            VALUES ('loyalty.users', 'id', 'none'),
+                   ('loyalty.customers', 'id', 'loyalty.users'),
+                   ('loyalty.program_enrollments', 'customer_id', 'loyalty.users'),
+                   ('loyalty.loyalty_cards', 'customer_id', 'loyalty.users'),
+                   ('loyalty.customer_business_relationships', 'customer_id', 'loyalty.users'),
+                   ('loyalty.customer_notifications', 'customer_id', 'loyalty.users'),
+                   ('loyalty.customer_approval_requests', 'customer_id', 'loyalty.users')
+        LOOP
+            PERFORM create_distributed_table(v_table, v_column, colocate_with => v_colocate);
+            -- The rows now live in the shards; the coordinator's copy only takes room.
+            PERFORM truncate_local_data_after_distributing_table(v_table);
+        END LOOP;
+        PERFORM truncate_local_data_after_distributing_table('loyalty.businesses');
+        PERFORM truncate_local_data_after_distributing_table('loyalty.loyalty_programs');
+
+        FOREACH v_table IN ARRAY v_keys LOOP
+            EXECUTE v_table;
+        END LOOP;
+    END IF;
+
+    -- Every function on every node; the API delegated to the worker that owns its customer.
+    FOR v_function IN
+        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = 'loyalty'::regnamespace
+    LOOP
+        IF v_function::text IN ('loyalty.process_enrollment_approval(bigint,uuid,boolean,text,bigint)',
+                                'loyalty._decide_request(bigint,uuid,boolean,text,bigint)',
+                                'loyalty.request_enrollment(bigint,bigint,text)',
+                                'loyalty.customer_cards(bigint)') THEN
+            PERFORM create_distributed_function(v_function, 'p_customer_id', colocate_with => 'loyalty.users');
+        ELSIF v_function::text IN ('loyalty.ensure_customer(bigint)', 'loyalty.ensure_customer_exists(bigint)') THEN
+            PERFORM create_distributed_function(v_function, 'p_user_id', colocate_with => 'loyalty.users');
+        ELSE
+            PERFORM create_distributed_function(v_function);
+        END IF;
+    END LOOP;
+
+    -- What differs on a cluster (no row lock on reference data, card-number checks per customer)
+    -- asks this flag; replacing it here reaches every worker.
+    CREATE OR REPLACE FUNCTION loyalty._distributed()
+    RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS 'SELECT true';
+END
+$$;
