@@ -168,3 +168,11 @@ def test_psql_users_call_the_procedure_and_see_the_same_errors(
     missing = f"SELECT * FROM loyalty.process_enrollment_approval('{uuid.uuid4()}')"
     failed = subprocess.run([psql, dsn, "-X", "-v", "VERBOSITY=verbose", "-c", missing], capture_output=True, text=True)
     assert "LY001" in failed.stderr and "Enrollment request not found" in failed.stderr
+
+
+def test_distribute_without_citus_is_one_sentence(dsn: str) -> None:
+    assert_user_error(run_cli("--dsn", dsn, "distribute"), "has no Citus")
+
+
+def test_distribute_on_an_unmigrated_database_says_migrate_first(empty_dsn: str) -> None:
+    assert_user_error(run_cli("--dsn", empty_dsn, "distribute"), "not migrated")

@@ -44,7 +44,7 @@ RELEASED = {
     "0011_internal_names.rollback.sql": "dbaeed3764878c19ff34a875cf053d988484010f5469cc1c8760792726902a07",
     "0011_internal_names.sql": "1f2f37ec5709e8c04c02069e1a2bcc69e4298d546b21a8567e602c4c241644a0",
     "0012_distribution_keys.rollback.sql": "6a109421d8ceb54860568c83fcc1b3478992641d3611ae6c9055a7c78312eba9",
-    "0012_distribution_keys.sql": "5f3ef9fc1ac613a76e05b507ac49bdc8957a3b561729ad89f9cbd05a0576b3cd",
+    "0012_distribution_keys.sql": "9a1fa7746a314c0e0035408e8f9ef2db95ccb2131a925e0d5bef4a1d51137b80",
 }
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

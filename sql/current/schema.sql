@@ -1157,7 +1157,7 @@ BEGIN
          CROSS JOIN LATERAL (SELECT r.id, r.status, r.customer_id, r.program_id, r.enrollment_id, r.card_id,
                                     k.card_number, coalesce(r.customer_created, false), r.result_notification_id
                                FROM loyalty.customer_approval_requests AS r
-                               LEFT JOIN loyalty.loyalty_cards AS k ON k.id = r.card_id
+                               LEFT JOIN loyalty.loyalty_cards AS k ON k.customer_id = r.customer_id AND k.id = r.card_id
                               WHERE r.id = t.id
                               LIMIT 1) AS d
          ORDER BY t.position;
