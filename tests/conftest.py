@@ -13,6 +13,8 @@ import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
 import helpers
+from loyaltydb.distribution import distribute
+from loyaltydb.migrations import migrate
 from loyaltydb.testing import TempServer
 from loyaltydb.testing._cluster import TempCluster, citus_available
 
@@ -36,16 +38,46 @@ def citus_cluster(pg_server: TempServer) -> Iterator[TempCluster]:
         yield cluster
 
 
+@pytest.fixture(scope="session")
+def cluster_dsn(citus_cluster: TempCluster) -> str:
+    """A migrated and distributed database on the cluster, shared by the run (CREATE DATABASE
+    … TEMPLATE does not reach the workers): tests on it start from empty tables."""
+    dsn = citus_cluster.create_database("loyalty_suite")
+    migrate(dsn)
+    distribute(dsn)
+    return dsn
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_modes`` run on one server and on the Citus cluster (parametrised)."""
+    if metafunc.definition.get_closest_marker("both_modes") and "mode" in metafunc.fixturenames:
+        metafunc.parametrize("mode", ["single", "cluster"], indirect=True)
+
+
 @pytest.fixture
-def dsn(loyaltydb_dsn: str) -> str:
+def mode(request: pytest.FixtureRequest) -> str:
+    """Where the test runs: "single" unless the test is marked both_modes (then each in turn)."""
+    return str(getattr(request, "param", "single"))
+
+
+@pytest.fixture
+def dsn(mode: str, request: pytest.FixtureRequest) -> str:
     """Connection string of this test's migrated database (portable: psql 15 reads it too)."""
+    if mode == "cluster":
+        cluster: str = request.getfixturevalue("cluster_dsn")
+        with psycopg.connect(cluster, autocommit=True) as conn:
+            tables = ", ".join(f"loyalty.{table}" for table in helpers.loyalty_tables(conn))
+            conn.execute(f"TRUNCATE {tables} CASCADE")
+        return cluster
+    loyaltydb_dsn: str = request.getfixturevalue("loyaltydb_dsn")
     return loyaltydb_dsn
 
 
 @pytest.fixture
-def db(loyaltydb_conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+def db(dsn: str) -> Iterator[psycopg.Connection[Any]]:
     """A connection to this test's migrated database."""
-    return loyaltydb_conn
+    with psycopg.connect(dsn) as conn:
+        yield conn
 
 
 @pytest.fixture

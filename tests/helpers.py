@@ -54,6 +54,13 @@ def add_user(conn: psycopg.Connection[Any], user_id: int, name: str | None, emai
 
 
 def add_program(conn: psycopg.Connection[Any], business_id: int, name: str, status: str = "ACTIVE") -> int:
+    # On a cluster no trigger registers the business (README "Scaling out"); on one server this
+    # only repeats what the trigger does. In a transaction of its own: on a cluster, rows that
+    # register_business (which runs as loyalty_owner) wrote cannot be read in the same
+    # transaction by another role, and the other way round.
+    conn.commit()
+    conn.execute("SELECT loyalty.register_business(%s)", (business_id,))
+    conn.commit()
     row = conn.execute(
         "INSERT INTO loyalty.loyalty_programs (business_id, name, status) VALUES (%s, %s, %s) RETURNING id",
         (business_id, name, status),

@@ -20,6 +20,9 @@ from loyaltydb.errors import (
     UserNotFound,
 )
 
+# Every behaviour here holds on one server and on a Citus cluster.
+pytestmark = pytest.mark.both_modes
+
 
 def _row(conn: psycopg.Connection[Any], sql: str, *params: object) -> tuple[Any, ...]:
     row = conn.execute(sql, params).fetchone()
@@ -64,7 +67,8 @@ def test_approval_creates_everything_a_new_customer_needs(db: psycopg.Connection
     assert _row(
         db,
         "SELECT n.action_taken FROM loyalty.customer_notifications AS n"
-        " JOIN loyalty.customer_approval_requests AS r ON r.notification_id = n.id WHERE r.id = %s",
+        " JOIN loyalty.customer_approval_requests AS r ON r.customer_id = n.customer_id AND r.notification_id = n.id"
+        " WHERE r.id = %s",
         request_id,
     ) == (True,)
 

@@ -20,6 +20,9 @@ from invariants import INVARIANTS, violations
 from loyaltydb.errors import RequestAlreadyDecided
 from loyaltydb.models import EnrollmentResult
 
+# Every behaviour here holds on one server and on a Citus cluster.
+pytestmark = pytest.mark.both_modes
+
 ROUNDS = 5
 SESSIONS = 12
 
