@@ -3,6 +3,9 @@ steps of the scale-out (issue 9). Distribution itself is not done yet: see the R
 
 from __future__ import annotations
 
+import threading
+import time
+
 import psycopg
 
 import loyaltydb
@@ -137,3 +140,60 @@ def test_card_numbers_are_unique_with_customers_on_every_worker(citus_cluster: T
     assert len(set(numbers)) == len(numbers) == 80
     assert all(n is not None and luhn_valid(n) for n in numbers)
     assert [r.card_number for r in replays] == [r.card_number for r in results[::2][:10]]
+
+
+def test_a_worker_backend_killed_mid_approval_leaves_nothing_partial(citus_cluster: TempCluster) -> None:
+    """The approval runs on the customer's worker; it is blocked there (another transaction is
+    creating the same customer), its backend is killed, and nothing of it remains. Calling
+    again succeeds."""
+    dsn = _distributed_database(citus_cluster, "worker_kill")
+    with psycopg.connect(dsn) as conn:
+        add_user(conn, 32, None, "john.smith@example.com")
+        program = add_program(conn, 7, "Coffee Club")
+        conn.commit()
+        request_id = loyaltydb.request_enrollment(conn, 32, program)
+        port = conn.execute(
+            "SELECT nodeport FROM citus_shards"
+            " WHERE shardid = get_shard_id_for_distribution_column('loyalty.customers', 32)"
+        ).fetchone()
+    worker = next(w for w in citus_cluster.workers if port and w.port == port[0])
+    outcome: list[BaseException | object] = []
+    with psycopg.connect(dsn) as blocker:
+        blocker.execute("INSERT INTO loyalty.customers (id, user_id, name) VALUES (32, 32, 'Blocker')")
+
+        def approve() -> None:
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    outcome.append(loyaltydb.approve_enrollment(conn, request_id))
+            except BaseException as exc:  # noqa: BLE001 - inspected below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=approve)
+        thread.start()
+        with psycopg.connect(worker.conninfo("worker_kill"), autocommit=True) as on_worker:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                killed = on_worker.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = 'worker_kill' AND wait_event_type = 'Lock'"
+                ).fetchone()
+                if killed and killed[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the approval never blocked on the worker")
+        thread.join(60)
+        blocker.rollback()
+    assert len(outcome) == 1 and isinstance(outcome[0], psycopg.Error | loyaltydb.LoyaltyError), outcome
+    with psycopg.connect(dsn) as conn:
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM loyalty.customers WHERE id = 32),"
+            " (SELECT count(*) FROM loyalty.program_enrollments WHERE customer_id = 32),"
+            " (SELECT count(*) FROM loyalty.loyalty_cards WHERE customer_id = 32),"
+            " (SELECT count(*) FROM loyalty.customer_business_relationships WHERE customer_id = 32),"
+            " (SELECT status FROM loyalty.customer_approval_requests WHERE customer_id = 32)"
+        ).fetchone()
+        assert left == (0, 0, 0, 0, "PENDING")
+        conn.commit()
+        again = loyaltydb.approve_enrollment(conn, request_id)
+    assert (again.status, again.customer_created) == ("APPROVED", True)

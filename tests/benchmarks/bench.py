@@ -27,8 +27,10 @@ from typing import Any
 import psycopg
 
 from loyaltydb import aio, api
+from loyaltydb.distribution import distribute
 from loyaltydb.migrations import migrate
 from loyaltydb.testing import TempServer
+from loyaltydb.testing._cluster import TempCluster
 
 Say = Callable[[str], None]
 PROCEDURE_SCRIPT = (
@@ -386,6 +388,64 @@ def chart(report: dict[str, Any], path: Path) -> bool:
     return True
 
 
+def cluster_run(scale: int, pending: int, clients: Sequence[int], seconds: float, say: Say) -> dict[str, Any]:
+    """The same approvals through a Citus coordinator with 2 workers, against a single server,
+    on this machine; and how many statements each approval sends a worker (pg_stat_statements
+    on the workers: the delegated call is one round trip from the coordinator)."""
+    settings = {"shared_preload_libraries": "citus,pg_stat_statements", "pg_stat_statements.track": "top"}
+    rates: dict[str, dict[int, float]] = {"single": {}, "cluster": {}}
+    with TempServer(settings={"max_connections": "100"}) as server:
+        with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE loyalty")
+        migrate(server.conninfo("loyalty"))
+        load(server.conninfo("loyalty"), scale, pending, lambda _: None)
+        with psycopg.connect(server.conninfo("loyalty"), autocommit=True) as conn:
+            pool = RequestPool(conn)
+        for count in clients:
+            rates["single"][count] = python_threads(server.conninfo("loyalty"), pool, count, seconds, batch=1).rate
+    with TempCluster(workers=2, settings=settings) as cluster:
+        dsn = cluster.create_database("loyalty")
+        migrate(dsn)
+        say(f"cluster: loading {scale:,} users and {pending:,} requests, then distributing ...")
+        load(dsn, scale, pending, lambda _: None)
+        distribute(dsn)
+        with psycopg.connect(dsn, autocommit=True) as conn:  # Citus creates it on the workers too
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        for worker in cluster.workers:
+            with psycopg.connect(worker.conninfo("loyalty"), autocommit=True) as conn:
+                conn.execute("SELECT pg_stat_statements_reset()")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            pool = RequestPool(conn)
+        approved = 0
+        for count in clients:
+            measured = python_threads(dsn, pool, count, seconds, batch=1)
+            rates["cluster"][count] = measured.rate
+            approved += measured.approvals
+        statements = 0
+        for worker in cluster.workers:
+            with psycopg.connect(worker.conninfo("loyalty"), autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"
+                    " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'loyalty')"
+                    " AND query ILIKE '%process_enrollment_approval%'"
+                ).fetchone()
+                statements += int(row[0]) if row else 0
+    ratio = {c: round(rates["cluster"][c] / rates["single"][c], 3) for c in clients}
+    out: dict[str, Any] = {
+        "clients": list(clients),
+        "single_per_second": {c: round(r, 1) for c, r in rates["single"].items()},
+        "cluster_per_second": {c: round(r, 1) for c, r in rates["cluster"].items()},
+        "cluster/single": ratio,
+        "approvals_through_cluster": approved,
+        "approval_calls_received_by_workers": statements,
+    }
+    for c in clients:
+        say(f"cluster {c} client(s): {rates['cluster'][c]:.0f}/s against {rates['single'][c]:.0f}/s on one server"
+            f" ({ratio[c]})")  # fmt: skip
+    say(f"cluster: {statements} delegated calls reached the workers for {approved} approvals")
+    return out
+
+
 def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000, help="users loaded (default 100,000)")
@@ -395,8 +455,17 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("--scale-check", default="10000,1000000", help="user counts to compare; '' to skip")
     parser.add_argument("--out", type=Path, default=Path("results"))
     parser.add_argument("--profile", action="store_true", help="also report the procedure's costliest statements")
+    parser.add_argument("--cluster", action="store_true", help="also: the same approvals on a Citus cluster")
+    parser.add_argument("--cluster-only", action="store_true", help="only the cluster comparison")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
+    if args.cluster_only:
+        only = {"cluster": cluster_run(args.scale, args.pending, clients, args.seconds, say)}
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"bench-cluster-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+        path.write_text(json.dumps(only, indent=2))
+        say(f"written: {path}")
+        return 0
     settings = {"max_connections": "100"}
     if args.profile:
         settings.update(PROFILE_SETTINGS)
@@ -411,6 +480,8 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
             report["profile"] = profile(server.conninfo("loyalty"))
         sizes = [int(s) for s in args.scale_check.split(",") if s]
         report["scale_check"] = scale_check(server, sizes, args.seconds, say) if sizes else []
+    if args.cluster:
+        report["cluster"] = cluster_run(min(args.scale, 100_000), 60_000, [1, 8], args.seconds, say)
     report["when"] = datetime.now(UTC).isoformat(timespec="seconds")
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}"
