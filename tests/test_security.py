@@ -67,6 +67,7 @@ def test_through_set_role_the_app_can_call_the_api_but_not_write_tables(
     _assert_the_api_works(conn, world)
 
 
+@pytest.mark.both_modes
 def test_through_a_login_role_the_app_can_call_the_api_but_not_write_tables(
     app_login: Callable[[], psycopg.Connection[Any]], world: World
 ) -> None:
@@ -78,6 +79,7 @@ def test_through_a_login_role_the_app_can_call_the_api_but_not_write_tables(
         _assert_the_api_works(conn, world)
 
 
+@pytest.mark.both_modes
 def test_no_function_is_executable_by_public(db: psycopg.Connection[Any]) -> None:
     row = db.execute(
         "SELECT count(*), count(*) FILTER (WHERE has_function_privilege('public', p.oid, 'EXECUTE'))"
@@ -88,6 +90,7 @@ def test_no_function_is_executable_by_public(db: psycopg.Connection[Any]) -> Non
     assert row[1] == 0
 
 
+@pytest.mark.both_modes
 def test_every_definer_function_pins_its_search_path(db: psycopg.Connection[Any]) -> None:
     rows = db.execute(
         "SELECT p.oid::regprocedure::text, p.prosecdef, p.proconfig FROM pg_proc AS p"
@@ -101,6 +104,7 @@ def test_every_definer_function_pins_its_search_path(db: psycopg.Connection[Any]
         assert "pg_temp" in next(c for c in config if c.startswith("search_path=")).split(",")[-1]
 
 
+@pytest.mark.both_modes
 def test_every_object_is_owned_by_loyalty_owner(db: psycopg.Connection[Any]) -> None:
     owners = db.execute(
         "SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class AS c WHERE c.relnamespace = 'loyalty'::regnamespace"
@@ -118,6 +122,7 @@ def test_the_roles_cannot_log_in(db: psycopg.Connection[Any]) -> None:
     assert rows == [("loyalty_app", False), ("loyalty_owner", False)]
 
 
+@pytest.mark.both_modes
 def test_new_functions_start_closed(db: psycopg.Connection[Any]) -> None:
     db.execute("SET ROLE loyalty_owner")
     db.execute("CREATE FUNCTION loyalty.added_later() RETURNS int LANGUAGE sql AS 'SELECT 1'")
@@ -125,6 +130,7 @@ def test_new_functions_start_closed(db: psycopg.Connection[Any]) -> None:
         "SELECT has_function_privilege('public', 'loyalty.added_later()', 'EXECUTE'),"
         " has_function_privilege('loyalty_app', 'loyalty.added_later()', 'EXECUTE')"
     ).fetchone()
+    db.rollback()  # the function goes again (the cluster's database is shared by the run)
     assert row == (False, False)
 
 
@@ -149,6 +155,7 @@ def test_temp_tables_named_like_the_real_ones_change_no_result(
     assert conn.execute("SELECT count(*) FROM pg_temp.customers").fetchone() == (0,)
 
 
+@pytest.mark.both_modes
 def test_a_business_cannot_decide_another_business_request(db: psycopg.Connection[Any], world: World) -> None:
     request_id = add_request(db, world.new_user, world.coffee_club)  # a program of business 7
     before = snapshot(db)
@@ -188,12 +195,14 @@ def test_rollback_drops_the_roles_when_no_database_uses_them() -> None:
             assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty\\_%'").fetchone() == (2,)
 
 
+@pytest.mark.both_modes
 def test_unknown_uuid_as_app_is_request_not_found(connect: Callable[..., psycopg.Connection[Any]]) -> None:
     conn = _as_app(connect())
     with pytest.raises(loyaltydb.errors.RequestNotFound):
         loyaltydb.approve_enrollment(conn, uuid.uuid4())
 
 
+@pytest.mark.both_modes
 def test_the_api_is_what_has_no_leading_underscore(db: psycopg.Connection[Any]) -> None:
     """Internal helpers are named _x: loyalty_app may execute exactly the functions without one."""
     rows = db.execute(
