@@ -6,6 +6,13 @@ relationship and a notification. The logic lives in plpgsql (``loyalty`` schema)
 package applies the migrations and wraps the functions. ``loyaltydb.aio`` is the async twin.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # one source of truth: the version in pyproject.toml, as installed
+    __version__ = version("loyaltydb")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
 from . import errors
 from .api import (
     approve_enrollment,
@@ -25,6 +32,7 @@ __all__ = [
     "EnrollmentResult",
     "LoyaltyError",
     "MigrationState",
+    "__version__",
     "approve_enrollment",
     "approve_enrollments",
     "customer_cards",

@@ -10,15 +10,16 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 import psycopg
 import yoyo.exceptions as yoyo_errors
 
+from . import __version__, api, distribution, migrations
 from . import _demo as demo
 from . import _selfcheck as selfcheck
-from . import api, distribution, migrations
 from ._dsn import configured_conninfo, connect
 from .errors import LoyaltyError, one_line
 from .models import EnrollmentResult
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         description="loyaltydb: enrollment approval for PostgreSQL loyalty programs.",
         epilog="The DSN comes from --dsn, else LOYALTYDB_DSN, else DATABASE_URL, else libpq's PG* variables.",
     )
+    parser.add_argument("--version", action="version", version=f"loyaltydb {__version__}")
     parser.add_argument("--dsn", help="libpq connection string or postgresql:// URL")
     parser.add_argument("-v", "--verbose", action="store_true", help="log migrations and server notices")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -116,7 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
-        return _run(args)
+        status = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`loyaltydb status | head -1`): whatever was done stays done,
+        # and there is nobody to tell. Python's recipe: point stdout at devnull, exit quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:  # e.g. stdout on a full disk (/dev/full)
+        print(f"loyaltydb: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
     except LoyaltyError as exc:
         print(f"loyaltydb: {exc}", file=sys.stderr)
     except psycopg.Error as exc:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from helpers import RESULT_FIELDS, World, add_request, snapshot
+from helpers import RESULT_FIELDS, World, add_request, count, snapshot
 from loyaltydb._dsn import configured_conninfo
 from loyaltydb.migrations import MigrationState, migrations_dir
 from loyaltydb.testing import TempServer
@@ -176,3 +178,47 @@ def test_distribute_without_citus_is_one_sentence(dsn: str) -> None:
 
 def test_distribute_on_an_unmigrated_database_says_migrate_first(empty_dsn: str) -> None:
     assert_user_error(run_cli("--dsn", empty_dsn, "distribute"), "not migrated")
+
+
+def _console_script() -> str:
+    return str(Path(sys.executable).with_name("loyaltydb"))
+
+
+def test_version_from_the_console_script_and_the_package() -> None:
+    import loyaltydb
+
+    completed = subprocess.run([_console_script(), "--version"], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0
+    assert completed.stdout.strip() == f"loyaltydb {loyaltydb.__version__}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", loyaltydb.__version__)
+
+
+@pytest.mark.parametrize("command", ["status", "approve"])
+def test_a_closed_pipe_ends_quietly(dsn: str, db: psycopg.Connection[Any], world: World, command: str) -> None:
+    """`loyaltydb approve ID | true`: the approval commits, and no traceback is printed."""
+    args = (
+        ["--dsn", dsn, "status"]
+        if command == "status"
+        else ["--dsn", dsn, "approve", str(add_request(db, 32, world.coffee_club)), "--json"]
+    )
+    for _ in range(3):
+        process = subprocess.Popen(
+            [_console_script(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader goes away before the command writes
+        stderr = process.stderr.read()
+        process.wait(timeout=60)
+        assert "Traceback" not in stderr and process.returncode == 0, stderr
+    if command == "approve":
+        assert count(db, "SELECT count(*) FROM loyalty.customer_approval_requests WHERE status = 'APPROVED'") == 1
+
+
+def test_a_full_disk_on_stdout_is_one_sentence(dsn: str) -> None:
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run(
+            [_console_script(), "--dsn", dsn, "status"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.strip().splitlines() == ["loyaltydb: cannot write the output: No space left on device"]
