@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# `make migrate DSN=postgresql://…` passes it as --dsn; without DSN the environment's rules apply.
+DSN_ARG = $(if $(DSN),--dsn '$(DSN)')
 STAMP  := $(VENV)/.installed
 
 .PHONY: help venv demo test lint pytest migrate rollback status selfcheck distribute stress bench generate schema clean
@@ -9,7 +11,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo     play the seed's story on a throwaway PostgreSQL (no setup needed)"
 	@echo "make test     ruff, mypy --strict and the pytest suite (starts its own PostgreSQL)"
-	@echo "make migrate  apply migrations to --dsn / LOYALTYDB_DSN / DATABASE_URL / PG* defaults"
+	@echo "make migrate  apply migrations to DSN=... / LOYALTYDB_DSN / DATABASE_URL / PG* defaults"
 	@echo "make status | rollback | selfcheck | distribute   the same DSN rules (distribute: a Citus coordinator)"
 	@echo "make bench    approvals vs pgbench -N at 1-16 clients, bulk, 10k vs 1M scale (own server)"
 	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server)"
@@ -39,19 +41,19 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 migrate: $(STAMP)
-	$(BIN)/loyaltydb migrate
+	$(BIN)/loyaltydb $(DSN_ARG) migrate
 
 rollback: $(STAMP)
-	$(BIN)/loyaltydb rollback
+	$(BIN)/loyaltydb $(DSN_ARG) rollback
 
 status: $(STAMP)
-	$(BIN)/loyaltydb status
+	$(BIN)/loyaltydb $(DSN_ARG) status
 
 selfcheck: $(STAMP)
-	$(BIN)/loyaltydb selfcheck
+	$(BIN)/loyaltydb $(DSN_ARG) selfcheck
 
 distribute: $(STAMP)
-	$(BIN)/loyaltydb distribute
+	$(BIN)/loyaltydb $(DSN_ARG) distribute
 
 stress: $(STAMP)
 	PYTHONPATH=tests $(BIN)/python -m benchmarks.stress --sessions $${SESSIONS:-32} --operations $${OPERATIONS:-20000}

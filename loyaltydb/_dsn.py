@@ -30,9 +30,15 @@ def resolve_conninfo(explicit: str | None = None) -> str:
 
 def connect(conninfo: str | None = None, **kwargs: Any) -> psycopg.Connection[Any]:
     """Open a connection, raising :class:`ConnectionFailed` with one clear sentence on failure."""
+    resolved = resolve_conninfo(conninfo)
     try:
-        return psycopg.connect(resolve_conninfo(conninfo), **kwargs)
+        return psycopg.connect(resolved, **kwargs)
     except psycopg.Error as exc:
+        hint = (
+            ""
+            if resolved
+            else " (no DSN was given: use --dsn, LOYALTYDB_DSN or DATABASE_URL; libpq's defaults were tried)"
+        )
         raise ConnectionFailed(
-            f"cannot connect to the database: {one_line(exc, fold_lines=True) or type(exc).__name__}"
+            f"cannot connect to the database: {one_line(exc, fold_lines=True) or type(exc).__name__}{hint}"
         ) from exc

@@ -39,7 +39,7 @@ def run(conn: psycopg.Connection[Any], report: Callable[[Check], None] = lambda 
     with conn.transaction(force_rollback=True):
         present = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (PROCEDURE,)).fetchone()
         if not (present and present[0]):
-            raise NotMigrated(f"loyaltydb is not migrated in this database: {PROCEDURE} is missing")
+            raise NotMigrated(f"this database is not migrated (run 'loyaltydb migrate'): {PROCEDURE} is missing")
         check("procedure present", True, PROCEDURE)
 
         business_id, user_id = story.unused_user_ids(conn)

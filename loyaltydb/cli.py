@@ -32,25 +32,41 @@ def _parser() -> argparse.ArgumentParser:
         epilog="The DSN comes from --dsn, else LOYALTYDB_DSN, else DATABASE_URL, else libpq's PG* variables.",
     )
     parser.add_argument("--version", action="version", version=f"loyaltydb {__version__}")
-    parser.add_argument("--dsn", help="libpq connection string or postgresql:// URL")
+    parser.add_argument("--dsn", type=_dsn, help="libpq connection string or postgresql:// URL")
     parser.add_argument("-v", "--verbose", action="store_true", help="log migrations and server notices")
+    # --dsn and -v also after the command (`loyaltydb status --dsn X`); SUPPRESS keeps a value
+    # given before the command when none is given after it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dsn", type=_dsn, default=argparse.SUPPRESS, help="libpq connection string or URL")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("migrate", help="apply pending migrations")
-    rollback = commands.add_parser("rollback", help="roll back the last migration (or --all)")
+    commands.add_parser("migrate", parents=[common], help="apply pending migrations")
+    rollback = commands.add_parser("rollback", parents=[common], help="roll back the last migration (or --all)")
     how_many = rollback.add_mutually_exclusive_group()
     how_many.add_argument("--steps", type=_positive, default=1, help="how many migrations to roll back (default 1)")
     how_many.add_argument("--all", action="store_true", help="roll back every migration (drops the schema)")
-    commands.add_parser("status", help="list migrations and whether each is applied")
+    commands.add_parser("status", parents=[common], help="list migrations and whether each is applied")
     for name, verb in (("approve", "approve"), ("reject", "reject")):
-        decide = commands.add_parser(name, help=f"{verb} a pending enrollment request")
+        decide = commands.add_parser(name, parents=[common], help=f"{verb} a pending enrollment request")
         decide.add_argument("request_id", metavar="ID", help="the request's UUID")
         decide.add_argument("--json", action="store_true", help="print the result as JSON")
         if name == "reject":
             decide.add_argument("--reason", help="shown to the customer in the notification")
-    commands.add_parser("selfcheck", help="prove approval works here, in a rolled-back transaction")
-    commands.add_parser("distribute", help="on a Citus coordinator: distribute the tables, delegate the API")
-    commands.add_parser("demo", help="play the seed's story (throwaway server unless a DSN is set)")
+    commands.add_parser("selfcheck", parents=[common], help="prove approval works here, in a rolled-back transaction")
+    commands.add_parser(
+        "distribute", parents=[common], help="on a Citus coordinator: distribute the tables, delegate the API"
+    )
+    commands.add_parser("demo", parents=[common], help="play the seed's story (throwaway server unless a DSN is set)")
     return parser
+
+
+def _dsn(text: str) -> str:
+    """An argparse type: a DSN that is not empty (an empty one would quietly mean the environment's)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty: give a connection string, or leave --dsn out to use the environment"
+        )
+    return text
 
 
 def _positive(text: str) -> int:

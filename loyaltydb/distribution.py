@@ -15,7 +15,7 @@ from .migrations import migrations_dir, status
 def distribute(conninfo: str | None = None) -> None:
     """Distribute the loyalty schema of ``conninfo``'s database; safe to run again."""
     if not all(state.applied for state in status(conninfo)):
-        raise NotMigrated("loyaltydb is not migrated in this database (run 'loyaltydb migrate' first)")
+        raise NotMigrated("this database is not migrated (run 'loyaltydb migrate' first)")
     with connect(conninfo, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'citus'").fetchone()
         if not row or not row[0]:

@@ -143,7 +143,7 @@ def translate(exc: psycopg.Error) -> LoyaltyError | None:
         return None
     message = one_line(exc.diag.message_primary or str(exc))
     if cls is NotMigrated:
-        message = f"loyaltydb is not migrated in this database (run 'loyaltydb migrate'): {message}"
+        message = f"this database is not migrated (run 'loyaltydb migrate'): {message}"
     return cls(message, sqlstate)
 
 

@@ -222,3 +222,36 @@ def test_a_full_disk_on_stdout_is_one_sentence(dsn: str) -> None:
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
     assert completed.stderr.strip().splitlines() == ["loyaltydb: cannot write the output: No space left on device"]
+
+
+def test_dsn_goes_before_or_after_the_command_and_may_not_be_empty(dsn: str) -> None:
+    after = run_cli("status", "--dsn", dsn)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == run_cli("--dsn", dsn, "status").stdout
+    empty = run_cli("--dsn", "", "status", env={"LOYALTYDB_DSN": dsn})
+    assert empty.returncode == 2 and "is empty" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_no_dsn_at_all_names_where_a_dsn_comes_from() -> None:
+    completed = run_cli("status", env={"PGHOST": "127.0.0.1", "PGPORT": str(_free_port()), "PGCONNECT_TIMEOUT": "2"})
+    assert_user_error(completed, "cannot connect", "--dsn", "LOYALTYDB_DSN", "DATABASE_URL")
+
+
+def test_an_error_is_prefixed_once(empty_dsn: str) -> None:
+    completed = run_cli("--dsn", empty_dsn, "approve", str(uuid.uuid4()))
+    assert completed.stderr.startswith("loyaltydb: this database is not migrated")
+
+
+def test_make_migrate_takes_dsn(empty_dsn: str) -> None:
+    """`make migrate DSN=…` migrates that database (it used to be ignored)."""
+    root = Path(__file__).resolve().parent.parent
+    make = shutil.which("make")
+    assert make is not None
+    completed = subprocess.run(
+        [make, "-s", "-C", str(root), "migrate", f"DSN={empty_dsn}", f"BIN={Path(sys.executable).parent}",
+         "STAMP=/dev/null"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert "applied" in completed.stdout
+    assert run_cli("--dsn", empty_dsn, "status").stdout.count("applied") >= 12
