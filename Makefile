@@ -13,6 +13,7 @@ help:
 	@echo "make test     ruff, mypy --strict and the pytest suite (starts its own PostgreSQL)"
 	@echo "make migrate  apply migrations to DSN=... / LOYALTYDB_DSN / DATABASE_URL / PG* defaults"
 	@echo "make status | rollback | selfcheck | distribute   the same DSN rules (distribute: a Citus coordinator)"
+	@echo "             rollback asks on a terminal; YES=1 confirms it (a script must)"
 	@echo "make bench    approvals vs pgbench -N at 1-16 clients, bulk, 10k vs 1M scale (own server)"
 	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server)"
 	@echo "make generate write loyaltydb/api.py from loyaltydb/aio.py (make test checks they agree)"
@@ -44,7 +45,7 @@ migrate: $(STAMP)
 	$(BIN)/loyaltydb $(DSN_ARG) migrate
 
 rollback: $(STAMP)
-	$(BIN)/loyaltydb $(DSN_ARG) rollback
+	$(BIN)/loyaltydb $(DSN_ARG) rollback $(if $(YES),--yes)
 
 status: $(STAMP)
 	$(BIN)/loyaltydb $(DSN_ARG) status

@@ -19,12 +19,13 @@ from .api import (
     approve_enrollments,
     customer_cards,
     ensure_customer,
+    pending_requests,
     reject_enrollment,
     request_enrollment,
 )
 from .errors import LoyaltyError
 from .migrations import MigrationState, migrate, rollback, status
-from .models import Card, Customer, EnrollmentResult
+from .models import Card, Customer, EnrollmentResult, PendingRequest
 
 __all__ = [
     "Card",
@@ -32,6 +33,7 @@ __all__ = [
     "EnrollmentResult",
     "LoyaltyError",
     "MigrationState",
+    "PendingRequest",
     "__version__",
     "approve_enrollment",
     "approve_enrollments",
@@ -39,6 +41,7 @@ __all__ = [
     "ensure_customer",
     "errors",
     "migrate",
+    "pending_requests",
     "reject_enrollment",
     "request_enrollment",
     "rollback",

@@ -51,6 +51,7 @@ def run(conninfo: str | None, say: Print = print) -> None:
     """With a DSN: play in a rolled-back transaction there. Without: on a throwaway server."""
     if conninfo is not None:
         with connect(conninfo, autocommit=True) as conn, conn.transaction(force_rollback=True):
+            story.require_writer(conn, "demo")
             business_id, user_id = story.unused_user_ids(conn)
             say("Playing the story in a transaction that is rolled back at the end.")
             play(conn, business_id, user_id, say)

@@ -36,6 +36,10 @@ REQUEST: Final[LiteralString] = (
 )
 ENSURE_CUSTOMER: Final[LiteralString] = "SELECT * FROM loyalty.ensure_customer(p_user_id => %(user_id)s::bigint)"
 CUSTOMER_CARDS: Final[LiteralString] = "SELECT * FROM loyalty.customer_cards(p_customer_id => %(customer_id)s::bigint)"
+PENDING: Final[LiteralString] = (
+    "SELECT * FROM loyalty.pending_requests("
+    "p_business_id => %(business_id)s::bigint, p_limit => %(limit)s::integer, p_after => %(after)s::uuid)"
+)
 
 RequestId = UUID | str
 Params = dict[str, object]
@@ -97,6 +101,15 @@ def user(user_id: int) -> Params:
 def customer(customer_id: int) -> Params:
     """Parameters of :data:`CUSTOMER_CARDS`."""
     return {"customer_id": _id("customer_id", customer_id)}
+
+
+def pending(business_id: int, *, limit: int, after: RequestId | None) -> Params:
+    """Parameters of :data:`PENDING` (the limit's range, 1 to 1000, is checked by the server)."""
+    return {
+        "business_id": _id("business_id", business_id),
+        "limit": _id("limit", limit),
+        "after": None if after is None else _request_id(after),
+    }
 
 
 def _id(name: str, value: object) -> int:

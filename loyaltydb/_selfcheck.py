@@ -14,9 +14,6 @@ import psycopg
 
 from . import _story as story
 from . import api
-from .errors import NotMigrated
-
-PROCEDURE = "loyalty.process_enrollment_approval(uuid,boolean,text,bigint)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +34,8 @@ def run(conn: psycopg.Connection[Any], report: Callable[[Check], None] = lambda 
         report(checks[-1])
 
     with conn.transaction(force_rollback=True):
-        present = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (PROCEDURE,)).fetchone()
-        if not (present and present[0]):
-            raise NotMigrated(f"this database is not migrated (run 'loyaltydb migrate'): {PROCEDURE} is missing")
-        check("procedure present", True, PROCEDURE)
+        story.require_writer(conn, "selfcheck")
+        check("procedure present", True, story.PROCEDURE)
 
         business_id, user_id = story.unused_user_ids(conn)
         seeded = story.seed(conn, business_id, user_id)

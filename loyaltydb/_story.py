@@ -11,6 +11,10 @@ from typing import Any
 
 import psycopg
 
+from .errors import NotMigrated, PermissionDenied
+
+#: What a migrated database has: the contract's entry point.
+PROCEDURE = "loyalty.process_enrollment_approval(uuid,boolean,text,bigint)"
 BUSINESS_NAME = "Bean There Coffee"
 PROGRAM_NAME = "Coffee Club"
 USER_EMAIL = "john.smith@example.com"
@@ -25,6 +29,23 @@ class Story:
     business_id: int
     user_id: int
     program_id: int
+
+
+def require_writer(conn: psycopg.Connection[Any], command: str) -> None:
+    """Before the story writes anything: the database is migrated, and this role may insert the
+    story's rows directly (``loyalty_app`` may only call the API)."""
+    row = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (PROCEDURE,)).fetchone()
+    if not (row and row[0]):
+        raise NotMigrated(f"this database is not migrated (run 'loyaltydb migrate'): {PROCEDURE} is missing")
+    row = conn.execute(
+        "SELECT current_user, has_table_privilege('loyalty.users', 'INSERT')"
+        " AND has_table_privilege('loyalty.loyalty_programs', 'INSERT')"
+    ).fetchone()
+    if row is not None and not row[1]:
+        raise PermissionDenied(
+            f"{command} inserts a test business, program and user into loyalty's tables, which role {row[0]}"
+            " may not: run it as a superuser or a member of loyalty_owner (loyalty_app may only call the API)"
+        )
 
 
 def unused_user_ids(conn: psycopg.Connection[Any]) -> tuple[int, int]:

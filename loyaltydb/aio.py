@@ -28,13 +28,14 @@ from ._notices import forward_notices
 from ._queries import RequestId
 from ._transactions import TransactionPlan, record_retry
 from .errors import TransactionConflict, translated_errors
-from .models import Card, Customer, EnrollmentResult
+from .models import Card, Customer, EnrollmentResult, PendingRequest
 
 __all__ = [
     "approve_enrollment",
     "approve_enrollments",
     "customer_cards",
     "ensure_customer",
+    "pending_requests",
     "reject_enrollment",
     "request_enrollment",
 ]
@@ -147,3 +148,14 @@ async def ensure_customer(conn: psycopg.AsyncConnection[Any], user_id: int) -> C
 async def customer_cards(conn: psycopg.AsyncConnection[Any], customer_id: int) -> list[Card]:
     """The customer's cards, each with its program's and business's names."""
     return await _fetch_all(conn, queries.CUSTOMER_CARDS, queries.customer(customer_id), class_row(Card))
+
+
+async def pending_requests(
+    conn: psycopg.AsyncConnection[Any], business_id: int, *, limit: int = 50, after: RequestId | None = None
+) -> list[PendingRequest]:
+    """A business's inbox: its PENDING requests, oldest first, ``limit`` (1 to 1000) at a time.
+
+    Keyset pages: pass the last ``request_id`` of a page as ``after`` to get the next one.
+    """
+    params = queries.pending(business_id, limit=limit, after=after)
+    return await _fetch_all(conn, queries.PENDING, params, class_row(PendingRequest))

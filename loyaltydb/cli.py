@@ -1,7 +1,10 @@
-"""The ``loyaltydb`` command: migrations, decisions, selfcheck and demo for DBAs and operators.
+"""The ``loyaltydb`` command: migrations, decisions, the inbox, selfcheck and demo for DBAs,
+operators and scripts.
 
 User errors (bad DSN, unreachable server, malformed id, unknown request, unmigrated
-database) print one sentence on stderr and exit 1; usage errors exit 2; never a traceback.
+database, missing privilege) print one sentence on stderr and exit 1; usage errors exit 2
+(also a rollback without ``--yes`` off a terminal); ``status --check`` exits 3 while
+migrations are pending; never a traceback. ``--json`` prints what a script parses.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 import yoyo.exceptions as yoyo_errors
@@ -21,8 +25,11 @@ from . import __version__, api, distribution, migrations
 from . import _demo as demo
 from . import _selfcheck as selfcheck
 from ._dsn import configured_conninfo, connect
-from .errors import LoyaltyError, one_line
-from .models import EnrollmentResult
+from .errors import LoyaltyError, one_line, shorten
+from .models import EnrollmentResult, PendingRequest
+
+#: ``status --check``: migrations are pending (1 is an error, 2 a usage error).
+EXIT_PENDING = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,18 +47,34 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--dsn", type=_dsn, default=argparse.SUPPRESS, help="libpq connection string or URL")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("migrate", parents=[common], help="apply pending migrations")
-    rollback = commands.add_parser("rollback", parents=[common], help="roll back the last migration (or --all)")
+    migrate = commands.add_parser("migrate", parents=[common], help="apply pending migrations")
+    migrate.add_argument("--json", action="store_true", help='print {"applied": [ids]}')
+    rollback = commands.add_parser(
+        "rollback", parents=[common], help="roll back the last migration (or --steps N, --all); asks first"
+    )
     how_many = rollback.add_mutually_exclusive_group()
     how_many.add_argument("--steps", type=_positive, default=1, help="how many migrations to roll back (default 1)")
     how_many.add_argument("--all", action="store_true", help="roll back every migration (drops the schema)")
-    commands.add_parser("status", parents=[common], help="list migrations and whether each is applied")
+    rollback.add_argument("--yes", action="store_true", help="do not ask (required when not on a terminal)")
+    rollback.add_argument("--json", action="store_true", help='print {"rolled_back": [ids]}')
+    status = commands.add_parser("status", parents=[common], help="list migrations and whether each is applied")
+    status.add_argument("--json", action="store_true", help='print [{"id": ..., "applied": ...}]')
+    status.add_argument("--check", action="store_true", help=f"exit {EXIT_PENDING} when migrations are pending")
+    commands.add_parser("migrations-dir", help="print the packaged SQL migrations' directory (for plain yoyo)")
     for name, verb in (("approve", "approve"), ("reject", "reject")):
         decide = commands.add_parser(name, parents=[common], help=f"{verb} a pending enrollment request")
         decide.add_argument("request_id", metavar="ID", help="the request's UUID")
+        decide.add_argument(
+            "--business-id", type=_integer, metavar="N", help="refuse unless the request is for business N's program"
+        )
         decide.add_argument("--json", action="store_true", help="print the result as JSON")
         if name == "reject":
-            decide.add_argument("--reason", help="shown to the customer in the notification")
+            decide.add_argument("--reason", help="shown to the customer (at most 1,000 characters)")
+    pending = commands.add_parser("pending", parents=[common], help="a business's inbox: its pending requests")
+    pending.add_argument("--business-id", type=_integer, metavar="N", required=True, help="the business")
+    pending.add_argument("--limit", type=_positive, default=50, help="at most this many (1 to 1000; default 50)")
+    pending.add_argument("--after", metavar="ID", help="the next page: the last request id of the previous one")
+    pending.add_argument("--json", action="store_true", help="print the requests as JSON")
     commands.add_parser("selfcheck", parents=[common], help="prove approval works here, in a rolled-back transaction")
     commands.add_parser(
         "distribute", parents=[common], help="on a Citus coordinator: distribute the tables, delegate the API"
@@ -72,14 +95,31 @@ def _dsn(text: str) -> str:
 def _positive(text: str) -> int:
     """An argparse type: a whole number of at least 1 (argparse prints the usage error)."""
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"want a whole number of at least 1, not {text!r}")
+        raise argparse.ArgumentTypeError(f"want a whole number of at least 1, not {_shown(text)}")
     return int(text)
+
+
+def _integer(text: str) -> int:
+    """An argparse type: a whole number, possibly negative (the server checks its range)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"want a whole number, not {_shown(text)}") from None
+
+
+def _shown(text: str) -> str:
+    """A user's argument quoted in an error, cut short: a 10 KB argument is not echoed whole."""
+    return shorten(repr(text), 60)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, default=str, indent=2))
 
 
 def _print_result(result: EnrollmentResult, as_json: bool) -> None:
     fields = dataclasses.asdict(result)
     if as_json:
-        print(json.dumps(fields, default=str, indent=2))
+        _print_json(fields)
         return
     width = max(map(len, fields))
     for name, value in fields.items():
@@ -89,10 +129,79 @@ def _print_result(result: EnrollmentResult, as_json: bool) -> None:
 def _decide(args: argparse.Namespace) -> int:
     with connect(args.dsn) as conn:
         if args.command == "approve":
-            result = api.approve_enrollment(conn, args.request_id)
+            result = api.approve_enrollment(conn, args.request_id, business_id=args.business_id)
         else:
-            result = api.reject_enrollment(conn, args.request_id, args.reason)
+            result = api.reject_enrollment(conn, args.request_id, args.reason, business_id=args.business_id)
     _print_result(result, args.json)
+    return 0
+
+
+def _pending(args: argparse.Namespace) -> int:
+    with connect(args.dsn) as conn:
+        requests = api.pending_requests(conn, args.business_id, limit=args.limit, after=args.after)
+    if args.json:
+        _print_json([dataclasses.asdict(request) for request in requests])
+        return 0
+    if not requests:
+        print(f"no pending requests for business {args.business_id}" + (" after that one" if args.after else ""))
+        return 0
+    for request in requests:
+        print(_inbox_line(request))
+    if len(requests) == args.limit:
+        print(f"more may follow: --after {requests[-1].request_id}")
+    return 0
+
+
+def _inbox_line(request: PendingRequest) -> str:
+    return (
+        f"{request.request_id}  {request.requested_at:%Y-%m-%d %H:%M:%S%z}  customer {request.customer_id}"
+        f" {one_line(request.customer_name)!r}  program {request.program_id} {one_line(request.program_name)!r}"
+    )
+
+
+def _status(args: argparse.Namespace) -> int:
+    states = migrations.status(args.dsn)
+    if args.json:
+        _print_json([dataclasses.asdict(state) for state in states])
+    else:
+        for state in states:
+            print(f"{'applied' if state.applied else 'pending'}  {state.id}")
+    pending = sum(not state.applied for state in states)
+    if args.check and pending:
+        print(f"loyaltydb: {pending} migration(s) pending: run `loyaltydb migrate`", file=sys.stderr)
+        return EXIT_PENDING
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    applied = migrations.migrate(args.dsn)
+    if args.json:
+        _print_json({"applied": applied})
+    elif applied:
+        print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        print("up to date: no migration to apply")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    steps = None if args.all else args.steps
+    plan = migrations.rollback_plan(args.dsn, steps)
+    if plan:
+        print(f"rollback undoes {len(plan)} migration(s), newest first:", file=sys.stderr)
+        for step in plan:
+            print(f"  {step.id}: drops {', '.join(step.drops) or 'no table, column or role'}", file=sys.stderr)
+        if not args.yes and not sys.stdin.isatty():
+            print("loyaltydb: rollback drops the above: pass --yes to confirm (not rolled back)", file=sys.stderr)
+            return 2
+        if not args.yes and input("Roll back? This cannot be undone. [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing was rolled back", file=sys.stderr)
+            return 1
+    undone = migrations.rollback(args.dsn, steps, expected=[step.id for step in plan])
+    if args.json:
+        _print_json({"rolled_back": undone})
+    else:
+        print(f"rolled back {len(undone)} migration(s){': ' + ', '.join(undone) if undone else ''}")
     return 0
 
 
@@ -109,16 +218,17 @@ def _selfcheck(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "migrate":
-        applied = migrations.migrate(args.dsn)
-        print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
-    elif args.command == "rollback":
-        undone = migrations.rollback(args.dsn, None if args.all else args.steps)
-        print(f"rolled back {len(undone)} migration(s){': ' + ', '.join(undone) if undone else ''}")
-    elif args.command == "status":
-        for state in migrations.status(args.dsn):
-            print(f"{'applied' if state.applied else 'pending'}  {state.id}")
+        return _migrate(args)
+    if args.command == "rollback":
+        return _rollback(args)
+    if args.command == "status":
+        return _status(args)
+    if args.command == "migrations-dir":
+        print(migrations.migrations_dir())
     elif args.command in ("approve", "reject"):
         return _decide(args)
+    elif args.command == "pending":
+        return _pending(args)
     elif args.command == "selfcheck":
         return _selfcheck(args)
     elif args.command == "distribute":

@@ -39,7 +39,14 @@ class LoyaltyError(Exception):
 class InvalidInput(LoyaltyError, ValueError):
     """An argument is NULL, malformed (a bad UUID, say) or out of range."""
 
-    sqlstates = ("22004", "22P02", "22003", "22023", "42846")
+    sqlstates: ClassVar[tuple[str, ...]] = ("22004", "22P02", "22003", "22023", "42846")
+
+
+class ReasonTooLong(InvalidInput):
+    """SQLSTATE LY008: a rejection reason of more than 1,000 characters (checked by the database,
+    which stores the reason and sends it to the customer)."""
+
+    sqlstates = ("LY008",)
 
 
 class RequestNotFound(LoyaltyError, LookupError):
@@ -128,6 +135,12 @@ class ConnectionFailed(LoyaltyError):
     """The database could not be reached (bad DSN, server down, authentication failed)."""
 
 
+class PermissionDenied(LoyaltyError):
+    """The connected role may not do what a command needs (found before anything is written):
+    migrations need a superuser or a CREATEROLE member of loyalty_owner; ``selfcheck`` and
+    ``demo --dsn`` write tables directly, which ``loyalty_app`` may not."""
+
+
 def lookup(sqlstate: str) -> type[LoyaltyError] | None:
     """The loyaltydb error class that stands for ``sqlstate``, or None."""
     return _BY_SQLSTATE.get(sqlstate)
@@ -154,11 +167,23 @@ def one_line(text: object, *, fold_lines: bool = False) -> str:
     text = str(text).strip()
     if fold_lines:
         text = " ".join(line.strip() for line in text.splitlines() if line.strip())
-    if text.isprintable():  # the common case, checked in C
+    if not text.isprintable():  # the common case is, checked in C
+        text = "".join(
+            char if unicodedata.category(char)[0] != "C" else char.encode("unicode_escape").decode("ascii")
+            for char in text
+        )
+    return shorten(text, MAX_MESSAGE)
+
+
+#: The longest message one_line() renders: PostgreSQL echoes bad input whole (a 10 KB "uuid").
+MAX_MESSAGE = 500
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
         return text
-    return "".join(
-        char if unicodedata.category(char)[0] != "C" else char.encode("unicode_escape").decode("ascii") for char in text
-    )
+    return f"{text[:limit]}… ({len(text):,} characters in all)"
 
 
 @contextmanager

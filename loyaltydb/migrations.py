@@ -1,25 +1,30 @@
 """Apply, roll back and list the versioned SQL migrations under ``sql/`` with yoyo.
 
 yoyo keeps its bookkeeping tables in ``public``; a DBA may equally run
-``yoyo apply --database postgresql+psycopg://... sql/``: both see the same history.
+``yoyo apply --database postgresql+psycopg://... "$(loyaltydb migrations-dir)"``: both see the
+same history. Reading the history (:func:`status`, :func:`rollback_plan`) only reads: it creates
+nothing and works as ``loyalty_app``. Changing it first checks the role may, so a role that may
+not leaves nothing behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import DatabaseURI
 from yoyo.migrations import default_migration_table
 
 from ._dsn import connect, resolve_conninfo
-from .errors import ConnectionFailed
+from .errors import ConnectionFailed, LoyaltyError, PermissionDenied
 
 
 def migrations_dir() -> Path:
@@ -36,6 +41,18 @@ class MigrationState:
     applied: bool
 
 
+@dataclass(frozen=True, slots=True)
+class RollbackStep:
+    """One migration a rollback would undo, and what it drops (tables with their rows)."""
+
+    id: str
+    drops: tuple[str, ...]
+
+
+class RollbackChanged(LoyaltyError):
+    """The migrations to roll back changed between the plan a user confirmed and the rollback."""
+
+
 class _ConninfoBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
     """yoyo's psycopg 3 backend, connecting with a libpq conninfo rather than a URL.
 
@@ -49,13 +66,54 @@ class _ConninfoBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
 
 @contextmanager
 def _backend(conninfo: str | None) -> Iterator[Any]:
+    """yoyo's backend, once the role is known to be allowed to migrate (else nothing is created)."""
     uri = DatabaseURI("postgresql+psycopg", None, None, None, None, None, {"conninfo": resolve_conninfo(conninfo)})
     backend = _ConninfoBackend(uri, default_migration_table)
     try:
+        _check_may_migrate(backend.connection)
         backend.init_database()
         yield backend
     finally:
         backend.connection.close()
+
+
+def _check_may_migrate(conn: psycopg.Connection[Any]) -> None:
+    """Raise PermissionDenied, before yoyo creates its tables, when this role cannot migrate."""
+    row = conn.execute(
+        "SELECT current_user, r.rolsuper, r.rolcreaterole,"
+        " to_regrole('loyalty_owner') IS NULL OR pg_has_role('loyalty_owner', 'MEMBER'),"
+        " to_regclass(%s) IS NOT NULL OR has_schema_privilege('public', 'CREATE')"
+        " FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user",
+        (default_migration_table,),
+    ).fetchone()
+    assert row is not None
+    user, superuser, createrole, owner_member, history_writable = row
+    if superuser or (createrole and owner_member and history_writable):
+        return
+    raise PermissionDenied(
+        f"role {user} may not run migrations: they need a superuser, or a role with CREATEROLE that is a"
+        " member of loyalty_owner and may create tables in schema public (where yoyo keeps its history);"
+        " nothing was changed"
+    )
+
+
+def _applied_hashes(conn: psycopg.Connection[Any]) -> list[str]:
+    """yoyo's applied migration hashes, oldest first, read only: none when yoyo has no table yet."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (default_migration_table,)).fetchone()
+        if not (row and row[0]):
+            return []
+        query = sql.SQL("SELECT migration_hash FROM {} ORDER BY applied_at_utc").format(
+            sql.Identifier(default_migration_table)
+        )
+        try:
+            return [hash_ for (hash_,) in conn.execute(query)]
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise PermissionDenied(
+                f"this role may not read yoyo's history ({default_migration_table}): run `loyaltydb migrate` once"
+                f" with this version (it grants SELECT on it to loyalty_app), or GRANT SELECT on it yourself"
+            ) from exc
 
 
 def _all_migrations() -> Any:
@@ -67,6 +125,19 @@ def _prepare_cluster(backend: Any) -> None:
     backend.connection.execute((migrations_dir() / "cluster" / "owner_login.sql").read_text(encoding="utf-8"))
 
 
+# `loyaltydb status` as the application's role reads yoyo's history. Granted while this database
+# has loyalty_app's privileges (0008_roles), and revoked before a rollback: the grant would count
+# as a use of the role by this database, and keep 0008's rollback from dropping the roles.
+_GRANT_HISTORY = sql.SQL(
+    "DO $$ BEGIN IF to_regrole('loyalty_app') IS NOT NULL AND to_regnamespace('loyalty') IS NOT NULL"
+    " AND has_schema_privilege('loyalty_app', 'loyalty', 'USAGE') THEN GRANT SELECT ON {0} TO loyalty_app; END IF;"
+    " END $$"
+)
+_REVOKE_HISTORY = sql.SQL(
+    "DO $$ BEGIN IF to_regrole('loyalty_app') IS NOT NULL THEN REVOKE SELECT ON {0} FROM loyalty_app; END IF; END $$"
+)
+
+
 def migrate(conninfo: str | None = None) -> list[str]:
     """Apply every pending migration; returns the ids applied, in order (empty when none)."""
     migrations = _all_migrations()
@@ -75,27 +146,77 @@ def migrate(conninfo: str | None = None) -> list[str]:
         if pending:
             _prepare_cluster(backend)
         backend.apply_migrations(pending)
+        backend.connection.execute(_GRANT_HISTORY.format(sql.Identifier(default_migration_table)))
     return [migration.id for migration in pending]
 
 
-def rollback(conninfo: str | None = None, steps: int | None = 1) -> list[str]:
-    """Roll back the last ``steps`` applied migrations (all when None); returns their ids."""
+def rollback(conninfo: str | None = None, steps: int | None = 1, *, expected: Sequence[str] | None = None) -> list[str]:
+    """Roll back the last ``steps`` applied migrations (all when None); returns their ids.
+
+    With ``expected`` (the ids of a :func:`rollback_plan` a user confirmed), raise
+    :class:`RollbackChanged` and roll back nothing if other migrations would be rolled back now.
+    """
     if steps is not None and steps < 0:
         raise ValueError("steps must be a positive number or None")
     migrations = _all_migrations()
     with _backend(conninfo) as backend, backend.lock():
         applied = list(backend.to_rollback(migrations))  # newest first
         chosen = applied if steps is None else applied[:steps]
+        if expected is not None and [migration.id for migration in chosen] != list(expected):
+            raise RollbackChanged("the applied migrations changed since the plan was shown; nothing was rolled back")
+        history = sql.Identifier(default_migration_table)
+        backend.connection.execute(_REVOKE_HISTORY.format(history))
         backend.rollback_migrations(migrations.__class__(chosen))
+        backend.connection.execute(_GRANT_HISTORY.format(history))
     return [migration.id for migration in chosen]
 
 
 def status(conninfo: str | None = None) -> list[MigrationState]:
-    """Every known migration, in order, with whether it is applied."""
+    """Every known migration, in order, with whether it is applied. Only reads."""
     migrations = _all_migrations()
-    with _backend(conninfo) as backend:
-        applied = set(backend.get_applied_migration_hashes())
+    with connect(conninfo, autocommit=True) as conn:
+        applied = set(_applied_hashes(conn))
     return [MigrationState(migration.id, migration.hash in applied) for migration in migrations]
 
 
-__all__ = ["ConnectionFailed", "MigrationState", "migrate", "migrations_dir", "rollback", "status"]
+def rollback_plan(conninfo: str | None = None, steps: int | None = 1) -> list[RollbackStep]:
+    """What :func:`rollback` with these ``steps`` would undo, newest first, and what each drops
+    (from its rollback SQL; tables with their row counts). Only reads."""
+    by_hash = {migration.hash: migration for migration in _all_migrations()}
+    with connect(conninfo, autocommit=True) as conn:
+        applied = [by_hash[hash_] for hash_ in reversed(_applied_hashes(conn)) if hash_ in by_hash]
+        chosen = applied if steps is None else applied[:steps]
+        return [RollbackStep(migration.id, _drops(conn, migration.id)) for migration in chosen]
+
+
+_DROPPED_TABLES = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?([^;]+);", re.IGNORECASE | re.MULTILINE)
+_DROPPED_COLUMN = re.compile(r"ALTER TABLE (\S+) DROP COLUMN (?:IF EXISTS )?(\w+)", re.IGNORECASE)
+_DROPPED_OTHER = re.compile(r"\bDROP (SCHEMA|ROLE) (?:IF EXISTS )?(\w+)", re.IGNORECASE)
+
+
+def _drops(conn: psycopg.Connection[Any], migration_id: str) -> tuple[str, ...]:
+    """What the rollback SQL of ``migration_id`` drops, in words a DBA confirms."""
+    text = (migrations_dir() / f"{migration_id}.rollback.sql").read_text(encoding="utf-8")
+    drops: list[str] = []
+    for tables in _DROPPED_TABLES.findall(text):
+        for table in (name.strip() for name in tables.replace("CASCADE", "").split(",")):
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split("."))), prepare=False
+            ).fetchone()
+            drops.append(f"table {table} ({row[0] if row else 0:,} rows)")
+    drops += [f"column {table}.{column}" for table, column in _DROPPED_COLUMN.findall(text)]
+    drops += [f"{kind.lower()} {name}" for kind, name in _DROPPED_OTHER.findall(text)]
+    return tuple(drops)
+
+
+__all__ = [
+    "ConnectionFailed",
+    "MigrationState",
+    "RollbackChanged",
+    "RollbackStep",
+    "migrate",
+    "migrations_dir",
+    "rollback",
+    "rollback_plan",
+    "status",
+]

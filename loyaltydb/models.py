@@ -47,3 +47,15 @@ class Card:
     status: str
     points_balance: int
     issued_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRequest:
+    """A request waiting in a business's inbox (a ``loyalty.pending_request`` row)."""
+
+    request_id: UUID
+    customer_id: int
+    customer_name: str
+    program_id: int
+    program_name: str
+    requested_at: datetime

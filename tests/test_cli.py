@@ -1,4 +1,5 @@
-"""The loyaltydb command, run as a real subprocess: commands, psql, and user errors."""
+"""The loyaltydb command, run as a real subprocess (the installed console script): commands,
+psql, and user errors."""
 
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     environment = {k: v for k, v in os.environ.items() if k not in ("LOYALTYDB_DSN", "DATABASE_URL")}
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "loyaltydb", *args], capture_output=True, text=True, env=environment, timeout=120
+        [_console_script(), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -46,8 +52,8 @@ def test_migrate_status_rollback(empty_dsn: str) -> None:
     assert migrated.returncode == 0, migrated.stderr
     assert f"applied {len(ids)} migration(s)" in migrated.stdout
     assert f"applied  {ids[-1]}" in run_cli("--dsn", empty_dsn, "status").stdout
-    assert f"rolled back 1 migration(s): {ids[-1]}" in run_cli("--dsn", empty_dsn, "rollback").stdout
-    assert f"rolled back {len(ids) - 1}" in run_cli("--dsn", empty_dsn, "rollback", "--all").stdout
+    assert f"rolled back 1 migration(s): {ids[-1]}" in run_cli("--dsn", empty_dsn, "rollback", "--yes").stdout
+    assert f"rolled back {len(ids) - 1}" in run_cli("--dsn", empty_dsn, "rollback", "--all", "--yes").stdout
     assert f"applied {len(ids)} migration(s)" in run_cli("--dsn", empty_dsn, "migrate").stdout
 
 

@@ -1,5 +1,6 @@
-"""loyaltydb on a Citus cluster (a coordinator and 2 workers started by the tests): the first
-steps of the scale-out (issue 9). Distribution itself is not done yet: see the README."""
+"""loyaltydb on a Citus cluster (a coordinator and 2 workers started by the tests): migrations,
+distribution, delegation, card numbers across workers, a killed worker backend, and migrations
+applied after distribution."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import psycopg
 
 import loyaltydb
 from helpers import add_program, add_user, luhn_valid
-from loyaltydb import distribution
+from loyaltydb import distribution, migrations
 from loyaltydb.testing._cluster import TempCluster
 
 
@@ -197,3 +198,38 @@ def test_a_worker_backend_killed_mid_approval_leaves_nothing_partial(citus_clust
         conn.commit()
         again = loyaltydb.approve_enrollment(conn, request_id)
     assert (again.status, again.customer_created) == ("APPROVED", True)
+
+
+def test_migrations_after_distribution_keep_working(citus_cluster: TempCluster) -> None:
+    """README "Scaling out": distribute at 0012, then `migrate` (0013 and 0014 add functions, a type
+    and an index) and `distribute` again; the new API works on the cluster."""
+    dsn = citus_cluster.create_database("migrate_after_distribute")
+    with migrations._backend(dsn) as backend, backend.lock():
+        everything = migrations._all_migrations()
+        migrations._prepare_cluster(backend)
+        backend.apply_migrations(everything.__class__([m for m in everything if m.id <= "0012_distribution_keys"]))
+    with psycopg.connect(dsn) as conn:
+        add_user(conn, 7, "Bean There Coffee", None)
+        add_user(conn, 32, None, "john.smith@example.com")
+        conn.commit()
+        # What `distribute` ran for a database at 0012 (it refuses a database with migrations pending).
+        conn.execute((migrations.migrations_dir() / "cluster" / "distribute.sql").read_text())
+        conn.commit()
+    later = loyaltydb.migrate(dsn)
+    assert later[0] == "0013_faster_approval" and later[-1] == loyaltydb.status(dsn)[-1].id
+    distribution.distribute(dsn)
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT loyalty.register_business(7)")
+        conn.commit()
+        program = add_program(conn, 7, "Coffee Club")
+        conn.commit()
+        request_id = loyaltydb.request_enrollment(conn, 32, program)
+        assert [p.request_id for p in loyaltydb.pending_requests(conn, 7)] == [request_id]
+        result = loyaltydb.approve_enrollment(conn, request_id)
+        assert (result.status, result.customer_created) == ("APPROVED", True)
+        card = conn.execute(
+            "SELECT loyalty.process_enrollment_approval(32, %s::integer, %s)", (program, request_id)
+        ).fetchone()
+        assert card == (result.card_id,)
+        index = conn.execute("SELECT to_regclass('loyalty.customer_approval_requests_pending_idx')").fetchone()
+    assert index is not None and index[0] is not None

@@ -45,6 +45,10 @@ RELEASED = {
     "0011_internal_names.sql": "1f2f37ec5709e8c04c02069e1a2bcc69e4298d546b21a8567e602c4c241644a0",
     "0012_distribution_keys.rollback.sql": "6a109421d8ceb54860568c83fcc1b3478992641d3611ae6c9055a7c78312eba9",
     "0012_distribution_keys.sql": "9a1fa7746a314c0e0035408e8f9ef2db95ccb2131a925e0d5bef4a1d51137b80",
+    "0013_faster_approval.rollback.sql": "57dd3b7f4b53cac54d36cd86527f35985f167ff9b696f5ef997687fe835ea6c4",
+    "0013_faster_approval.sql": "57596221abdd3b84c793452d8b3a1efeb8e2d1c49f5dd4018cc563a4d6f00a36",
+    "0014_inbox_and_legacy_call.rollback.sql": "10476af3ba0bdda5263e958908b095fc67c3f654a756b93053f9bf2fc4dfab9f",
+    "0014_inbox_and_legacy_call.sql": "8da6c327c53d620622bb609124982482be7a6f1c777ea87bbd7ef76451fc261d",
 }
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

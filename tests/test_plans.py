@@ -1,4 +1,5 @@
-"""No statement of an approval, single or bulk, does a sequential scan on a loaded database."""
+"""No statement of an approval, single or bulk, nor of the business inbox, does a sequential scan
+on a loaded database."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def test_approvals_on_a_loaded_database_use_no_sequential_scan(db: psycopg.Conne
             loyaltydb.approve_enrollment(conn, request_id)
         loyaltydb.approve_enrollments(conn, ids[300:1300])
         loyaltydb.reject_enrollment(conn, ids[1300])
+        businesses = [row[0] for row in conn.execute("SELECT DISTINCT business_id FROM loyalty.loyalty_programs")]
+        for business_id in businesses[:20]:  # every page of 20 inboxes
+            page = loyaltydb.pending_requests(conn, business_id, limit=100)
+            while page:
+                page = loyaltydb.pending_requests(conn, business_id, limit=100, after=page[-1].request_id)
         conn.execute("SELECT pg_stat_force_next_flush()")
     time.sleep(0.1)
     with psycopg.connect(dsn, autocommit=True) as conn:

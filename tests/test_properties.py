@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import loyaltydb
 from helpers import World, add_request, snapshot
-from loyaltydb.errors import InvalidInput, LoyaltyError, RequestNotFound, UserNotFound
+from loyaltydb.errors import InvalidInput, LoyaltyError, ReasonTooLong, RequestNotFound, UserNotFound
 
 # PostgreSQL's [[:space:]] in ASCII. Other white space (U+00A0, U+2003, ...) is left out of the
 # generated text: its class membership depends on the server's locale, not on our rule.
@@ -143,7 +143,14 @@ def test_malformed_or_unknown_request_ids_get_typed_errors(
 @PROFILE
 @given(reason=st.none() | TEXT | LONG | st.sampled_from(NASTY))
 def test_any_rejection_reason_is_stored_verbatim(db: psycopg.Connection[Any], world: World, reason: str | None) -> None:
+    """Up to the cap (1,000 characters); a longer one is refused with nothing written."""
     request_id = add_request(db, world.new_user, world.coffee_club)
+    if reason is not None and len(reason) > 1000:
+        before = snapshot(db)
+        with pytest.raises(ReasonTooLong) as caught:
+            loyaltydb.reject_enrollment(db, request_id, reason=reason)
+        _assert_clean_failure(db, before, caught.value)
+        return
     loyaltydb.reject_enrollment(db, request_id, reason=reason)
     row = db.execute("SELECT rejection_reason FROM loyalty.customer_approval_requests WHERE id = %s", (request_id,))
     assert row.fetchone() == (reason,)

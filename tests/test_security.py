@@ -56,6 +56,16 @@ def _assert_the_api_works(conn: psycopg.Connection[Any], world: World) -> None:
     assert loyaltydb.reject_enrollment(conn, other).status == "REJECTED"
     row = conn.execute("SELECT loyalty.ensure_customer_exists(32)").fetchone()
     assert row == (32,)
+    waiting = loyaltydb.request_enrollment(conn, world.existing_customer, world.coffee_club)
+    assert [p.request_id for p in loyaltydb.pending_requests(conn, world.business_id)] == [waiting]
+    # The replaced system's call, unqualified, as its services send it (schema on their path).
+    conn.execute("SET search_path = loyalty, public")
+    card = conn.execute(
+        "SELECT process_enrollment_approval(%s::integer, %s::integer, %s)",
+        (world.existing_customer, world.coffee_club, waiting),
+    ).fetchone()
+    conn.execute("RESET search_path")
+    assert card is not None and card[0] == loyaltydb.customer_cards(conn, world.existing_customer)[0].id
     conn.commit()
 
 

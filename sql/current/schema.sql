@@ -83,6 +83,22 @@ CREATE TYPE loyalty.enrollment_result AS (
 
 ALTER TYPE loyalty.enrollment_result OWNER TO loyalty_owner;
 
+--
+-- Name: pending_request; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty.pending_request AS (
+	request_id uuid,
+	customer_id bigint,
+	customer_name text,
+	program_id bigint,
+	program_name text,
+	requested_at timestamp with time zone
+);
+
+
+ALTER TYPE loyalty.pending_request OWNER TO loyalty_owner;
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -130,10 +146,16 @@ DECLARE
 BEGIN
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
     -- Not on a cluster: there a row lock on reference data locks the whole shard.
-    IF NOT loyalty._distributed() THEN
-        PERFORM FROM loyalty.loyalty_programs AS p WHERE p.id = p_request.program_id FOR SHARE;
+    IF loyalty._distributed() THEN
+        v_program := loyalty._program_info(p_request.program_id);
+    ELSE
+        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business')
+          INTO v_program
+          FROM loyalty.loyalty_programs AS p
+          JOIN loyalty.businesses AS b ON b.id = p.business_id
+         WHERE p.id = p_request.program_id
+           FOR SHARE OF p;
     END IF;
-    v_program := loyalty._program_info(p_request.program_id);
     IF v_program.id IS NULL THEN
         RAISE EXCEPTION USING
             ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_request.program_id);
@@ -145,7 +167,7 @@ BEGIN
     END IF;
 
     -- The customer first: every row below has a foreign key to it.
-    v_customer := loyalty.ensure_customer(p_request.customer_id);
+    v_customer := loyalty._ensure_customer(p_request.customer_id);
 
     -- The relationship before the (customer, program) rows: it is shared by all of a customer's
     -- programs at one business, so taking it first keeps bulk and single approvals deadlock-free.
@@ -359,6 +381,13 @@ CREATE FUNCTION loyalty._decide_request(p_customer_id bigint, p_request_id uuid,
 DECLARE
     v_request loyalty.customer_approval_requests;
 BEGIN
+    -- Checked before any lock: the reason is stored and sent to the customer.
+    IF length(p_reason) > 1000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY008',
+            MESSAGE = format('A rejection reason may be at most 1000 characters; this one has %s', length(p_reason));
+    END IF;
+
     -- A rejection first waits for every decision on the same customer and program (their
     -- requests, locked in id order like a batch's), so it sees an approval that beat it.
     IF NOT p_approved THEN
@@ -397,7 +426,7 @@ CREATE FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_
         nullif(loyalty._trim_space(p_name), ''),
         -- Greedy '.*' keeps everything before the last '@': the RFC 5322 local part.
         nullif(loyalty._trim_space(loyalty._initcap_unicode(replace(substring(p_email FROM '^(.*)@'), '.', ' '))), ''),
-        p_fallback || ' ' || p_id
+        p_fallback || ' ' || p_id::text
     )
 $$;
 
@@ -416,6 +445,64 @@ $$;
 
 
 ALTER FUNCTION loyalty._distributed() OWNER TO loyalty_owner;
+
+--
+-- Name: _ensure_customer(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._ensure_customer(p_user_id bigint) RETURNS loyalty.customer_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_user   loyalty.users;
+    v_result loyalty.customer_result;
+BEGIN
+    IF p_user_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'user id must not be NULL';
+    END IF;
+
+    -- Fast path: the customer usually exists. KEY SHARE keeps it until we commit, so the rows
+    -- we write next can refer to it; one deleted meanwhile is not found, and created again.
+    SELECT c.id, c.user_id, c.name, c.email, false
+      INTO v_result
+      FROM loyalty.customers AS c
+     WHERE c.id = p_user_id
+       FOR KEY SHARE;
+    IF FOUND THEN
+        RETURN v_result;
+    END IF;
+
+    -- KEY SHARE: a concurrent DELETE of the user waits for us, or we see it gone.
+    SELECT u.* INTO v_user FROM loyalty.users AS u WHERE u.id = p_user_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot create customer record.', p_user_id);
+    END IF;
+
+    -- A concurrent creator makes us wait for its commit, and then this insert does nothing.
+    INSERT INTO loyalty.customers AS c (id, user_id, name, email)
+    VALUES (v_user.id, v_user.id, loyalty._display_name(v_user.id, v_user.name, v_user.email), v_user.email)
+    ON CONFLICT DO NOTHING
+    RETURNING c.id, c.user_id, c.name, c.email, true
+    INTO v_result;
+    IF FOUND THEN
+        RAISE NOTICE 'created customer % (%) from user %', v_result.id, v_result.name, p_user_id;
+        RETURN v_result;
+    END IF;
+
+    -- DO NOTHING returns no row: lock and read the one the concurrent creator committed.
+    SELECT c.id, c.user_id, c.name, c.email, false
+      INTO STRICT v_result
+      FROM loyalty.customers AS c
+     WHERE c.id = p_user_id
+       FOR KEY SHARE;
+    RETURN v_result;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._ensure_customer(p_user_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: _initcap_unicode(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -623,16 +710,15 @@ ALTER FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approva
 --
 
 CREATE FUNCTION loyalty._request_customer(p_request_id uuid) RETURNS bigint
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-DECLARE
-    v_hex text := replace(p_request_id::text, '-', '');
-BEGIN
-    IF substr(v_hex, 13, 1) = '8' AND substr(v_hex, 17, 1) IN ('8', '9', 'a', 'b') AND substr(v_hex, 19, 1) = 'c' THEN
-        RETURN ('x' || substr(v_hex, 1, 12) || substr(v_hex, 14, 3) || substr(v_hex, 18, 1))::bit(64)::bigint;
-    END IF;
-    RETURN NULL;
-END;
+    SELECT CASE WHEN substr(encode(uuid_send(p_request_id), 'hex'), 13, 1) = '8'
+                 AND substr(encode(uuid_send(p_request_id), 'hex'), 17, 1) IN ('8', '9', 'a', 'b')
+                 AND substr(encode(uuid_send(p_request_id), 'hex'), 19, 1) = 'c'
+                THEN ('x' || substr(encode(uuid_send(p_request_id), 'hex'), 1, 12)
+                          || substr(encode(uuid_send(p_request_id), 'hex'), 14, 3)
+                          || substr(encode(uuid_send(p_request_id), 'hex'), 18, 1))::bit(64)::bigint
+           END
 $$;
 
 
@@ -796,52 +882,8 @@ CREATE FUNCTION loyalty.ensure_customer(p_user_id bigint) RETURNS loyalty.custom
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    v_user   loyalty.users;
-    v_result loyalty.customer_result;
 BEGIN
-    IF p_user_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'user id must not be NULL';
-    END IF;
-
-    -- Fast path: the customer usually exists. KEY SHARE keeps it until we commit, so the rows
-    -- we write next can refer to it; one deleted meanwhile is not found, and created again.
-    SELECT c.id, c.user_id, c.name, c.email, false
-      INTO v_result
-      FROM loyalty.customers AS c
-     WHERE c.id = p_user_id
-       FOR KEY SHARE;
-    IF FOUND THEN
-        RETURN v_result;
-    END IF;
-
-    -- KEY SHARE: a concurrent DELETE of the user waits for us, or we see it gone.
-    SELECT u.* INTO v_user FROM loyalty.users AS u WHERE u.id = p_user_id FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'LY003',
-            MESSAGE = format('User not found for customer_id: %s. Cannot create customer record.', p_user_id);
-    END IF;
-
-    -- No conflict target: covers both unique keys (id and user_id). A concurrent creator
-    -- makes us wait for its commit, and then this insert does nothing.
-    INSERT INTO loyalty.customers AS c (id, user_id, name, email)
-    VALUES (v_user.id, v_user.id, loyalty._display_name(v_user.id, v_user.name, v_user.email), v_user.email)
-    ON CONFLICT DO NOTHING
-    RETURNING c.id, c.user_id, c.name, c.email, true
-    INTO v_result;
-    IF FOUND THEN
-        RAISE NOTICE 'created customer % (%) from user %', v_result.id, v_result.name, p_user_id;
-        RETURN v_result;
-    END IF;
-
-    -- DO NOTHING returns no row: lock and read the one the concurrent creator committed.
-    SELECT c.id, c.user_id, c.name, c.email, false
-      INTO STRICT v_result
-      FROM loyalty.customers AS c
-     WHERE c.id = p_user_id
-       FOR KEY SHARE;
-    RETURN v_result;
+    RETURN loyalty._ensure_customer(p_user_id);
 END;
 $$;
 
@@ -863,6 +905,91 @@ $$;
 ALTER FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: pending_requests(bigint, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.pending_requests(p_business_id bigint, p_limit integer DEFAULT 50, p_after uuid DEFAULT NULL::uuid) RETURNS SETOF loyalty.pending_request
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    -- Before every request: the first page.
+    v_after_at timestamptz := '-infinity'::timestamptz;
+    v_after_id uuid := '00000000-0000-0000-0000-000000000000'::uuid;
+    v_customer bigint := loyalty._request_customer(p_after);
+BEGIN
+    IF p_business_id IS NULL OR p_limit IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'business id and limit must not be NULL';
+    END IF;
+    IF p_limit NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 1000, not %s', p_limit);
+    END IF;
+    IF p_after IS NOT NULL THEN
+        -- The cursor request may be decided by now; its place in the order stays the same.
+        SELECT r.requested_at, r.id INTO v_after_at, v_after_id
+          FROM loyalty.customer_approval_requests AS r
+         WHERE r.id = p_after AND r.business_id = p_business_id
+           AND r.customer_id = coalesce(v_customer, r.customer_id);
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY001',
+                MESSAGE = format('Enrollment request not found: %s (after= names no request of business %s)',
+                                 p_after, p_business_id);
+        END IF;
+    END IF;
+
+    -- A requester may not be a customer yet: then the name comes from the users row. Subqueries,
+    -- not joins: each is one key probe per row of the page (a join may scan the users).
+    RETURN QUERY
+    SELECT r.id, r.customer_id,
+           coalesce((SELECT c.name FROM loyalty.customers AS c WHERE c.id = r.customer_id),
+                    (SELECT loyalty._display_name(u.id, u.name, u.email) FROM loyalty.users AS u WHERE u.id = r.customer_id),
+                    loyalty._display_name(r.customer_id, NULL, NULL)),
+           r.program_id, p.name, r.requested_at
+      FROM loyalty.customer_approval_requests AS r
+      JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
+     WHERE r.business_id = p_business_id
+       AND r.status = 'PENDING'
+       AND (r.requested_at, r.id) > (v_after_at, v_after_id)
+     ORDER BY r.requested_at, r.id
+     LIMIT p_limit;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.pending_requests(p_business_id bigint, p_limit integer, p_after uuid) OWNER TO loyalty_owner;
+
+--
+-- Name: process_enrollment_approval(integer, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.process_enrollment_approval(p_customer_id integer, p_program_id integer, p_request_id uuid) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_result loyalty.enrollment_result;
+BEGIN
+    IF p_customer_id IS NULL OR p_program_id IS NULL OR p_request_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id, program id and request id must not be NULL';
+    END IF;
+    -- A request's customer and program never change, so this needs no lock.
+    IF NOT EXISTS (SELECT FROM loyalty.customer_approval_requests AS r
+                    WHERE r.customer_id = p_customer_id AND r.id = p_request_id AND r.program_id = p_program_id) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY001',
+            MESSAGE = format('Enrollment request not found: %s for customer %s and program %s',
+                             p_request_id, p_customer_id, p_program_id);
+    END IF;
+    v_result := loyalty._decide_request(p_customer_id, p_request_id, true, NULL, NULL);
+    RETURN v_result.card_id;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.process_enrollment_approval(p_customer_id integer, p_program_id integer, p_request_id uuid) OWNER TO loyalty_owner;
+
+--
 -- Name: process_enrollment_approval(uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -876,10 +1003,13 @@ BEGIN
     IF p_request_id IS NULL OR p_approved IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and approved must not be NULL';
     END IF;
-    v_customer_id := coalesce(loyalty._request_customer(p_request_id),
-                              (SELECT r.customer_id FROM loyalty.customer_approval_requests AS r WHERE r.id = p_request_id));
+    -- A simple expression (planned once, the decoding inlined); the row only for an id made otherwise.
+    v_customer_id := loyalty._request_customer(p_request_id);
     IF v_customer_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
+        SELECT r.customer_id INTO v_customer_id FROM loyalty.customer_approval_requests AS r WHERE r.id = p_request_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
+        END IF;
     END IF;
     RETURN loyalty._decide_request(v_customer_id, p_request_id, p_approved, p_reason, p_business_id);
 END;
@@ -1603,6 +1733,13 @@ CREATE INDEX customer_approval_requests_id_idx ON loyalty.customer_approval_requ
 
 
 --
+-- Name: customer_approval_requests_pending_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX customer_approval_requests_pending_idx ON loyalty.customer_approval_requests USING btree (business_id, requested_at, id) WHERE (status = 'PENDING'::text);
+
+
+--
 -- Name: customer_approval_requests_program_id_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1832,6 +1969,13 @@ REVOKE ALL ON FUNCTION loyalty._distributed() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _ensure_customer(p_user_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._ensure_customer(p_user_id bigint) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _initcap_unicode(p_text text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1930,6 +2074,22 @@ GRANT ALL ON FUNCTION loyalty.ensure_customer(p_user_id bigint) TO loyalty_app;
 
 REVOKE ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION pending_requests(p_business_id bigint, p_limit integer, p_after uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.pending_requests(p_business_id bigint, p_limit integer, p_after uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.pending_requests(p_business_id bigint, p_limit integer, p_after uuid) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION process_enrollment_approval(p_customer_id integer, p_program_id integer, p_request_id uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.process_enrollment_approval(p_customer_id integer, p_program_id integer, p_request_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.process_enrollment_approval(p_customer_id integer, p_program_id integer, p_request_id uuid) TO loyalty_app;
 
 
 --
