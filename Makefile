@@ -15,7 +15,8 @@ help:
 	@echo "make status | rollback | selfcheck | distribute   the same DSN rules (distribute: a Citus coordinator)"
 	@echo "             rollback asks on a terminal; YES=1 confirms it (a script must)"
 	@echo "make bench    approvals vs pgbench -N at 1-16 clients, bulk, 10k vs 1M scale (own server)"
-	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server)"
+	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server;"
+	@echo "             STRESS_ARGS=--cluster: on a throwaway Citus coordinator and 2 workers)"
 	@echo "make generate write loyaltydb/api.py from loyaltydb/aio.py (make test checks they agree)"
 	@echo "make schema   write sql/current/schema.sql from the migrations (make test checks it)"
 
@@ -57,7 +58,7 @@ distribute: $(STAMP)
 	$(BIN)/loyaltydb $(DSN_ARG) distribute
 
 stress: $(STAMP)
-	PYTHONPATH=tests $(BIN)/python -m benchmarks.stress --sessions $${SESSIONS:-32} --operations $${OPERATIONS:-20000}
+	PYTHONPATH=tests $(BIN)/python -m benchmarks.stress --sessions $${SESSIONS:-32} --operations $${OPERATIONS:-20000} $(STRESS_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP)

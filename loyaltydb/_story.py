@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from .errors import NotMigrated, PermissionDenied
+from .errors import NotMigrated, PermissionDenied, SingleServerOnly
 
 #: What a migrated database has: the contract's entry point.
 PROCEDURE = "loyalty.process_enrollment_approval(uuid,boolean,text,bigint)"
@@ -37,6 +37,12 @@ def require_writer(conn: psycopg.Connection[Any], command: str) -> None:
     row = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (PROCEDURE,)).fetchone()
     if not (row and row[0]):
         raise NotMigrated(f"this database is not migrated (run 'loyaltydb migrate'): {PROCEDURE} is missing")
+    row = conn.execute("SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL").fetchone()
+    if row and row[0] and _distributed(conn):
+        raise SingleServerOnly(
+            f"{command} runs on one server only: it plays in one rolled-back transaction that mixes direct"
+            " inserts with API calls, which a Citus cluster refuses (use it before `loyaltydb distribute`)"
+        )
     row = conn.execute(
         "SELECT current_user, has_table_privilege('loyalty.users', 'INSERT')"
         " AND has_table_privilege('loyalty.loyalty_programs', 'INSERT')"
@@ -46,6 +52,13 @@ def require_writer(conn: psycopg.Connection[Any], command: str) -> None:
             f"{command} inserts a test business, program and user into loyalty's tables, which role {row[0]}"
             " may not: run it as a superuser or a member of loyalty_owner (loyalty_app may only call the API)"
         )
+
+
+def _distributed(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'loyalty.users'::regclass)"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def unused_user_ids(conn: psycopg.Connection[Any]) -> tuple[int, int]:

@@ -131,6 +131,11 @@ class ClusterUnavailable(LoyaltyError):
     """``loyaltydb distribute`` on a database without Citus."""
 
 
+class SingleServerOnly(LoyaltyError):
+    """``selfcheck`` or ``demo --dsn`` aimed at a distributed database: they play in one
+    rolled-back transaction that mixes direct inserts with API calls, which Citus refuses."""
+
+
 class ConnectionFailed(LoyaltyError):
     """The database could not be reached (bad DSN, server down, authentication failed)."""
 

@@ -8,6 +8,7 @@ import threading
 import time
 
 import psycopg
+from test_cli import assert_user_error, run_cli
 
 import loyaltydb
 from helpers import add_program, add_user, luhn_valid
@@ -233,3 +234,9 @@ def test_migrations_after_distribution_keep_working(citus_cluster: TempCluster) 
         assert card == (result.card_id,)
         index = conn.execute("SELECT to_regclass('loyalty.customer_approval_requests_pending_idx')").fetchone()
     assert index is not None and index[0] is not None
+
+
+def test_selfcheck_and_demo_on_a_distributed_database_say_they_run_on_one_server(citus_cluster: TempCluster) -> None:
+    dsn = _distributed_database(citus_cluster, "selfcheck_on_cluster")
+    for command in ("selfcheck", "demo"):
+        assert_user_error(run_cli("--dsn", dsn, command), f"{command} runs on one server only", "Citus")

@@ -28,12 +28,13 @@ from uuid import UUID
 import psycopg
 
 from invariants import violations
-from loyaltydb import api, retry
+from loyaltydb import api, distribution, retry
 from loyaltydb._dsn import configured_conninfo
 from loyaltydb.errors import LoyaltyError, RequestAlreadyDecided, UserNotFound
 from loyaltydb.migrations import migrate
 from loyaltydb.models import EnrollmentResult
 from loyaltydb.testing import TempServer
+from loyaltydb.testing._cluster import TempCluster
 
 #: Operation name -> weight in the mix.
 MIX = {"request": 25, "approve": 25, "reapprove": 10, "reject": 10, "duplicate": 12, "join_many": 12, "ghost": 6}
@@ -277,12 +278,16 @@ def run(
     seed_value: int = 20261124,
     tolerate_disconnects: bool = False,
     users: int | None = None,
+    distribute: bool = False,
 ) -> StressReport:
-    """Seed a migrated database, run the sessions to the operation budget, check invariants."""
+    """Seed a migrated database (then distribute it, on a Citus coordinator), run the sessions to
+    the operation budget, check invariants."""
     report = StressReport(sessions=sessions)
     users = users or max(200, sessions * 20)
     with psycopg.connect(conninfo) as conn:
         programs = seed(conn, users, programs=max(20, sessions))
+    if distribute:  # the seed's businesses are in loyalty.businesses already (one server's triggers)
+        distribution.distribute(conninfo)
     shared = _Shared(users=users, programs=programs, budget=operations)
     rng = random.Random(seed_value)
     workers = [
@@ -308,10 +313,18 @@ def main(argv: list[str] | None = None, say: Callable[[str], None] = print) -> i
     parser.add_argument("--dsn", help="a migrated database to use (default: a throwaway server)")
     parser.add_argument("--sessions", type=int, default=32)
     parser.add_argument("--operations", type=int, default=20_000)
+    parser.add_argument("--cluster", action="store_true", help="on a throwaway Citus coordinator and 2 workers")
     args = parser.parse_args(argv)
     conninfo = configured_conninfo(args.dsn)
     if conninfo is not None:
         report = run(conninfo, args.sessions, args.operations)
+    elif args.cluster:
+        with TempCluster(workers=2) as cluster:
+            dsn = cluster.create_database("stress")
+            migrate(dsn)
+            say(f"throwaway Citus cluster (coordinator port {cluster.coordinator.port}, 2 workers); "
+                f"{args.sessions} sessions start")  # fmt: skip
+            report = run(dsn, args.sessions, args.operations, distribute=True)
     else:
         with TempServer() as server:
             migrate(server.conninfo())
