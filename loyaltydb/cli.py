@@ -197,11 +197,14 @@ def _rollback(args: argparse.Namespace) -> int:
         if not args.yes and input("Roll back? This cannot be undone. [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing was rolled back", file=sys.stderr)
             return 1
-    undone = migrations.rollback(args.dsn, steps, expected=[step.id for step in plan])
+    # Nothing applied: the database is left as it is (yoyo would create its tables).
+    undone = migrations.rollback(args.dsn, steps, expected=[step.id for step in plan]) if plan else []
     if args.json:
         _print_json({"rolled_back": undone})
+    elif undone:
+        print(f"rolled back {len(undone)} migration(s): {', '.join(undone)}")
     else:
-        print(f"rolled back {len(undone)} migration(s){': ' + ', '.join(undone) if undone else ''}")
+        print("nothing to roll back: no migration is applied")
     return 0
 
 

@@ -58,6 +58,9 @@ def test_status_only_reads_and_works_as_the_app(empty_dsn: str, dsn: str, login:
     states = json.loads(unmigrated.stdout)
     assert states and all(state == {"id": state["id"], "applied": False} for state in states)
     assert _public_tables(empty_dsn) == []  # yoyo's tables are not created by a status
+    nothing = run_cli("--dsn", empty_dsn, "rollback", "--yes")
+    assert nothing.stdout.strip() == "nothing to roll back: no migration is applied"
+    assert _public_tables(empty_dsn) == []  # nor by a rollback with nothing to do
 
     check = run_cli("--dsn", empty_dsn, "status", "--check")
     assert check.returncode == 3 and f"{len(states)} migration(s) pending" in check.stderr
