@@ -149,3 +149,24 @@ def test_batches_racing_singles_and_each_other(
     )
     assert count(db, "SELECT count(*) FROM loyalty.loyalty_cards WHERE customer_id >= 2000") == len(first + second)
     assert count(db, "SELECT count(*) FROM loyalty.customers WHERE id >= 2000") == len(users)
+
+
+def test_a_batch_numbers_its_cards_like_single_approvals(db: psycopg.Connection[Any], world: World, mode: str) -> None:
+    """The customer's card count plus the card's rank: in program order on one server (0015, set-based),
+    in the caller's order on a cluster (one by one)."""
+    # An explicit number: on a cluster the column default (the coordinator's sequence) fails.
+    db.execute("INSERT INTO loyalty.loyalty_cards (customer_id, program_id, business_id, card_number)"
+               " VALUES (40, %s, 8, '1' || repeat('0', 14) || loyalty._luhn_check_digit('1' || repeat('0', 14)))",
+               (world.bakery_club,))  # fmt: skip
+    db.commit()
+    results = loyaltydb.approve_enrollments(
+        db,
+        [add_request(db, 32, world.tea_club), add_request(db, 32, world.coffee_club),
+         add_request(db, 40, world.coffee_club)],
+    )  # fmt: skip
+    numbers = [r.card_number or "" for r in results]
+    first, second = (
+        ("900000000320002", "900000000320001") if mode == "single" else ("900000000320001", "900000000320002")
+    )
+    assert [n[:15] for n in numbers] == [first, second, "900000000400002"]
+    assert all(luhn_valid(n) for n in numbers)

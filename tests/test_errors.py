@@ -150,3 +150,30 @@ def test_a_cancel_request_is_cancelled_too(db: psycopg.Connection[Any], dsn: str
         thread.join(30)
         holder.rollback()
     assert len(outcome) == 1 and isinstance(outcome[0], Cancelled), outcome
+
+
+def test_a_batch_skips_a_taken_number_and_numbers_out_of_range_customers(
+    db: psycopg.Connection[Any], world: World
+) -> None:
+    """A number a card has already (imported for another customer) and customer ids outside the
+    scheme's range send the batch back to numbering card by card, which handles both."""
+    payload = "9" + "0000000032" + "0001"
+    row = db.execute("SELECT %s || loyalty._luhn_check_digit(%s)", (payload, payload)).fetchone()
+    assert row is not None
+    taken = row[0]
+    db.execute(
+        "INSERT INTO loyalty.loyalty_cards (customer_id, program_id, business_id, card_number) VALUES (40, %s, 7, %s)",
+        (world.coffee_club, taken),
+    )
+    db.commit()
+    (result,) = loyaltydb.approve_enrollments(db, [add_request(db, 32, world.coffee_club)])
+    assert result.card_number is not None and luhn_valid(result.card_number)
+    assert result.card_number != taken and result.card_number.startswith("900000000320002")
+
+    add_user(db, -5, "Negative", None)
+    db.commit()
+    results = loyaltydb.approve_enrollments(db, [add_request(db, -5, world.coffee_club),
+                                                 add_request(db, 32, world.tea_club)])  # fmt: skip
+    outside, inside = (r.card_number or "" for r in results)
+    assert luhn_valid(outside) and not outside.startswith("9")  # the sequence's number
+    assert inside.startswith("900000000320003")

@@ -49,6 +49,8 @@ RELEASED = {
     "0013_faster_approval.sql": "57596221abdd3b84c793452d8b3a1efeb8e2d1c49f5dd4018cc563a4d6f00a36",
     "0014_inbox_and_legacy_call.rollback.sql": "10476af3ba0bdda5263e958908b095fc67c3f654a756b93053f9bf2fc4dfab9f",
     "0014_inbox_and_legacy_call.sql": "8da6c327c53d620622bb609124982482be7a6f1c777ea87bbd7ef76451fc261d",
+    "0015_set_based_card_numbers.rollback.sql": "2cd098d59a72e7a090943f914f72aaf3d59c4275b894dced8473f4b39a1c7da1",
+    "0015_set_based_card_numbers.sql": "9c435ff2ede3191192a179b46d4f2f4811cab56e61284fbda5e9c79cd234d326",
 }
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

@@ -1070,6 +1070,10 @@ DECLARE
     -- The pairs whose card existed already (re-activated, no new number).
     v_new_card_customers bigint[];
     v_new_card_programs  bigint[];
+    -- The pairs that get a new card, in key order, and their numbers.
+    v_card_customers     bigint[];
+    v_card_programs      bigint[];
+    v_card_numbers       text[];
     v_failure      record;
     v_customer     record;
 BEGIN
@@ -1213,13 +1217,39 @@ BEGIN
         SELECT array_agg(reused.customer_id), array_agg(reused.program_id)
           INTO v_new_card_customers, v_new_card_programs
           FROM reused;
-        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number)
-        SELECT f.customer_id, f.program_id, p.business_id, loyalty._card_number(f.customer_id)
+        SELECT coalesce(array_agg(f.customer_id ORDER BY f.customer_id, f.program_id), '{}'),
+               coalesce(array_agg(f.program_id ORDER BY f.customer_id, f.program_id), '{}')
+          INTO v_card_customers, v_card_programs
           FROM (SELECT * FROM unnest(v_pair_customers, v_pair_programs)
                 EXCEPT ALL
-                SELECT * FROM unnest(v_new_card_customers, v_new_card_programs)) AS f (customer_id, program_id)
+                SELECT * FROM unnest(v_new_card_customers, v_new_card_programs)) AS f (customer_id, program_id);
+        -- Card numbers for the whole batch at once (the scheme of _card_number): the customers
+        -- locked in id order, as _card_number would lock them one by one, then each new card's
+        -- ordinal is its customer's card count plus its rank among the customer's new cards.
+        PERFORM FROM loyalty.customers AS c WHERE c.id = ANY (v_card_customers) ORDER BY c.id FOR NO KEY UPDATE;
+        SELECT array_agg(n.payload || loyalty._luhn_check_digit(n.payload) ORDER BY n.position)
+          INTO v_card_numbers
+          FROM (SELECT f.position,
+                       CASE WHEN f.customer_id BETWEEN 0 AND 9999999999 AND k.cards + f.rank <= 9999
+                            THEN '9' || lpad(f.customer_id::text, 10, '0') || lpad((k.cards + f.rank)::text, 4, '0')
+                       END AS payload
+                  FROM (SELECT f.customer_id, f.position,
+                               row_number() OVER (PARTITION BY f.customer_id ORDER BY f.position) AS rank
+                          FROM unnest(v_card_customers) WITH ORDINALITY AS f (customer_id, position)) AS f
+                 CROSS JOIN LATERAL (SELECT count(*) AS cards FROM loyalty.loyalty_cards AS k
+                                      WHERE k.customer_id = f.customer_id) AS k) AS n;
+        -- Out of the scheme's range, or a number a card has already (imported, or a deleted
+        -- card's successor): then number them one by one, as before, which skips taken numbers.
+        IF array_position(v_card_numbers, NULL) IS NOT NULL
+           OR EXISTS (SELECT FROM loyalty.loyalty_cards AS k WHERE k.card_number = ANY (v_card_numbers)) THEN
+            v_card_numbers := NULL;
+        END IF;
+        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number)
+        SELECT f.customer_id, f.program_id, p.business_id, coalesce(f.card_number, loyalty._card_number(f.customer_id))
+          FROM unnest(v_card_customers, v_card_programs, v_card_numbers) WITH ORDINALITY
+               AS f (customer_id, program_id, card_number, position)
           JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
-         ORDER BY f.customer_id, f.program_id;
+         ORDER BY f.position;
         -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
         SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n)
           INTO v_pair_cards, v_pair_card_numbers
