@@ -95,18 +95,24 @@ def test_selfcheck_works_when_a_user_has_the_smallest_bigint(db: psycopg.Connect
     assert count(db, "SELECT count(*) FROM loyalty.users") == 5  # the world's four and the edge one
 
 
-def test_an_imported_card_holding_the_next_number_is_skipped(db: psycopg.Connection[Any], world: World) -> None:
-    """A card imported (for another customer) with the number customer 32's first card would get:
-    the approval takes the next ordinal instead of failing on the unique card number."""
+def _import_card_with_customer_32s_first_number(db: psycopg.Connection[Any], world: World) -> str:
+    """A card imported for customer 40 holding the number customer 32's first card would get."""
     payload = "9" + "0000000032" + "0001"
     row = db.execute("SELECT %s || loyalty._luhn_check_digit(%s)", (payload, payload)).fetchone()
     assert row is not None
-    taken = row[0]
+    taken: str = row[0]
     db.execute(
         "INSERT INTO loyalty.loyalty_cards (customer_id, program_id, business_id, card_number) VALUES (40, %s, 7, %s)",
         (world.coffee_club, taken),
     )
     db.commit()
+    return taken
+
+
+def test_an_imported_card_holding_the_next_number_is_skipped(db: psycopg.Connection[Any], world: World) -> None:
+    """A card imported (for another customer) with the number customer 32's first card would get:
+    the approval takes the next ordinal instead of failing on the unique card number."""
+    taken = _import_card_with_customer_32s_first_number(db, world)
     result = loyaltydb.approve_enrollment(db, add_request(db, world.new_user, world.coffee_club))
     assert result.card_number is not None and luhn_valid(result.card_number)
     assert result.card_number != taken and result.card_number.startswith("900000000320002")
@@ -157,15 +163,7 @@ def test_a_batch_skips_a_taken_number_and_numbers_out_of_range_customers(
 ) -> None:
     """A number a card has already (imported for another customer) and customer ids outside the
     scheme's range send the batch back to numbering card by card, which handles both."""
-    payload = "9" + "0000000032" + "0001"
-    row = db.execute("SELECT %s || loyalty._luhn_check_digit(%s)", (payload, payload)).fetchone()
-    assert row is not None
-    taken = row[0]
-    db.execute(
-        "INSERT INTO loyalty.loyalty_cards (customer_id, program_id, business_id, card_number) VALUES (40, %s, 7, %s)",
-        (world.coffee_club, taken),
-    )
-    db.commit()
+    taken = _import_card_with_customer_32s_first_number(db, world)
     (result,) = loyaltydb.approve_enrollments(db, [add_request(db, 32, world.coffee_club)])
     assert result.card_number is not None and luhn_valid(result.card_number)
     assert result.card_number != taken and result.card_number.startswith("900000000320002")
