@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 DSN_ARG = $(if $(DSN),--dsn '$(DSN)')
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint pytest migrate rollback status selfcheck distribute stress bench generate schema clean
+.PHONY: help venv demo test lint pytest migrate rollback status selfcheck distribute stress bench generate schema migration docs clean
 
 help:
 	@echo "make demo     play the seed's story on a throwaway PostgreSQL (no setup needed)"
@@ -19,6 +19,7 @@ help:
 	@echo "             STRESS_ARGS=--cluster: on a throwaway Citus coordinator and 2 workers)"
 	@echo "make generate write loyaltydb/api.py from loyaltydb/aio.py (make test checks they agree)"
 	@echo "make schema   write sql/current/schema.sql from the migrations (make test checks it)"
+	@echo "make migration NAME=x  the next migration pair from the changed sql/functions/ sources"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,7 +74,11 @@ generate: $(STAMP)
 	$(BIN)/python tools/async_to_sync.py
 
 schema: $(STAMP)
-	PYTHONPATH=tests $(BIN)/python -m schema_dump --write
+	PYTHONPATH=tools $(BIN)/python -m schema_dump --write
+
+migration: $(STAMP)
+	@test -n "$(NAME)" || { echo "usage: make migration NAME=snake_case_name" >&2; exit 2; }
+	PYTHONPATH=tools $(BIN)/python tools/new_migration.py '$(NAME)'
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ._dsn import connect
 from .errors import ClusterUnavailable, NotMigrated, translated_errors
-from .migrations import migrations_dir, status
+from .migrations import sql_dir, status
 
 
 def distribute(conninfo: str | None = None) -> None:
@@ -24,4 +24,4 @@ def distribute(conninfo: str | None = None) -> None:
                 " (shared_preload_libraries = 'citus', CREATE EXTENSION citus, workers added)"
             )
         with translated_errors():
-            conn.execute((migrations_dir() / "cluster" / "distribute.sql").read_text(encoding="utf-8"))
+            conn.execute((sql_dir() / "cluster" / "distribute.sql").read_text(encoding="utf-8"))

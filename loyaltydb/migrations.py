@@ -1,4 +1,4 @@
-"""Apply, roll back and list the versioned SQL migrations under ``sql/`` with yoyo.
+"""Apply, roll back and list the versioned SQL migrations under ``sql/migrations/`` with yoyo.
 
 yoyo keeps its bookkeeping tables in ``public``; a DBA may equally run
 ``yoyo apply --database postgresql+psycopg://... "$(loyaltydb migrations-dir)"``: both see the
@@ -27,10 +27,15 @@ from ._dsn import connect, resolve_conninfo
 from .errors import ConnectionFailed, LoyaltyError, PermissionDenied
 
 
-def migrations_dir() -> Path:
-    """The SQL migrations: inside the installed package, else the source tree's ``sql/``."""
+def sql_dir() -> Path:
+    """The SQL tree: inside the installed package, else the source tree's ``sql/``."""
     packaged = Path(__file__).with_name("sql")
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "sql"
+
+
+def migrations_dir() -> Path:
+    """The versioned migrations yoyo applies (``sql/migrations/``; ids are the file names)."""
+    return sql_dir() / "migrations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +127,7 @@ def _all_migrations() -> Any:
 
 def _prepare_cluster(backend: Any) -> None:
     """On a Citus database, let loyalty_owner log in first (``sql/cluster/owner_login.sql``)."""
-    backend.connection.execute((migrations_dir() / "cluster" / "owner_login.sql").read_text(encoding="utf-8"))
+    backend.connection.execute((sql_dir() / "cluster" / "owner_login.sql").read_text(encoding="utf-8"))
 
 
 # `loyaltydb status` as the application's role reads yoyo's history. Granted while this database
@@ -218,5 +223,6 @@ __all__ = [
     "migrations_dir",
     "rollback",
     "rollback_plan",
+    "sql_dir",
     "status",
 ]

@@ -214,7 +214,7 @@ def test_migrations_after_distribution_keep_working(citus_cluster: TempCluster) 
         add_user(conn, 32, None, "john.smith@example.com")
         conn.commit()
         # What `distribute` ran for a database at 0012 (it refuses a database with migrations pending).
-        conn.execute((migrations.migrations_dir() / "cluster" / "distribute.sql").read_text())
+        conn.execute((migrations.sql_dir() / "cluster" / "distribute.sql").read_text())
         conn.commit()
     later = loyaltydb.migrate(dsn)
     assert later[0] == "0013_faster_approval" and later[-1] == loyaltydb.status(dsn)[-1].id

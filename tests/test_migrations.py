@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import subprocess
@@ -14,7 +15,7 @@ import sqlparse
 
 import loyaltydb
 import schema_dump
-from loyaltydb.migrations import migrations_dir
+from loyaltydb.migrations import _all_migrations, _backend, migrations_dir
 from loyaltydb.testing import TempServer
 
 #: sha256 of every released migration file. A released migration never changes (a database
@@ -143,14 +144,42 @@ def test_rolling_back_everything_removes_the_schema_and_reapplying_works(empty_d
     assert _schema_dump(pg_server, empty_dsn) == migrated
 
 
-@pytest.mark.parametrize("steps", range(1, len(_forward_files()) + 1))
-def test_each_rollback_exactly_undoes_its_migrations(empty_dsn: str, pg_server: TempServer, steps: int) -> None:
-    """Rolling back the last N migrations and applying them again gives the same schema."""
+def _apply_one(conninfo: str, migration: Any) -> None:
+    """Apply exactly one migration (yoyo's backend, as loyaltydb.migrate uses it)."""
+    with _backend(conninfo) as backend, backend.lock():
+        backend.apply_migrations(backend.to_apply(_all_migrations().__class__([migration])))
+
+
+def test_rolling_back_k_migrations_gives_the_schema_of_the_first_n_minus_k(
+    pg_server: TempServer, empty_dsn: str, request: pytest.FixtureRequest
+) -> None:
+    """For every k: migrate all and roll back k equals migrating only the first N - k, function
+    bodies, owners and grants included (a rollback that restores a wrong body fails here)."""
+    migrations = list(_all_migrations())
+    stepwise = pg_server.conninfo("rollback_reference")
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS rollback_reference")
+        admin.execute("CREATE DATABASE rollback_reference")
+    request.addfinalizer(lambda: _drop(pg_server, "rollback_reference"))
+    reference = [schema_dump.dump_database(pg_server, stepwise)]
+    for migration in migrations:
+        _apply_one(stepwise, migration)
+        reference.append(schema_dump.dump_database(pg_server, stepwise))
+
     loyaltydb.migrate(empty_dsn)
-    migrated = _schema_dump(pg_server, empty_dsn)
-    assert len(loyaltydb.rollback(empty_dsn, steps=steps)) == steps
-    assert len(loyaltydb.migrate(empty_dsn)) == steps
-    assert _schema_dump(pg_server, empty_dsn) == migrated
+    assert schema_dump.dump_database(pg_server, empty_dsn) == reference[-1]
+    for k in range(1, len(migrations) + 1):
+        undone = loyaltydb.rollback(empty_dsn, steps=1)
+        assert undone == [migrations[-k].id]
+        got = schema_dump.dump_database(pg_server, empty_dsn)
+        if got != reference[-k - 1]:
+            diff = "\n".join(difflib.unified_diff(reference[-k - 1].splitlines(), got.splitlines(), lineterm="", n=1))
+            pytest.fail(f"rolling back {migrations[-k].id} does not give the schema before it:\n{diff[:4000]}")
+
+
+def _drop(server: TempServer, dbname: str) -> None:
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
 
 
 def test_migrate_closes_every_connection_it_opens(empty_dsn: str) -> None:
@@ -174,4 +203,21 @@ def test_plain_yoyo_sees_the_same_migrations(empty_dsn: str) -> None:
         [str(yoyo), "apply", "--batch", "--database", url, str(migrations_dir())], check=True, capture_output=True
     )
     assert loyaltydb.migrate(empty_dsn) == []
+    assert all(state.applied for state in loyaltydb.status(empty_dsn))
+
+
+def test_a_database_migrated_by_0_2_0_migrates_on(empty_dsn: str, tmp_path: Path) -> None:
+    """0.2.0 kept its migrations in sql/ itself; yoyo knows a migration by its id (the file's
+    name), so a database it migrated is up to date with the same files in sql/migrations/ and
+    takes only what came after."""
+    released = tmp_path / "sql"
+    released.mkdir()
+    for name in RELEASED:
+        (released / name).write_bytes((migrations_dir() / name).read_bytes())
+    params: dict[str, Any] = psycopg.conninfo.conninfo_to_dict(empty_dsn)
+    url = f"postgresql+psycopg://{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
+    yoyo = Path(__import__("sys").executable).with_name("yoyo")
+    subprocess.run([str(yoyo), "apply", "--batch", "--database", url, str(released)], check=True, capture_output=True)
+    newer = [path.stem for path in _forward_files() if path.name not in RELEASED]
+    assert loyaltydb.migrate(empty_dsn) == newer
     assert all(state.applied for state in loyaltydb.status(empty_dsn))

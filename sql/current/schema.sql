@@ -1,6 +1,6 @@
 -- The current loyalty schema: every table, index, type and function as migrations 0001 to the
--- newest leave them, with owners and grants. Read it here; change it only with a new migration
--- in sql/, then run `make schema` (a test keeps this file equal to the migrations).
+-- newest leave them, with owners and grants. Generated (`make schema`; a test keeps it equal to
+-- the migrations): read functions with their comments in sql/functions/, change them there.
 --
 -- PostgreSQL database dump
 --

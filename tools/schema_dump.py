@@ -3,7 +3,7 @@ leave behind, dumped by pg_dump (tables, indexes, every function's current defin
 and grants). ``make schema`` writes it; ``tests/test_migrations.py`` keeps it equal to the
 migrations, as procrastinate's schema.sql and migration test do.
 
-``PYTHONPATH=tests python -m schema_dump --write`` (= ``make schema``) migrates a throwaway
+``PYTHONPATH=tools python -m schema_dump --write`` (= ``make schema``) migrates a throwaway
 database and writes the file; ``--check`` exits 1 when the file is out of date.
 """
 
@@ -22,8 +22,8 @@ from loyaltydb.testing import TempServer
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "sql" / "current" / "schema.sql"
 HEADER = """\
 -- The current loyalty schema: every table, index, type and function as migrations 0001 to the
--- newest leave them, with owners and grants. Read it here; change it only with a new migration
--- in sql/, then run `make schema` (a test keeps this file equal to the migrations).
+-- newest leave them, with owners and grants. Generated (`make schema`; a test keeps it equal to
+-- the migrations): read functions with their comments in sql/functions/, change them there.
 """
 #: pg_dump lines that change from run to run or from one minor release to the next.
 _VOLATILE = ("-- Dumped", "\\restrict", "\\unrestrict")
@@ -39,6 +39,25 @@ def dump(server: TempServer, conninfo: str) -> str:
     )
     lines = [line for line in completed.stdout.splitlines() if not line.startswith(_VOLATILE)]
     return HEADER + "\n".join(lines).strip() + "\n"
+
+
+def dump_database(server: TempServer, conninfo: str) -> str:
+    """Everything the migrations may have made in ``conninfo``'s database (every schema,
+    function bodies, owners and grants), less yoyo's own bookkeeping: for comparing schemas."""
+    completed = subprocess.run(
+        [
+            str(server.bindir / "pg_dump"),
+            "--schema-only",
+            "--exclude-table=public._yoyo*",
+            "--exclude-table=public.yoyo_lock",
+            "-d",
+            conninfo,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return "\n".join(line for line in completed.stdout.splitlines() if not line.startswith(_VOLATILE))
 
 
 def current(server: TempServer) -> str:

@@ -1,0 +1,103 @@
+-- As in 0012, except that on one server the program's row lock comes with the program itself
+-- (one statement, not two), and the customer comes from _ensure_customer.
+CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
+ RETURNS loyalty.enrollment_result
+ LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer        loyalty.customer_result;
+    v_enrollment_id   bigint;
+    v_card_id         bigint;
+    v_card_number     text;
+    v_notification_id uuid;
+BEGIN
+    -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
+    -- Not on a cluster: there a row lock on reference data locks the whole shard.
+    IF loyalty._distributed() THEN
+        v_program := loyalty._program_info(p_request.program_id);
+    ELSE
+        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business')
+          INTO v_program
+          FROM loyalty.loyalty_programs AS p
+          JOIN loyalty.businesses AS b ON b.id = p.business_id
+         WHERE p.id = p_request.program_id
+           FOR SHARE OF p;
+    END IF;
+    IF v_program.id IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_request.program_id);
+    END IF;
+    IF v_program.status <> 'ACTIVE' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY005',
+            MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
+    END IF;
+
+    -- The customer first: every row below has a foreign key to it.
+    v_customer := loyalty._ensure_customer(p_request.customer_id);
+
+    -- The relationship before the (customer, program) rows: it is shared by all of a customer's
+    -- programs at one business, so taking it first keeps bulk and single approvals deadlock-free.
+    -- The WHERE keeps an already active relationship unwritten (the row is locked all the same).
+    INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
+    VALUES (v_customer.id, v_program.business_id)
+    ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+     WHERE r.status <> 'ACTIVE';
+
+    -- Create or re-activate; the unique key makes concurrent approvals converge on one row.
+    INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
+    VALUES (v_customer.id, v_program.id)
+    ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+    RETURNING e.id INTO v_enrollment_id;
+
+    -- The card that exists (duplicate request, returning customer), re-activated; else a new
+    -- one. The enrollment row locked above serialises this check for the pair, so a card
+    -- number is made only for a card that is really new.
+    UPDATE loyalty.loyalty_cards AS c
+       SET status = 'ACTIVE', updated_at = now()
+     WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
+    RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+    IF NOT FOUND THEN
+        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number)
+        VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id))
+        RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+    END IF;
+
+    -- One CARD_CREATED notification per card (partial unique index); a reused card keeps its own.
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, type, title, message, data, card_id)
+    VALUES (v_customer.id, v_program.business_id, 'CARD_CREATED',
+            format('Your %s card is ready', v_program.name),
+            format('Welcome to %s at %s, %s! Your loyalty card is ready to use.',
+                   v_program.name, v_program.business_name, v_customer.name),
+            jsonb_build_object('customer_name', v_customer.name,
+                               'program_name', v_program.name,
+                               'business_name', v_program.business_name,
+                               'card_number', v_card_number,
+                               'request_id', p_request.id),
+            v_card_id)
+    ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING
+    RETURNING n.id INTO v_notification_id;
+    IF NOT FOUND THEN
+        SELECT n.id INTO STRICT v_notification_id
+          FROM loyalty.customer_notifications AS n
+         WHERE n.customer_id = v_customer.id AND n.card_id = v_card_id AND n.type = 'CARD_CREATED';
+    END IF;
+
+    IF p_request.notification_id IS NOT NULL THEN
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+         WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
+    END IF;
+
+    UPDATE loyalty.customer_approval_requests AS r
+       SET status = 'APPROVED', response_at = now(),
+           enrollment_id = v_enrollment_id, card_id = v_card_id,
+           customer_created = v_customer.created, result_notification_id = v_notification_id
+     WHERE r.customer_id = p_request.customer_id AND r.id = p_request.id;
+
+    RETURN ROW(p_request.id, 'APPROVED', v_customer.id, v_program.id, v_enrollment_id,
+               v_card_id, v_card_number, v_customer.created, v_notification_id)::loyalty.enrollment_result;
+END;
+$$;

@@ -1,0 +1,23 @@
+-- Decide a locked request: authorisation, replay from its own row, refusal, or the decision.
+CREATE OR REPLACE FUNCTION loyalty._decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint)
+ RETURNS loyalty.enrollment_result
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    -- Checked before anything else, replays included: another business learns nothing.
+    PERFORM loyalty._check_business(p_request, p_business_id);
+
+    IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
+        -- Idempotent: the same decision again changes nothing and returns the same result.
+        RETURN loyalty._stored_result(p_request);
+    ELSIF p_request.status <> 'PENDING' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY002',
+            MESSAGE = format('Enrollment request %s is already %s', p_request.id, p_request.status);
+    ELSIF p_approved THEN
+        RETURN loyalty._approve_locked_request(p_request);
+    ELSE
+        RETURN loyalty._reject_locked_request(p_request, p_reason);
+    END IF;
+END;
+$function$;

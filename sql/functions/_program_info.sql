@@ -1,0 +1,17 @@
+-- A program with its business's display name (reference data only: local on every worker);
+-- all fields NULL when the program does not exist.
+CREATE OR REPLACE FUNCTION loyalty._program_info(p_program_id bigint)
+RETURNS loyalty._program_info
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_program loyalty._program_info;
+BEGIN
+    SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business')
+      INTO v_program
+      FROM loyalty.loyalty_programs AS p
+      JOIN loyalty.businesses AS b ON b.id = p.business_id
+     WHERE p.id = p_program_id;
+    RETURN v_program;
+END;
+$$;

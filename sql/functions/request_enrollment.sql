@@ -1,0 +1,55 @@
+-- Record a user's request to join a program; the request's id carries the customer.
+CREATE OR REPLACE FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text DEFAULT NULL::text)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer_name   text;
+    v_request_id      uuid := loyalty._request_id(p_customer_id);
+    v_notification_id uuid;
+BEGIN
+    IF p_customer_id IS NULL OR p_program_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id and program id must not be NULL';
+    END IF;
+
+    v_program := loyalty._program_info(p_program_id);
+    IF v_program.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
+    END IF;
+    IF v_program.status <> 'ACTIVE' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY005',
+            MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
+    END IF;
+
+    SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
+      FROM loyalty.users AS u
+     WHERE u.id = p_customer_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot request enrollment.', p_customer_id);
+    END IF;
+
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, type, title, message, data, requires_action)
+    VALUES (p_customer_id, v_program.business_id, 'ENROLLMENT_REQUEST',
+            format('%s wants to join %s', v_customer_name, v_program.name),
+            format('%s asked to join %s at %s.', v_customer_name, v_program.name, v_program.business_name),
+            jsonb_build_object('request_id', v_request_id,
+                               'customer_name', v_customer_name,
+                               'program_name', v_program.name,
+                               'business_name', v_program.business_name),
+            true)
+    RETURNING n.id INTO v_notification_id;
+
+    INSERT INTO loyalty.customer_approval_requests
+           (id, customer_id, program_id, business_id, notification_id, message)
+    VALUES (v_request_id, p_customer_id, p_program_id, v_program.business_id, v_notification_id, p_message);
+
+    RETURN v_request_id;
+END;
+$function$;
