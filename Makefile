@@ -6,15 +6,17 @@ BIN    := $(VENV)/bin
 DSN_ARG = $(if $(DSN),--dsn '$(DSN)')
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint pytest migrate rollback status selfcheck distribute stress bench generate schema migration docs clean
+.PHONY: help venv demo test lint pytest migrate rollback status selfcheck distribute stress bench bench-ab generate schema migration docs clean
 
 help:
 	@echo "make demo     play the seed's story on a throwaway PostgreSQL (no setup needed)"
-	@echo "make test     ruff, mypy --strict and the pytest suite (starts its own PostgreSQL)"
+	@echo "make test     ruff, mypy --strict, the docs build and the pytest suite (starts its own PostgreSQL)"
+	@echo "make docs     the documentation site into site/ (warnings are errors)"
 	@echo "make migrate  apply migrations to DSN=... / LOYALTYDB_DSN / DATABASE_URL / PG* defaults"
 	@echo "make status | rollback | selfcheck | distribute   the same DSN rules (distribute: a Citus coordinator)"
 	@echo "             rollback asks on a terminal; YES=1 confirms it (a script must)"
 	@echo "make bench    approvals vs pgbench -N at 1-16 clients, bulk, 10k vs 1M scale (own server)"
+	@echo "make bench-ab REF=commit   the single path against that commit's, alternating A B A B"
 	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server;"
 	@echo "             STRESS_ARGS=--cluster: on a throwaway Citus coordinator and 2 workers)"
 	@echo "make generate write loyaltydb/api.py from loyaltydb/aio.py (make test checks they agree)"
@@ -32,7 +34,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/loyaltydb demo
 
-test: lint pytest
+test: lint docs pytest
+
+# The documentation site (docs/, mkdocs.yml) into site/; any warning fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: $(STAMP)
 	$(BIN)/python tools/async_to_sync.py --check
@@ -70,6 +76,10 @@ bench: $(BENCH_STAMP)
 	PYTHONPATH=tests $(BIN)/python -m benchmarks.bench --scale $${SCALE:-100000} --scale-check "$${SCALE_CHECK-10000,1000000}" \
 		$${BENCH_ARGS:-}
 
+# The single path against another commit's, side by side: make bench-ab REF=eec7ab5
+bench-ab: $(STAMP)
+	PYTHONPATH=tests $(BIN)/python -m benchmarks.ab --ref '$(or $(REF),HEAD)' $${BENCH_ARGS:-}
+
 generate: $(STAMP)
 	$(BIN)/python tools/async_to_sync.py
 
@@ -81,4 +91,4 @@ migration: $(STAMP)
 	PYTHONPATH=tools $(BIN)/python tools/new_migration.py '$(NAME)'
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

@@ -15,14 +15,17 @@ from uuid import UUID
 
 from .errors import InvalidInput
 
-DECIDE: Final[LiteralString] = (
-    "SELECT * FROM loyalty.process_enrollment_approval("
-    "p_request_id => %(request_id)s::uuid, p_approved => %(approved)s, p_reason => %(reason)s::text,"
+APPROVE: Final[LiteralString] = (
+    "SELECT * FROM loyalty.approve_enrollment(p_request_id => %(request_id)s::uuid,"
     " p_business_id => %(business_id)s::bigint)"
 )
-#: The overload a Citus cluster delegates to the customer's worker (the customer comes from the id).
+REJECT: Final[LiteralString] = (
+    "SELECT * FROM loyalty.reject_enrollment(p_request_id => %(request_id)s::uuid, p_reason => %(reason)s::text,"
+    " p_business_id => %(business_id)s::bigint)"
+)
+#: The call a Citus cluster delegates to the customer's worker (the customer comes from the id).
 DECIDE_FOR_CUSTOMER: Final[LiteralString] = (
-    "SELECT * FROM loyalty.process_enrollment_approval(p_customer_id => %(customer_id)s::bigint,"
+    "SELECT * FROM loyalty.decide_enrollment(p_customer_id => %(customer_id)s::bigint,"
     " p_request_id => %(request_id)s::uuid, p_approved => %(approved)s, p_reason => %(reason)s::text,"
     " p_business_id => %(business_id)s::bigint)"
 )
@@ -49,7 +52,7 @@ def decide(
     request_id: RequestId, *, approved: bool, reason: str | None, business_id: int | None
 ) -> tuple[LiteralString, Params]:
     """The statement and parameters that decide a request: :data:`DECIDE_FOR_CUSTOMER` when the
-    id carries its customer (one hop on a cluster), else :data:`DECIDE`."""
+    id carries its customer (one hop on a cluster), else :data:`APPROVE` or :data:`REJECT`."""
     params: Params = {
         "request_id": _request_id(request_id),
         "approved": approved,
@@ -58,7 +61,9 @@ def decide(
     }
     customer_id = request_customer(str(params["request_id"]))
     if customer_id is None:
-        return DECIDE, params
+        if approved:
+            return APPROVE, {"request_id": params["request_id"], "business_id": params["business_id"]}
+        return REJECT, {key: params[key] for key in ("request_id", "reason", "business_id")}
     return DECIDE_FOR_CUSTOMER, {**params, "customer_id": customer_id}
 
 
@@ -82,6 +87,8 @@ def decide_many(request_ids: Iterable[RequestId], *, business_id: int | None) ->
     """Parameters of :data:`DECIDE_MANY`: the ids as text, one ``uuid[]`` parameter."""
     if isinstance(request_ids, str | bytes | UUID):
         raise InvalidInput(f"request_ids must be a list of request ids, not a single {type(request_ids).__name__}")
+    if not isinstance(request_ids, Iterable):
+        raise InvalidInput(f"request_ids must be a list of request ids, not {type(request_ids).__name__}")
     return {
         "request_ids": [_request_id(request_id) for request_id in request_ids],
         "business_id": _optional_id("business_id", business_id),
@@ -126,8 +133,14 @@ def _optional_id(name: str, value: object) -> int | None:
 
 
 def _optional_text(name: str, value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
+    if value is None:
+        return None
+    if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string or None, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (from a bad decode) is no text to store
+        raise InvalidInput(f"{name} is not valid text: it has a lone surrogate at character {exc.start}") from exc
     return value
 
 

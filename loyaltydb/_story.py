@@ -14,7 +14,7 @@ import psycopg
 from .errors import NotMigrated, PermissionDenied, SingleServerOnly
 
 #: What a migrated database has: the contract's entry point.
-PROCEDURE = "loyalty.process_enrollment_approval(uuid,boolean,text,bigint)"
+PROCEDURE = "loyalty.process_enrollment_approval(uuid,boolean)"
 BUSINESS_NAME = "Bean There Coffee"
 PROGRAM_NAME = "Coffee Club"
 USER_EMAIL = "john.smith@example.com"

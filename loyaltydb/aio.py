@@ -80,7 +80,9 @@ async def _fetch_all(
     rows: AsyncRowFactory[T],
 ) -> list[T]:
     async def work() -> list[T]:
-        async with conn.cursor(row_factory=rows) as cur:
+        # A cursor of our own class, not conn.cursor(): a connection whose cursor_factory is
+        # RawCursor (``$1`` placeholders) or a ClientCursor must not change how we send.
+        async with psycopg.AsyncCursor(conn, row_factory=rows) as cur:
             await cur.execute(query, params)
             return await cur.fetchall()
 

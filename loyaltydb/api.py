@@ -81,7 +81,9 @@ def _fetch_all(
     rows: RowFactory[T],
 ) -> list[T]:
     def work() -> list[T]:
-        with conn.cursor(row_factory=rows) as cur:
+        # A cursor of our own class, not conn.cursor(): a connection whose cursor_factory is
+        # RawCursor (``$1`` placeholders) or a ClientCursor must not change how we send.
+        with psycopg.Cursor(conn, row_factory=rows) as cur:
             cur.execute(query, params)
             return cur.fetchall()
 

@@ -49,6 +49,13 @@ class ReasonTooLong(InvalidInput):
     sqlstates = ("LY008",)
 
 
+class MessageTooLong(InvalidInput):
+    """SQLSTATE LY010: a request's message of more than 1,000 characters (checked by the
+    database, which stores it and shows it to the business)."""
+
+    sqlstates = ("LY010",)
+
+
 class RequestNotFound(LoyaltyError, LookupError):
     """No enrollment request has the given id."""
 
@@ -128,7 +135,31 @@ class CardNumberUnavailable(LoyaltyError):
 
 
 class ClusterUnavailable(LoyaltyError):
-    """``loyaltydb distribute`` on a database without Citus."""
+    """The Citus cluster cannot serve the call: a worker is unreachable (the coordinator's error
+    names the remote node), or ``loyaltydb distribute`` ran on a database without Citus. Nothing
+    was written; try again when the worker is back."""
+
+
+class ConnectionLost(LoyaltyError):
+    """The connection to the server broke or was closed during the call (its backend was
+    terminated, the server restarted, an idle-in-transaction timeout, or the connection was
+    already closed). The call's transaction was not committed; reconnect and retry."""
+
+    sqlstates = ("08000", "08003", "08006", "57P01", "57P02", "57P03", "25P03")
+
+
+class InvalidTransactionState(LoyaltyError):
+    """The caller's transaction cannot run the call: it is already aborted (25P02: roll it back
+    first), or Citus refuses the mix of statements in it (25001)."""
+
+    sqlstates: ClassVar[tuple[str, ...]] = ("25001", "25P02")
+
+
+class ReadOnly(InvalidTransactionState):
+    """SQLSTATE 25006: the session is read-only (a standby, or ``default_transaction_read_only``);
+    connect to the primary."""
+
+    sqlstates = ("25006",)
 
 
 class SingleServerOnly(LoyaltyError):
@@ -141,9 +172,12 @@ class ConnectionFailed(LoyaltyError):
 
 
 class PermissionDenied(LoyaltyError):
-    """The connected role may not do what a command needs (found before anything is written):
-    migrations need a superuser or a CREATEROLE member of loyalty_owner; ``selfcheck`` and
-    ``demo --dsn`` write tables directly, which ``loyalty_app`` may not."""
+    """The connected role may not do what a call or a command needs (SQLSTATE 42501 from the
+    server: a login role not granted ``loyalty_app``, say; or found by a command before anything
+    is written: migrations need a superuser or a CREATEROLE member of loyalty_owner;
+    ``selfcheck`` and ``demo --dsn`` write tables directly, which ``loyalty_app`` may not)."""
+
+    sqlstates = ("42501",)
 
 
 def lookup(sqlstate: str) -> type[LoyaltyError] | None:
@@ -155,11 +189,16 @@ def translate(exc: psycopg.Error) -> LoyaltyError | None:
     """The loyaltydb error that ``exc`` stands for, or None when it is not one of ours."""
     sqlstate = exc.sqlstate
     cls = lookup(sqlstate or "")
-    if cls is None and isinstance(exc, psycopg.DataError):
+    primary = exc.diag.message_primary or str(exc)
+    if sqlstate in ("XX000", "08006") and "remote node" in primary:
+        cls = ClusterUnavailable  # Citus: a worker did not answer (libpq's message, several lines)
+    elif cls is None and isinstance(exc, psycopg.DataError):
         cls = InvalidInput  # e.g. a NUL byte psycopg refuses before sending
+    elif cls is None and sqlstate is None and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        cls = ConnectionLost  # the client saw the connection go (no server error to read)
     if cls is None:
         return None
-    message = one_line(exc.diag.message_primary or str(exc))
+    message = one_line(primary, fold_lines=cls in (ClusterUnavailable, ConnectionLost))
     if cls is NotMigrated:
         message = f"this database is not migrated (run 'loyaltydb migrate'): {message}"
     return cls(message, sqlstate)
@@ -173,11 +212,15 @@ def one_line(text: object, *, fold_lines: bool = False) -> str:
     if fold_lines:
         text = " ".join(line.strip() for line in text.splitlines() if line.strip())
     if not text.isprintable():  # the common case is, checked in C
-        text = "".join(
-            char if unicodedata.category(char)[0] != "C" else char.encode("unicode_escape").decode("ascii")
-            for char in text
-        )
+        text = "".join(char.encode("unicode_escape").decode("ascii") if _unsafe(char) else char for char in text)
     return shorten(text, MAX_MESSAGE)
+
+
+def _unsafe(char: str) -> bool:
+    """Control and format characters, and the line and paragraph separators (U+2028, U+2029:
+    tools that honour them would start a new log line)."""
+    category = unicodedata.category(char)
+    return category[0] == "C" or category in ("Zl", "Zp")
 
 
 #: The longest message one_line() renders: PostgreSQL echoes bad input whole (a 10 KB "uuid").

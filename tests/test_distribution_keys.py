@@ -55,10 +55,10 @@ def test_the_customer_overload_decides_and_refuses_another_customers_request(
 ) -> None:
     request_id = loyaltydb.request_enrollment(db, world.new_user, world.coffee_club)
     with pytest.raises(psycopg.Error, match="not found") as caught:
-        db.execute("SELECT * FROM loyalty.process_enrollment_approval(40, %s::uuid)", (request_id,))
+        db.execute("SELECT * FROM loyalty.decide_enrollment(40, %s::uuid)", (request_id,))
     assert caught.value.sqlstate == "LY001"
     db.rollback()
-    row = db.execute("SELECT status FROM loyalty.process_enrollment_approval(32, %s::uuid)", (request_id,)).fetchone()
+    row = db.execute("SELECT status FROM loyalty.decide_enrollment(32, %s::uuid)", (request_id,)).fetchone()
     db.commit()
     assert row == ("APPROVED",)
     other = str(request_id)[:-1] + ("1" if str(request_id).endswith("0") else "0")

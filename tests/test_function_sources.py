@@ -45,10 +45,11 @@ def _edited(tmp_path: Path, name: str, old: str, new: str) -> list[Path]:
 
 
 def test_an_edited_source_is_drift(dsn: str, tmp_path: Path) -> None:
-    files = _edited(tmp_path, "_approve_locked_request", "'Your %s card is ready'", "'Your %s card is here'")
+    """The notification's title lives in one function: editing it is one changed function."""
+    files = _edited(tmp_path, "_card_created_title", "'Your %s card is ready'", "'Your %s card is here'")
     with psycopg.connect(dsn, autocommit=True) as conn:
         found = function_sources.drift(conn, files)
-    assert list(found.changed) == ["loyalty._approve_locked_request(loyalty.customer_approval_requests)"]
+    assert list(found.changed) == ["loyalty._card_created_title(text)"] and not found.added
 
 
 def test_a_missing_source_is_drift(dsn: str) -> None:

@@ -38,3 +38,23 @@ def test_approvals_on_a_loaded_database_use_no_sequential_scan(db: psycopg.Conne
     db.commit()
     assert large >= {"customer_approval_requests", "customer_notifications", "users", "customers"}
     assert {table: after[table] - before[table] for table in large} == dict.fromkeys(large, 0)
+
+
+#: The approval's shared rules (migration 0016): SQL functions the planner must inline into the
+#: statements of both paths. One that is not inlined is planned again on every call (text ||
+#: integer, for one, is only STABLE and stops the inlining of an IMMUTABLE function).
+SHARED_RULES = {
+    "_card_created_title": "$1",
+    "_card_created_message": "$1, $1, $1",
+    "_card_created_data": "$1, $1, $1, $1, $2",
+    "_card_number_for": "$3, $3",
+}
+
+
+def test_the_shared_approval_rules_are_inlined(db: psycopg.Connection[Any]) -> None:
+    db.execute("SET plan_cache_mode = force_generic_plan")
+    calls = ", ".join(f"loyalty.{name}({args})" for name, args in SHARED_RULES.items())
+    db.execute(f"PREPARE rules (text, uuid, bigint) AS SELECT {calls}")
+    plan = "\n".join(row[0] for row in db.execute("EXPLAIN (VERBOSE) EXECUTE rules ('x', gen_random_uuid(), 32)"))
+    assert "format(" in plan and "_luhn_check_digit" in plan  # the bodies, substituted
+    assert not [name for name in SHARED_RULES if name in plan], plan

@@ -24,7 +24,7 @@ def test_all_plpgsql_functions_pass_plpgsql_check(db: psycopg.Connection[Any]) -
             " AND p.pronamespace = 'loyalty'::regnamespace ORDER BY 1"
         )
     ]
-    assert "loyalty.process_enrollment_approval(uuid,boolean,text,bigint)" in functions
+    assert "loyalty.process_enrollment_approval(uuid,boolean)" in functions
     findings = db.execute(
         "SELECT p.oid::regprocedure::text, r.level, r.message, r.lineno"
         "  FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang,"

@@ -1,5 +1,5 @@
 """loyaltydb.testing: the pytest plugin a service uses to test its own code against the real
-procedures. The sample service test in the README runs here, in a pytest of its own."""
+procedures. The sample service test in docs/python.md runs here, in a pytest of its own."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ MARKER = "<!-- sample service test: tests/test_testing_kit.py runs it -->"
 
 
 def _sample_from_readme() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "python.md").read_text(encoding="utf-8")
     found = re.search(re.escape(MARKER) + r"\s*```python\n(.*?)```", readme, re.DOTALL)
-    assert found, "the README's sample service test is missing"
+    assert found, "the sample service test in docs/python.md is missing"
     return found.group(1)
 
 

@@ -40,6 +40,7 @@ RULES: list[tuple[str, str]] = [
     (r"await asyncio\.sleep\(", "time.sleep("),
     (r"await (\w+)\.set_autocommit\(([^)]*)\)", r"\1.autocommit = \2"),
     (r"psycopg\.AsyncConnection", "psycopg.Connection"),
+    (r"psycopg\.AsyncCursor", "psycopg.Cursor"),
     (r"async with ", "with "),
     (r"async def ", "def "),
     (r"await ", ""),

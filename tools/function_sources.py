@@ -68,7 +68,8 @@ class Drift:
     changed: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: procedures a source defines that the database does not have, with their definitions
     added: dict[str, str] = field(default_factory=dict)
-    #: procedures of the database with no source file, with their definitions
+    #: procedures of the database that no source defines (no file, or not in its file), with
+    #: their definitions
     unsourced: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
@@ -77,18 +78,30 @@ class Drift:
 
 def drift(conn: psycopg.Connection[Any], files: Iterable[Path] | None = None) -> Drift:
     """Run the sources over ``conn``'s migrated database in a transaction that is rolled back,
-    and say what they would change. ``conn`` must not be in a transaction."""
+    and say what they would change. ``conn`` must not be in a transaction.
+
+    A procedure no source defines keeps its pg_proc row as it was; every one a source defines,
+    even identically, is rewritten by this transaction (its ``xmin`` is ours).
+    """
     files = list(source_files() if files is None else files)
     with conn.transaction(force_rollback=True):
         before = catalog(conn)
+        conn.execute("SELECT pg_catalog.pg_current_xact_id()")
         for path in files:
             conn.execute(path.read_text(encoding="utf-8"), prepare=False)
         after = catalog(conn)
-    names = {path.stem for path in files}
+        untouched = {
+            proc
+            for (proc,) in conn.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc AS p"
+                " WHERE p.pronamespace = 'loyalty'::regnamespace"
+                " AND NOT p.xmin = pg_catalog.xid(pg_catalog.pg_current_xact_id())"
+            )
+        }
     return Drift(
         changed={proc: (before[proc], after[proc]) for proc in before if after[proc] != before[proc]},
         added={proc: after[proc] for proc in after.keys() - before.keys()},
-        unsourced={proc: before[proc] for proc in before if name_of(proc) not in names},
+        unsourced={proc: before[proc] for proc in sorted(untouched & before.keys())},
     )
 
 

@@ -39,11 +39,18 @@ def _next_id(name: str) -> tuple[str, str]:
     return f"{number:04d}_{name}", forward[-1]
 
 
+def _is_api(procedure: str) -> bool:
+    """The API is what has no leading underscore, and loyalty_app may run all of it (test_security)."""
+    return not name_of(procedure).startswith("_")
+
+
 def render(migration_id: str, depends: str, conn: psycopg.Connection[Any]) -> tuple[str, str]:
     """The (forward, rollback) texts for the sources' drift from ``conn``'s migrated database."""
     sources = {path.stem: path for path in function_sources.source_files()}
     found = drift(conn, sources.values())
-    files = sorted({name_of(proc) for proc in [*found.changed, *found.added]})
+    # New functions first: a SQL-language function is checked against what it calls when created.
+    new = sorted({name_of(proc) for proc in found.added})
+    files = new + sorted({name_of(proc) for proc in found.changed} - set(new))
     forward = [
         f"-- {migration_id}: say here what changes for callers and why.\n"
         "-- Written by tools/new_migration.py from sql/functions/; add table DDL where marked.\n"
@@ -51,12 +58,19 @@ def render(migration_id: str, depends: str, conn: psycopg.Connection[Any]) -> tu
         _OWNER,
         "-- Table DDL of this migration, if any, goes here (before the functions that use it).\n",
     ]
+    # Dropped first: a function whose signature changed is dropped, then created anew.
+    forward += [f"-- No source defines it any more.\nDROP FUNCTION {proc};\n" for proc in sorted(found.unsourced)]
     forward += [f"-- sql/functions/{name}.sql\n{sources[name].read_text(encoding='utf-8').strip()}\n" for name in files]
-    forward += [f"-- Its source file was deleted.\nDROP FUNCTION {proc};\n" for proc in sorted(found.unsourced)]
+    api = sorted(proc for proc in found.added if _is_api(proc))
+    forward += [f"GRANT EXECUTE ON FUNCTION {proc} TO loyalty_app;\n" for proc in api]
     rollback = [_OWNER]
+    rollback += [f"DROP FUNCTION {proc};\n" for proc in sorted(found.added)]
     rollback += [previous_definition(conn, proc, before) + "\n" for proc, (before, _) in sorted(found.changed.items())]
     rollback += [previous_definition(conn, proc, text) + "\n" for proc, text in sorted(found.unsourced.items())]
-    rollback += [f"DROP FUNCTION {proc};\n" for proc in sorted(found.added)]
+    # A dropped API function comes back with its grant (DROP took it).
+    rollback += [
+        f"GRANT EXECUTE ON FUNCTION {proc} TO loyalty_app;\n" for proc in sorted(found.unsourced) if _is_api(proc)
+    ]
     rollback.append("-- Undo this migration's table DDL here, if any (after the functions).\n")
     return "\n".join(forward), "\n".join(rollback)
 

@@ -72,7 +72,7 @@ BEGIN
     FOR v_function IN
         SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = 'loyalty'::regnamespace
     LOOP
-        IF v_function::text IN ('loyalty.process_enrollment_approval(bigint,uuid,boolean,text,bigint)',
+        IF v_function::text IN ('loyalty.decide_enrollment(bigint,uuid,boolean,text,bigint)',
                                 'loyalty._decide_request(bigint,uuid,boolean,text,bigint)',
                                 'loyalty.request_enrollment(bigint,bigint,text)',
                                 'loyalty.customer_cards(bigint)') THEN

@@ -200,14 +200,10 @@ BEGIN
     INSERT INTO loyalty.customer_notifications AS n
            (customer_id, business_id, type, title, message, data, card_id)
     VALUES (v_customer.id, v_program.business_id, 'CARD_CREATED',
-            format('Your %s card is ready', v_program.name),
-            format('Welcome to %s at %s, %s! Your loyalty card is ready to use.',
-                   v_program.name, v_program.business_name, v_customer.name),
-            jsonb_build_object('customer_name', v_customer.name,
-                               'program_name', v_program.name,
-                               'business_name', v_program.business_name,
-                               'card_number', v_card_number,
-                               'request_id', p_request.id),
+            loyalty._card_created_title(v_program.name),
+            loyalty._card_created_message(v_program.name, v_program.business_name, v_customer.name),
+            loyalty._card_created_data(v_customer.name, v_program.name, v_program.business_name, v_card_number,
+                                       p_request.id),
             v_card_id)
     ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING
     RETURNING n.id INTO v_notification_id;
@@ -264,6 +260,50 @@ $$;
 ALTER FUNCTION loyalty._approve_one_by_one(p_request_ids uuid[], p_business_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: _card_created_data(text, text, text, text, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT jsonb_build_object('customer_name', p_customer_name,
+                              'program_name', p_program_name,
+                              'business_name', p_business_name,
+                              'card_number', p_card_number,
+                              'request_id', p_request_id)
+$$;
+
+
+ALTER FUNCTION loyalty._card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid) OWNER TO loyalty_owner;
+
+--
+-- Name: _card_created_message(text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._card_created_message(p_program_name text, p_business_name text, p_customer_name text) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT format('Welcome to %s at %s, %s! Your loyalty card is ready to use.',
+                  p_program_name, p_business_name, p_customer_name)
+$$;
+
+
+ALTER FUNCTION loyalty._card_created_message(p_program_name text, p_business_name text, p_customer_name text) OWNER TO loyalty_owner;
+
+--
+-- Name: _card_created_title(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._card_created_title(p_program_name text) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT format('Your %s card is ready', p_program_name)
+$$;
+
+
+ALTER FUNCTION loyalty._card_created_title(p_program_name text) OWNER TO loyalty_owner;
+
+--
 -- Name: _card_number(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -272,7 +312,6 @@ CREATE FUNCTION loyalty._card_number(p_customer_id bigint) RETURNS text
     AS $$
 DECLARE
     v_ordinal integer;
-    v_payload text;
     v_number  text;
 BEGIN
     IF p_customer_id BETWEEN 0 AND 9999999999 THEN
@@ -289,8 +328,7 @@ BEGIN
             END IF;
             RETURN loyalty._next_card_number();
         END IF;
-        v_payload := '9' || lpad(p_customer_id::text, 10, '0') || lpad(v_ordinal::text, 4, '0');
-        v_number := v_payload || loyalty._luhn_check_digit(v_payload);
+        v_number := loyalty._card_number_for(p_customer_id, v_ordinal);
         -- A number a card has already (imported, or a deleted card's successor) is skipped: on
         -- one server every card is checked; on a cluster, where no index spans the workers, the
         -- customer's own cards.
@@ -305,6 +343,22 @@ $$;
 
 
 ALTER FUNCTION loyalty._card_number(p_customer_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _card_number_for(bigint, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._card_number_for(p_customer_id bigint, p_ordinal bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN p_customer_id BETWEEN 0 AND 9999999999 AND p_ordinal BETWEEN 1 AND 9999
+                THEN '9' || lpad(p_customer_id::text, 10, '0') || lpad(p_ordinal::text, 4, '0')
+                     || loyalty._luhn_check_digit('9' || lpad(p_customer_id::text, 10, '0') || lpad(p_ordinal::text, 4, '0'))::text
+           END
+$$;
+
+
+ALTER FUNCTION loyalty._card_number_for(p_customer_id bigint, p_ordinal bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: _card_number_is_valid(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -341,6 +395,34 @@ $$;
 
 
 ALTER FUNCTION loyalty._check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _decide_by_id(uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._decide_by_id(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_customer_id bigint;
+BEGIN
+    IF p_request_id IS NULL OR p_approved IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and approved must not be NULL';
+    END IF;
+    -- A simple expression (planned once, the decoding inlined); the row only for an id made otherwise.
+    v_customer_id := loyalty._request_customer(p_request_id);
+    IF v_customer_id IS NULL THEN
+        SELECT r.customer_id INTO v_customer_id FROM loyalty.customer_approval_requests AS r WHERE r.id = p_request_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
+        END IF;
+    END IF;
+    RETURN loyalty._decide_request(v_customer_id, p_request_id, p_approved, p_reason, p_business_id);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._decide_by_id(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: _decide_locked_request(loyalty.customer_approval_requests, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -777,6 +859,22 @@ $$;
 ALTER FUNCTION loyalty._trim_space(p_text text) OWNER TO loyalty_owner;
 
 --
+-- Name: approve_enrollment(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_id bigint DEFAULT NULL::bigint) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN loyalty._decide_by_id(p_request_id, true, NULL, p_business_id);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: businesses; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -875,6 +973,25 @@ $$;
 ALTER FUNCTION loyalty.customer_cards(p_customer_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: decide_enrollment(bigint, uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.decide_enrollment(p_customer_id bigint, p_request_id uuid, p_approved boolean DEFAULT true, p_reason text DEFAULT NULL::text, p_business_id bigint DEFAULT NULL::bigint) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_customer_id IS NULL OR p_request_id IS NULL OR p_approved IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id, request id and approved must not be NULL';
+    END IF;
+    RETURN loyalty._decide_request(p_customer_id, p_request_id, p_approved, p_reason, p_business_id);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.decide_enrollment(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: ensure_customer(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -960,6 +1077,22 @@ $$;
 ALTER FUNCTION loyalty.pending_requests(p_business_id bigint, p_limit integer, p_after uuid) OWNER TO loyalty_owner;
 
 --
+-- Name: process_enrollment_approval(uuid, boolean); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean DEFAULT true) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN loyalty._decide_by_id(p_request_id, p_approved, NULL, NULL);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean) OWNER TO loyalty_owner;
+
+--
 -- Name: process_enrollment_approval(integer, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -988,54 +1121,6 @@ $$;
 
 
 ALTER FUNCTION loyalty.process_enrollment_approval(p_customer_id integer, p_program_id integer, p_request_id uuid) OWNER TO loyalty_owner;
-
---
--- Name: process_enrollment_approval(uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean DEFAULT true, p_reason text DEFAULT NULL::text, p_business_id bigint DEFAULT NULL::bigint) RETURNS loyalty.enrollment_result
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    v_customer_id bigint;
-BEGIN
-    IF p_request_id IS NULL OR p_approved IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and approved must not be NULL';
-    END IF;
-    -- A simple expression (planned once, the decoding inlined); the row only for an id made otherwise.
-    v_customer_id := loyalty._request_customer(p_request_id);
-    IF v_customer_id IS NULL THEN
-        SELECT r.customer_id INTO v_customer_id FROM loyalty.customer_approval_requests AS r WHERE r.id = p_request_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
-        END IF;
-    END IF;
-    RETURN loyalty._decide_request(v_customer_id, p_request_id, p_approved, p_reason, p_business_id);
-END;
-$$;
-
-
-ALTER FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
-
---
--- Name: process_enrollment_approval(bigint, uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty.process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean DEFAULT true, p_reason text DEFAULT NULL::text, p_business_id bigint DEFAULT NULL::bigint) RETURNS loyalty.enrollment_result
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-    IF p_customer_id IS NULL OR p_request_id IS NULL OR p_approved IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id, request id and approved must not be NULL';
-    END IF;
-    RETURN loyalty._decide_request(p_customer_id, p_request_id, p_approved, p_reason, p_business_id);
-END;
-$$;
-
-
-ALTER FUNCTION loyalty.process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: process_enrollment_approvals(uuid[], bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1223,16 +1308,14 @@ BEGIN
           FROM (SELECT * FROM unnest(v_pair_customers, v_pair_programs)
                 EXCEPT ALL
                 SELECT * FROM unnest(v_new_card_customers, v_new_card_programs)) AS f (customer_id, program_id);
-        -- Card numbers for the whole batch at once (the scheme of _card_number): the customers
+        -- Card numbers for the whole batch at once (_card_number_for, as _card_number): the customers
         -- locked in id order, as _card_number would lock them one by one, then each new card's
         -- ordinal is its customer's card count plus its rank among the customer's new cards.
         PERFORM FROM loyalty.customers AS c WHERE c.id = ANY (v_card_customers) ORDER BY c.id FOR NO KEY UPDATE;
-        SELECT array_agg(n.payload || loyalty._luhn_check_digit(n.payload) ORDER BY n.position)
+        SELECT array_agg(n.card_number ORDER BY n.position)
           INTO v_card_numbers
           FROM (SELECT f.position,
-                       CASE WHEN f.customer_id BETWEEN 0 AND 9999999999 AND k.cards + f.rank <= 9999
-                            THEN '9' || lpad(f.customer_id::text, 10, '0') || lpad((k.cards + f.rank)::text, 4, '0')
-                       END AS payload
+                       loyalty._card_number_for(f.customer_id, k.cards + f.rank) AS card_number
                   FROM (SELECT f.customer_id, f.position,
                                row_number() OVER (PARTITION BY f.customer_id ORDER BY f.position) AS rank
                           FROM unnest(v_card_customers) WITH ORDINALITY AS f (customer_id, position)) AS f
@@ -1260,13 +1343,9 @@ BEGIN
         -- One CARD_CREATED notification per card, naming everyone, for the card's first request.
         INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data, card_id)
         SELECT f.customer_id, p.business_id, 'CARD_CREATED',
-               format('Your %s card is ready', p.name),
-               format('Welcome to %s at %s, %s! Your loyalty card is ready to use.', p.name, p.business_name, cu.name),
-               jsonb_build_object('customer_name', cu.name,
-                                  'program_name', p.name,
-                                  'business_name', p.business_name,
-                                  'card_number', k.card_number,
-                                  'request_id', f.id),
+               loyalty._card_created_title(p.name),
+               loyalty._card_created_message(p.name, p.business_name, cu.name),
+               loyalty._card_created_data(cu.name, p.name, p.business_name, k.card_number, f.id),
                k.id
           FROM (SELECT DISTINCT ON (f.customer_id, f.program_id) f.id, f.customer_id, f.program_id
                   FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, position)
@@ -1350,6 +1429,22 @@ $$;
 ALTER FUNCTION loyalty.register_business(p_business_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: reject_enrollment(uuid, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.reject_enrollment(p_request_id uuid, p_reason text DEFAULT NULL::text, p_business_id bigint DEFAULT NULL::bigint) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN loyalty._decide_by_id(p_request_id, false, p_reason, p_business_id);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.reject_enrollment(p_request_id uuid, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: request_enrollment(bigint, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1365,6 +1460,12 @@ DECLARE
 BEGIN
     IF p_customer_id IS NULL OR p_program_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id and program id must not be NULL';
+    END IF;
+    -- Capped like a rejection reason: the message is stored and shown to the business.
+    IF length(p_message) > 1000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY010',
+            MESSAGE = format('A request message may be at most 1000 characters; this one has %s', length(p_message));
     END IF;
 
     v_program := loyalty._program_info(p_program_id);
@@ -1950,10 +2051,38 @@ REVOKE ALL ON FUNCTION loyalty._approve_one_by_one(p_request_ids uuid[], p_busin
 
 
 --
+-- Name: FUNCTION _card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _card_created_message(p_program_name text, p_business_name text, p_customer_name text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._card_created_message(p_program_name text, p_business_name text, p_customer_name text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _card_created_title(p_program_name text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._card_created_title(p_program_name text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _card_number(p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty._card_number(p_customer_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _card_number_for(p_customer_id bigint, p_ordinal bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._card_number_for(p_customer_id bigint, p_ordinal bigint) FROM PUBLIC;
 
 
 --
@@ -1968,6 +2097,13 @@ REVOKE ALL ON FUNCTION loyalty._card_number_is_valid(p_card_number text) FROM PU
 --
 
 REVOKE ALL ON FUNCTION loyalty._check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _decide_by_id(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._decide_by_id(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
 
 
 --
@@ -2083,11 +2219,27 @@ REVOKE ALL ON FUNCTION loyalty._trim_space(p_text text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION approve_enrollment(p_request_id uuid, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_id bigint) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION customer_cards(p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.customer_cards(p_customer_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.customer_cards(p_customer_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION decide_enrollment(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.decide_enrollment(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.decide_enrollment(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) TO loyalty_app;
 
 
 --
@@ -2115,27 +2267,19 @@ GRANT ALL ON FUNCTION loyalty.pending_requests(p_business_id bigint, p_limit int
 
 
 --
+-- Name: FUNCTION process_enrollment_approval(p_request_id uuid, p_approved boolean); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION process_enrollment_approval(p_customer_id integer, p_program_id integer, p_request_id uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.process_enrollment_approval(p_customer_id integer, p_program_id integer, p_request_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.process_enrollment_approval(p_customer_id integer, p_program_id integer, p_request_id uuid) TO loyalty_app;
-
-
---
--- Name: FUNCTION process_enrollment_approval(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION loyalty.process_enrollment_approval(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) TO loyalty_app;
-
-
---
--- Name: FUNCTION process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty.process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION loyalty.process_enrollment_approval(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) TO loyalty_app;
 
 
 --
@@ -2152,6 +2296,14 @@ GRANT ALL ON FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[],
 
 REVOKE ALL ON FUNCTION loyalty.register_business(p_business_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.register_business(p_business_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION reject_enrollment(p_request_id uuid, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.reject_enrollment(p_request_id uuid, p_reason text, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.reject_enrollment(p_request_id uuid, p_reason text, p_business_id bigint) TO loyalty_app;
 
 
 --

@@ -68,14 +68,10 @@ BEGIN
     INSERT INTO loyalty.customer_notifications AS n
            (customer_id, business_id, type, title, message, data, card_id)
     VALUES (v_customer.id, v_program.business_id, 'CARD_CREATED',
-            format('Your %s card is ready', v_program.name),
-            format('Welcome to %s at %s, %s! Your loyalty card is ready to use.',
-                   v_program.name, v_program.business_name, v_customer.name),
-            jsonb_build_object('customer_name', v_customer.name,
-                               'program_name', v_program.name,
-                               'business_name', v_program.business_name,
-                               'card_number', v_card_number,
-                               'request_id', p_request.id),
+            loyalty._card_created_title(v_program.name),
+            loyalty._card_created_message(v_program.name, v_program.business_name, v_customer.name),
+            loyalty._card_created_data(v_customer.name, v_program.name, v_program.business_name, v_card_number,
+                                       p_request.id),
             v_card_id)
     ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING
     RETURNING n.id INTO v_notification_id;

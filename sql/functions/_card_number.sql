@@ -10,7 +10,6 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v_ordinal integer;
-    v_payload text;
     v_number  text;
 BEGIN
     IF p_customer_id BETWEEN 0 AND 9999999999 THEN
@@ -27,8 +26,7 @@ BEGIN
             END IF;
             RETURN loyalty._next_card_number();
         END IF;
-        v_payload := '9' || lpad(p_customer_id::text, 10, '0') || lpad(v_ordinal::text, 4, '0');
-        v_number := v_payload || loyalty._luhn_check_digit(v_payload);
+        v_number := loyalty._card_number_for(p_customer_id, v_ordinal);
         -- A number a card has already (imported, or a deleted card's successor) is skipped: on
         -- one server every card is checked; on a cluster, where no index spans the workers, the
         -- customer's own cards.

@@ -1,53 +1,17 @@
--- Decide a join request of a known customer in one transaction: approve (the default) or
--- reject it. The overload a cluster delegates to the customer's worker. With p_business_id,
--- only that business may decide.
+-- The contract's call: approve (the default) or reject the request, by its id. Only these two
+-- parameters: with a third, a driver's untyped ($1, $2, $3) could not be told from the replaced
+-- system's (integer, integer, uuid) call. A reason, or the deciding business, go through
+-- loyalty.reject_enrollment / loyalty.approve_enrollment.
 CREATE OR REPLACE FUNCTION loyalty.process_enrollment_approval(
-    p_customer_id bigint,
-    p_request_id  uuid,
-    p_approved    boolean DEFAULT true,
-    p_reason      text DEFAULT NULL,
-    p_business_id bigint DEFAULT NULL
+    p_request_id uuid,
+    p_approved   boolean DEFAULT true
 )
 RETURNS loyalty.enrollment_result
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_customer_id IS NULL OR p_request_id IS NULL OR p_approved IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id, request id and approved must not be NULL';
-    END IF;
-    RETURN loyalty._decide_request(p_customer_id, p_request_id, p_approved, p_reason, p_business_id);
-END;
-$$;
-
--- As in 0012, with the decoding a plpgsql simple expression. The 0012 form, coalesce(decoded,
--- (SELECT ...)), was cheaper as a custom plan with the decoding folded to a constant, so every call
--- planned the statement again and ran the decoding through the SQL-function executor.
-CREATE OR REPLACE FUNCTION loyalty.process_enrollment_approval(
-    p_request_id  uuid,
-    p_approved    boolean DEFAULT true,
-    p_reason      text DEFAULT NULL,
-    p_business_id bigint DEFAULT NULL
-)
-RETURNS loyalty.enrollment_result
-LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_customer_id bigint;
-BEGIN
-    IF p_request_id IS NULL OR p_approved IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and approved must not be NULL';
-    END IF;
-    -- A simple expression (planned once, the decoding inlined); the row only for an id made otherwise.
-    v_customer_id := loyalty._request_customer(p_request_id);
-    IF v_customer_id IS NULL THEN
-        SELECT r.customer_id INTO v_customer_id FROM loyalty.customer_approval_requests AS r WHERE r.id = p_request_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
-        END IF;
-    END IF;
-    RETURN loyalty._decide_request(v_customer_id, p_request_id, p_approved, p_reason, p_business_id);
+    RETURN loyalty._decide_by_id(p_request_id, p_approved, NULL, NULL);
 END;
 $$;
 

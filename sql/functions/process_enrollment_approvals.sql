@@ -182,16 +182,14 @@ BEGIN
           FROM (SELECT * FROM unnest(v_pair_customers, v_pair_programs)
                 EXCEPT ALL
                 SELECT * FROM unnest(v_new_card_customers, v_new_card_programs)) AS f (customer_id, program_id);
-        -- Card numbers for the whole batch at once (the scheme of _card_number): the customers
+        -- Card numbers for the whole batch at once (_card_number_for, as _card_number): the customers
         -- locked in id order, as _card_number would lock them one by one, then each new card's
         -- ordinal is its customer's card count plus its rank among the customer's new cards.
         PERFORM FROM loyalty.customers AS c WHERE c.id = ANY (v_card_customers) ORDER BY c.id FOR NO KEY UPDATE;
-        SELECT array_agg(n.payload || loyalty._luhn_check_digit(n.payload) ORDER BY n.position)
+        SELECT array_agg(n.card_number ORDER BY n.position)
           INTO v_card_numbers
           FROM (SELECT f.position,
-                       CASE WHEN f.customer_id BETWEEN 0 AND 9999999999 AND k.cards + f.rank <= 9999
-                            THEN '9' || lpad(f.customer_id::text, 10, '0') || lpad((k.cards + f.rank)::text, 4, '0')
-                       END AS payload
+                       loyalty._card_number_for(f.customer_id, k.cards + f.rank) AS card_number
                   FROM (SELECT f.customer_id, f.position,
                                row_number() OVER (PARTITION BY f.customer_id ORDER BY f.position) AS rank
                           FROM unnest(v_card_customers) WITH ORDINALITY AS f (customer_id, position)) AS f
@@ -219,13 +217,9 @@ BEGIN
         -- One CARD_CREATED notification per card, naming everyone, for the card's first request.
         INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data, card_id)
         SELECT f.customer_id, p.business_id, 'CARD_CREATED',
-               format('Your %s card is ready', p.name),
-               format('Welcome to %s at %s, %s! Your loyalty card is ready to use.', p.name, p.business_name, cu.name),
-               jsonb_build_object('customer_name', cu.name,
-                                  'program_name', p.name,
-                                  'business_name', p.business_name,
-                                  'card_number', k.card_number,
-                                  'request_id', f.id),
+               loyalty._card_created_title(p.name),
+               loyalty._card_created_message(p.name, p.business_name, cu.name),
+               loyalty._card_created_data(cu.name, p.name, p.business_name, k.card_number, f.id),
                k.id
           FROM (SELECT DISTINCT ON (f.customer_id, f.program_id) f.id, f.customer_id, f.program_id
                   FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, position)

@@ -14,6 +14,12 @@ BEGIN
     IF p_customer_id IS NULL OR p_program_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id and program id must not be NULL';
     END IF;
+    -- Capped like a rejection reason: the message is stored and shown to the business.
+    IF length(p_message) > 1000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY010',
+            MESSAGE = format('A request message may be at most 1000 characters; this one has %s', length(p_message));
+    END IF;
 
     v_program := loyalty._program_info(p_program_id);
     IF v_program.id IS NULL THEN

@@ -6,19 +6,19 @@ SELECT has_schema('loyalty');
 SELECT has_role('loyalty_owner');
 SELECT has_role('loyalty_app');
 
-SELECT has_function('loyalty', 'process_enrollment_approval', ARRAY['uuid', 'boolean', 'text', 'bigint']);
+SELECT has_function('loyalty', 'process_enrollment_approval', ARRAY['uuid', 'boolean']);
 SELECT has_function('loyalty', 'request_enrollment', ARRAY['bigint', 'bigint', 'text']);
 SELECT has_function('loyalty', 'ensure_customer_exists', ARRAY['bigint']);
 SELECT has_function('loyalty', 'ensure_customer', ARRAY['bigint']);
 SELECT has_function('loyalty', 'customer_cards', ARRAY['bigint']);
 
-SELECT is_definer('loyalty', 'process_enrollment_approval', ARRAY['uuid', 'boolean', 'text', 'bigint']);
+SELECT is_definer('loyalty', 'process_enrollment_approval', ARRAY['uuid', 'boolean']);
 SELECT is_definer('loyalty', 'request_enrollment', ARRAY['bigint', 'bigint', 'text']);
 SELECT is_definer('loyalty', 'ensure_customer_exists', ARRAY['bigint']);
 SELECT is_definer('loyalty', 'ensure_customer', ARRAY['bigint']);
 SELECT is_definer('loyalty', 'customer_cards', ARRAY['bigint']);
 
-SELECT function_privs_are('loyalty', 'process_enrollment_approval', ARRAY['uuid', 'boolean', 'text', 'bigint'],
+SELECT function_privs_are('loyalty', 'process_enrollment_approval', ARRAY['uuid', 'boolean'],
                           'loyalty_app', ARRAY['EXECUTE']);
 SELECT function_privs_are('loyalty', 'request_enrollment', ARRAY['bigint', 'bigint', 'text'],
                           'loyalty_app', ARRAY['EXECUTE']);

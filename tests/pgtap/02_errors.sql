@@ -31,7 +31,7 @@ SELECT throws_ok(
     $$SELECT loyalty.process_enrollment_approval('00000000-0000-0000-0000-00000000000c')$$,
     'LY005', 'Loyalty program "Closed Club" is not active (status INACTIVE)', 'LY005 program not active');
 SELECT throws_ok(
-    $$SELECT loyalty.process_enrollment_approval('00000000-0000-0000-0000-00000000000d', p_business_id => 8)$$,
+    $$SELECT loyalty.approve_enrollment('00000000-0000-0000-0000-00000000000d', p_business_id => 8)$$,
     'LY006', NULL, 'LY006 not authorized');
 SELECT throws_ok(
     $$SELECT loyalty.process_enrollment_approval(NULL)$$,

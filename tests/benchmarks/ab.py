@@ -1,0 +1,156 @@
+"""``make bench-ab REF=<commit>``: the single approval path of the working tree against another
+commit's, side by side on one server, cells alternating (A B, B A, …), medians and spread.
+
+Both databases hold the same rows, byte for byte (one is loaded with ``bench.load``, the other
+is a copy of it migrated on); each is then a template, and every cell runs on a fresh copy of
+its template after a CHECKPOINT, so neither side inherits the other's history or dirty pages.
+A cell is ``pgbench`` calling ``loyalty.process_enrollment_approval`` (the
+``make bench`` b script) for ``--seconds`` at each client count. The other commit's migrations
+come from ``git archive`` (``sql/migrations/``, or ``sql/`` as 0.2.0 kept them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+import psycopg
+from yoyo import read_migrations
+
+from benchmarks.bench import PROCEDURE_SCRIPT, load, pgbench
+from loyaltydb.migrations import _backend, migrations_dir
+from loyaltydb.testing import TempServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _migrations_of(ref: str, into: Path) -> Path:
+    """The migrations directory of commit ``ref``, extracted under ``into``."""
+    git = shutil.which("git") or "git"
+    archive = subprocess.run([git, "archive", ref, "sql"], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    nested = into / "sql" / "migrations"
+    return nested if nested.is_dir() else into / "sql"
+
+
+def _migrate_from(conninfo: str, directory: Path) -> None:
+    with _backend(conninfo) as backend, backend.lock():
+        backend.apply_migrations(backend.to_apply(read_migrations(str(directory))))
+
+
+def _prepare(server: TempServer, sides: dict[str, Path], names: list[str], scale: int, pending: int) -> None:
+    """One database per side with the same rows, byte for byte: the first side's is loaded, the
+    second is a copy of it migrated on with its own newer migrations. Loading each separately
+    made the second one about 13% slower in an A/A run (same code on both sides)."""
+    (first, first_dir), (second, second_dir) = sides.items()
+    first_ids = {path.stem for path in first_dir.glob("*.sql")}
+    second_ids = {path.stem for path in second_dir.glob("*.sql")}
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {names[0]}")
+        _migrate_from(server.conninfo(names[0]), first_dir)
+        print(f"loading {first}", file=sys.stderr)
+        load(server.conninfo(names[0]), scale, pending, lambda line: None)
+        if first_ids <= second_ids:
+            admin.execute(f"CREATE DATABASE {names[1]} TEMPLATE {names[0]}")
+            _migrate_from(server.conninfo(names[1]), second_dir)
+        else:  # the other commit has migrations this tree does not: load the rows again
+            print(f"{first} has migrations {second} lacks: loading {second} on its own", file=sys.stderr)
+            admin.execute(f"CREATE DATABASE {names[1]}")
+            _migrate_from(server.conninfo(names[1]), second_dir)
+            load(server.conninfo(names[1]), scale, pending, lambda line: None)
+        admin.execute("CHECKPOINT")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench-ab", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--ref", default="HEAD", help="the commit to compare with (default HEAD)")
+    parser.add_argument("--clients", default="1,8")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scale", type=int, default=20_000)
+    parser.add_argument("--pending", type=int, default=100_000)
+    parser.add_argument(
+        "--loop",
+        type=int,
+        default=0,
+        help="instead of pgbench: N approvals in one transaction, rolled back (the procedure's CPU cost, no commit)",
+    )
+    args = parser.parse_args(argv)
+    if args.loop:
+        return _loop(args)
+    clients = [int(part) for part in args.clients.split(",")]
+    rates: dict[tuple[str, int], list[float]] = {}
+    with TempServer() as server, tempfile.TemporaryDirectory() as scratch:
+        sides = {f"A ({args.ref})": _migrations_of(args.ref, Path(scratch)), "B (working tree)": migrations_dir()}
+        templates = dict(zip(sides, ["ab_template_0", "ab_template_1"], strict=True))
+        _prepare(server, sides, list(templates.values()), args.scale, args.pending)
+        with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+            script = Path(scratch) / "approve.sql"
+            script.write_text(PROCEDURE_SCRIPT)
+            for round_ in range(args.rounds):
+                for count in clients:
+                    # A B, then B A: neither side always runs first after a checkpoint.
+                    order = list(templates.items())
+                    for side, template in order if round_ % 2 == 0 else reversed(order):
+                        admin.execute("DROP DATABASE IF EXISTS ab_cell")
+                        admin.execute(f"CREATE DATABASE ab_cell TEMPLATE {template}")
+                        admin.execute("CHECKPOINT")
+                        cell = pgbench(server, "ab_cell", count, args.seconds, side, ["-f", str(script)])
+                        rates.setdefault((side, count), []).append(cell.rate)
+                        print(f"round {round_ + 1} {side} at {count}: {cell.rate:,.0f}/s", file=sys.stderr)
+            admin.execute("DROP DATABASE IF EXISTS ab_cell")
+    print(f"| clients | {' | '.join(sides)} | B/A |\n|---:|---:|---:|---:|")
+    for count in clients:
+        a, b = (rates[(side, count)] for side in sides)
+        print(
+            f"| {count} | {statistics.median(a):,.0f} ({min(a):,.0f}-{max(a):,.0f})"
+            f" | {statistics.median(b):,.0f} ({min(b):,.0f}-{max(b):,.0f})"
+            f" | {statistics.median(b) / statistics.median(a):.3f} |"
+        )
+    return 0
+
+
+def _loop(args: argparse.Namespace) -> int:
+    """Each cell approves ``--loop`` requests in one session and one transaction, then rolls
+    back: what the procedure costs without a commit's fsync, on identical data every time."""
+    timings: dict[str, list[float]] = {}
+    statement = (
+        "SELECT count(r.status) FROM bench.queue AS q,"
+        " LATERAL loyalty.process_enrollment_approval(p_request_id => q.request_id) AS r WHERE q.n <= %s"
+    )
+    with TempServer() as server, tempfile.TemporaryDirectory() as scratch:
+        sides = {f"A ({args.ref})": _migrations_of(args.ref, Path(scratch)), "B (working tree)": migrations_dir()}
+        names = ["ab_loop_0", "ab_loop_1"]
+        _prepare(server, sides, names, args.scale, args.loop)
+        conninfos = {side: server.conninfo(name) for side, name in zip(sides, names, strict=True)}
+        for round_ in range(args.rounds):
+            order = list(conninfos.items())
+            for side, conninfo in order if round_ % 2 == 0 else reversed(order):
+                with psycopg.connect(conninfo) as conn:
+                    started = time.perf_counter()
+                    conn.execute(statement, (args.loop,))
+                    elapsed = time.perf_counter() - started
+                    conn.rollback()
+                timings.setdefault(side, []).append(elapsed / args.loop * 1e6)
+                print(f"round {round_ + 1} {side}: {timings[side][-1]:.1f} us an approval", file=sys.stderr)
+    a, b = timings.values()
+    print(f"| µs an approval, no commit | {' | '.join(sides)} | B/A |\n|---|---:|---:|---:|")
+    ratio = statistics.median(b) / statistics.median(a)
+    print(
+        f"| {args.loop:,} in one transaction | {statistics.median(a):.1f} ({min(a):.1f}-{max(a):.1f})"
+        f" | {statistics.median(b):.1f} ({min(b):.1f}-{max(b):.1f}) | {ratio:.3f} |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

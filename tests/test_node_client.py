@@ -1,0 +1,156 @@
+"""A real client no one here wrote: node-postgres, as a login role granted loyalty_app, runs every
+documented SQL call with untyped parameters ($1, $2, ... as node-postgres sends them) and sees
+the errors' SQLSTATEs. Needs node and ``npm ci --prefix tests/node`` (``.ci/run`` does both);
+under CI a missing one fails the test, locally it skips."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+import loyaltydb
+from helpers import World, add_program, add_user
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+ROLE = "node_service"
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node and (NODE_DIR / "node_modules" / "pg").is_dir():
+        return node
+    message = "node and node-postgres are needed: install Node.js, then `npm ci --prefix tests/node`"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _run(dsn: str, calls: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Run ``calls`` through node-postgres; the outcome of each, by name."""
+    completed = subprocess.run(
+        [_node(), str(NODE_DIR / "run_calls.mjs")],
+        input=json.dumps(calls),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LOYALTYDB_TEST_DSN": _url(dsn)},
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    outcomes = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [outcome["name"] for outcome in outcomes] == [call["name"] for call in calls]
+    return {outcome["name"]: outcome for outcome in outcomes}
+
+
+def _url(dsn: str) -> str:
+    """The DSN as a URL for node-postgres (it reads no libpq keywords), as the service's role."""
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    return f"postgresql://{ROLE}@{params['host']}:{params['port']}/{params['dbname']}"
+
+
+def _call(name: str, sql: str, *params: object) -> dict[str, Any]:
+    return {"name": name, "sql": sql, "params": [str(p) if isinstance(p, uuid.UUID) else p for p in params]}
+
+
+@pytest.mark.both_modes
+def test_node_postgres_runs_every_documented_call_with_untyped_parameters(
+    db: psycopg.Connection[Any], dsn: str, world: World, mode: str
+) -> None:
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    db.commit()
+    add_user(db, 41, "Grace Hopper", None)
+    add_user(db, 42, None, "alan.turing@example.com")
+    closed = add_program(db, world.business_id, "Closed Club", status="INACTIVE")
+    db.commit()
+    # Requests made beforehand (as the service's superuser would not: they go through the API).
+    approve, replay, reject, legacy, decide, bulk_a, bulk_b, rejected, other = (
+        loyaltydb.request_enrollment(db, customer, program)
+        for customer, program in [
+            (41, world.coffee_club),
+            (41, world.tea_club),
+            (32, world.tea_club),
+            (42, world.coffee_club),
+            (42, world.tea_club),
+            (40, world.coffee_club),
+            (40, world.tea_club),
+            (41, world.bakery_club),
+            (32, world.bakery_club),
+        ]
+    )
+    loyaltydb.reject_enrollment(db, rejected)
+    calls = [
+        _call("request", "SELECT loyalty.request_enrollment($1, $2) AS id", 32, world.coffee_club),
+        _call("with message", "SELECT loyalty.request_enrollment($1, $2, $3) AS id", 42, world.bakery_club, "Hi!"),
+        _call("inbox", "SELECT * FROM loyalty.pending_requests($1)", world.business_id),
+        _call("inbox page", "SELECT * FROM loyalty.pending_requests($1, $2, $3)", world.business_id, 2, None),
+        _call("approve", "SELECT * FROM loyalty.process_enrollment_approval($1)", approve),
+        _call("replay", "SELECT * FROM loyalty.process_enrollment_approval($1, $2)", approve, True),
+        _call("approve as business", "SELECT * FROM loyalty.approve_enrollment($1, $2)", replay, world.business_id),
+        _call("reject", "SELECT * FROM loyalty.reject_enrollment($1, $2, $3)", reject, "Full", world.business_id),
+        _call("legacy", "SELECT loyalty.process_enrollment_approval($1, $2, $3) AS c", 42, world.coffee_club, legacy),
+        _call("decide", "SELECT * FROM loyalty.decide_enrollment($1, $2, $3, $4, $5)", 42, decide, True, None, None),
+        _call("bulk", "SELECT * FROM loyalty.process_enrollment_approvals($1)", [str(bulk_a), str(bulk_b)]),
+        _call("bulk as business", "SELECT * FROM loyalty.process_enrollment_approvals($1, $2)", [str(bulk_a)], 7),
+        _call("cards", "SELECT * FROM loyalty.customer_cards($1)", 41),
+        _call("ensure", "SELECT * FROM loyalty.ensure_customer($1)", 32),
+        _call("ensure exists", "SELECT loyalty.ensure_customer_exists($1) AS id", 32),
+        _call("LY001", "SELECT * FROM loyalty.process_enrollment_approval($1)", uuid.uuid4()),
+        _call("LY002", "SELECT * FROM loyalty.approve_enrollment($1)", rejected),
+        _call("LY003", "SELECT loyalty.request_enrollment($1, $2)", 999, world.coffee_club),
+        _call("LY004", "SELECT loyalty.request_enrollment($1, $2)", 32, 999),
+        _call("LY005", "SELECT loyalty.request_enrollment($1, $2)", 32, closed),
+        _call("LY006", "SELECT * FROM loyalty.approve_enrollment($1, $2)", other, world.business_id),
+        _call("LY008", "SELECT * FROM loyalty.reject_enrollment($1, $2)", other, "x" * 1001),
+        _call("22P02", "SELECT * FROM loyalty.process_enrollment_approval($1)", "not-a-uuid"),
+        _call("42501", "INSERT INTO loyalty.users (id, name) VALUES ($1, $2)", 99, "Mallory"),
+        _call("still usable", "SELECT count(*) AS n FROM loyalty.customer_cards($1)", 42),
+    ]
+    if mode == "cluster":
+        add_user(db, 10**11, "Too Big", None)
+        db.commit()
+        big = loyaltydb.request_enrollment(db, 10**11, world.coffee_club)
+        calls.append(_call("LY007", "SELECT * FROM loyalty.process_enrollment_approval($1)", big))
+    out = _run(dsn, calls)
+
+    assert uuid.UUID(out["request"]["rows"][0]["id"])
+    assert uuid.UUID(out["with message"]["rows"][0]["id"])
+    approved = out["approve"]["rows"][0]
+    assert approved["status"] == "APPROVED" and approved["customer_created"] is True
+    assert approved["customer_id"] == "41"  # bigint ids reach node as strings
+    assert out["replay"]["rows"] == out["approve"]["rows"]
+    assert out["approve as business"]["rows"][0]["status"] == "APPROVED"
+    assert out["reject"]["rows"][0]["status"] == "REJECTED" and out["reject"]["rows"][0]["card_id"] is None
+    assert int(out["legacy"]["rows"][0]["c"]) > 0
+    assert out["decide"]["rows"][0]["status"] == "APPROVED"
+    assert [row["request_id"] for row in out["bulk"]["rows"]] == [str(bulk_a), str(bulk_b)]
+    assert out["bulk as business"]["rows"][0] == out["bulk"]["rows"][0]
+    assert {row["program_name"] for row in out["cards"]["rows"]} == {"Coffee Club", "Tea Club"}
+    assert out["ensure"]["rows"][0]["name"] == "John Smith"
+    assert out["ensure exists"]["rows"][0]["id"] == "32"
+    inbox = out["inbox"]["rows"]
+    assert inbox and all(row["request_id"] and row["customer_name"] for row in inbox)
+    assert out["inbox page"]["rows"] == inbox[:2]
+    for code in ["LY001", "LY002", "LY003", "LY004", "LY005", "LY006", "LY008", "22P02", "42501"]:
+        assert out[code].get("error", {}).get("code") == code, (code, out[code])
+    assert "Closed Club" in out["LY005"]["error"]["message"]
+    assert out["still usable"]["rows"] == [{"n": "2"}]
+    if mode == "cluster":
+        assert out["LY007"]["error"]["code"] == "LY007"
+    # Nothing half-done by the errors: the rejected request and the other business's are as they were.
+    with psycopg.connect(dsn) as conn:
+        statuses: dict[str, str] = dict(
+            conn.execute(
+                "SELECT id::text, status FROM loyalty.customer_approval_requests WHERE id = ANY(%s)",
+                ([rejected, other],),
+            ).fetchall()
+        )
+    assert statuses == {str(rejected): "REJECTED", str(other): "PENDING"}
