@@ -70,7 +70,8 @@ async def _autocommit(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]
     try:
         yield
     finally:
-        await conn.set_autocommit(saved)
+        if not conn.closed:  # a connection lost mid-call has no mode to restore (and says so)
+            await conn.set_autocommit(saved)
 
 
 async def _fetch_all(

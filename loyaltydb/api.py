@@ -71,7 +71,8 @@ def _autocommit(conn: psycopg.Connection[Any]) -> Iterator[None]:
     try:
         yield
     finally:
-        conn.autocommit = saved
+        if not conn.closed:  # a connection lost mid-call has no mode to restore (and says so)
+            conn.autocommit = saved
 
 
 def _fetch_all(

@@ -194,7 +194,7 @@ def _rollback(args: argparse.Namespace) -> int:
         if not args.yes and not sys.stdin.isatty():
             print("loyaltydb: rollback drops the above: pass --yes to confirm (not rolled back)", file=sys.stderr)
             return 2
-        if not args.yes and input("Roll back? This cannot be undone. [y/N] ").strip().lower() not in ("y", "yes"):
+        if not args.yes and _answer("Roll back? This cannot be undone. [y/N] ") not in ("y", "yes"):
             print("nothing was rolled back", file=sys.stderr)
             return 1
     # Nothing applied: the database is left as it is (yoyo would create its tables).
@@ -242,8 +242,41 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _answer(prompt: str) -> str:
+    """The user's answer at a prompt, lower case; end of input (Ctrl-D) answers no."""
+    try:
+        return input(prompt).strip().lower()
+    except EOFError:
+        print(file=sys.stderr)
+        return ""
+
+
+def _not_text(argv: Sequence[str]) -> str | None:
+    """What is not valid UTF-8 among the arguments and the DSN variables (Python keeps such bytes
+    as lone surrogates, which no database call can send), said in a sentence; else None."""
+    for position, argument in enumerate(argv, start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"argument {position} is not valid UTF-8 text"
+    for name in ("LOYALTYDB_DSN", "DATABASE_URL"):
+        try:
+            os.environ.get(name, "").encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{name} is not valid UTF-8 text"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    # A terminal that cannot show a name ("Zoë 李" on an ASCII stdout) gets it escaped, not a traceback.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    problem = _not_text(sys.argv[1:] if argv is None else argv)
+    if problem:
+        print(f"loyaltydb: {problem}", file=sys.stderr)
+        return 2
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:

@@ -58,6 +58,12 @@ class RollbackChanged(LoyaltyError):
     """The migrations to roll back changed between the plan a user confirmed and the rollback."""
 
 
+class UnknownMigrations(LoyaltyError):
+    """The database has migrations applied that this version of loyaltydb does not know (a newer
+    version, or plain yoyo with newer files, applied them): rolling back from under them could
+    leave a schema no version knows, so nothing is rolled back. Use the newer version."""
+
+
 class _ConninfoBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
     """yoyo's psycopg 3 backend, connecting with a libpq conninfo rather than a URL.
 
@@ -99,6 +105,22 @@ def _check_may_migrate(conn: psycopg.Connection[Any]) -> None:
         f"role {user} may not run migrations: they need a superuser, or a role with CREATEROLE that is a"
         " member of loyalty_owner and may create tables in schema public (where yoyo keeps its history);"
         " nothing was changed"
+    )
+
+
+def _refuse_unknown(conn: psycopg.Connection[Any]) -> None:
+    """Raise UnknownMigrations when the database has a migration applied that we do not know."""
+    known = {migration.hash for migration in _all_migrations()}
+    hashes = _applied_hashes(conn)
+    if all(hash_ in known for hash_ in hashes):
+        return
+    query = sql.SQL("SELECT migration_id FROM {} WHERE NOT migration_hash = ANY(%s) ORDER BY applied_at_utc").format(
+        sql.Identifier(default_migration_table)
+    )
+    unknown = [migration_id for (migration_id,) in conn.execute(query, (list(known),))]
+    raise UnknownMigrations(
+        f"this database has migrations applied that this loyaltydb does not know: {', '.join(unknown)};"
+        " nothing was rolled back (roll back with the version that applied them)"
     )
 
 
@@ -165,6 +187,7 @@ def rollback(conninfo: str | None = None, steps: int | None = 1, *, expected: Se
         raise ValueError("steps must be a positive number or None")
     migrations = _all_migrations()
     with _backend(conninfo) as backend, backend.lock():
+        _refuse_unknown(backend.connection)
         applied = list(backend.to_rollback(migrations))  # newest first
         chosen = applied if steps is None else applied[:steps]
         if expected is not None and [migration.id for migration in chosen] != list(expected):
@@ -189,6 +212,7 @@ def rollback_plan(conninfo: str | None = None, steps: int | None = 1) -> list[Ro
     (from its rollback SQL; tables with their row counts). Only reads."""
     by_hash = {migration.hash: migration for migration in _all_migrations()}
     with connect(conninfo, autocommit=True) as conn:
+        _refuse_unknown(conn)
         applied = [by_hash[hash_] for hash_ in reversed(_applied_hashes(conn)) if hash_ in by_hash]
         chosen = applied if steps is None else applied[:steps]
         return [RollbackStep(migration.id, _drops(conn, migration.id)) for migration in chosen]
@@ -219,6 +243,7 @@ __all__ = [
     "MigrationState",
     "RollbackChanged",
     "RollbackStep",
+    "UnknownMigrations",
     "migrate",
     "migrations_dir",
     "rollback",

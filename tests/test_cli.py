@@ -17,9 +17,10 @@ from typing import Any
 import psycopg
 import pytest
 
+import loyaltydb
 from helpers import RESULT_FIELDS, World, add_request, count, snapshot
 from loyaltydb._dsn import configured_conninfo
-from loyaltydb.migrations import MigrationState, migrations_dir
+from loyaltydb.migrations import MigrationState, migrate, migrations_dir, status
 from loyaltydb.testing import TempServer
 
 
@@ -261,3 +262,47 @@ def test_make_migrate_takes_dsn(empty_dsn: str) -> None:
     assert completed.returncode == 0, completed.stderr
     assert "applied" in completed.stdout
     assert run_cli("--dsn", empty_dsn, "status").stdout.count("applied") >= 12
+
+
+def test_rollback_refuses_a_migration_it_does_not_know(empty_dsn: str) -> None:
+    """A newer version (or plain yoyo with newer files) applied 0099_future: an older loyaltydb
+    must not roll back from under it. Its row is what yoyo writes for an applied migration."""
+    migrate(empty_dsn)
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO _yoyo_migration (migration_hash, migration_id, applied_at_utc)"
+            " VALUES (encode(sha256('0099_future'), 'hex'), '0099_future', now() AT TIME ZONE 'UTC')"
+        )
+    for args in (["rollback", "--yes"], ["rollback", "--all", "--yes"]):
+        assert_user_error(run_cli("--dsn", empty_dsn, *args), "0099_future", "nothing was rolled back")
+    assert all(state.applied for state in status(empty_dsn))
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "words"),
+    [
+        (["approve", "\udcff"], {}, "argument 2 is not valid UTF-8"),
+        (["reject", "00000000-0000-0000-0000-000000000000", "--reason", "\udcff"], {}, "argument 4 is not"),
+        (["--dsn", "host=\udcff", "status"], {}, "argument 2 is not valid UTF-8"),
+        (["status"], {"LOYALTYDB_DSN": "host=\udcff"}, "LOYALTYDB_DSN is not valid UTF-8"),
+    ],
+)
+def test_invalid_utf8_in_an_argument_or_the_dsn_is_one_sentence(
+    args: list[str], env: dict[str, str], words: str
+) -> None:
+    """Bytes that are not UTF-8 ($'\\xff' in a shell) reach Python as lone surrogates."""
+    completed = run_cli(*args, env=env)
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    (line,) = completed.stderr.strip().splitlines()
+    assert line.startswith("loyaltydb: ") and words in line
+
+
+def test_a_name_an_ascii_stdout_cannot_show_is_escaped(db: psycopg.Connection[Any], dsn: str, world: World) -> None:
+    db.execute("UPDATE loyalty.users SET name = 'Zoë 李' WHERE id = %s", (world.new_user,))
+    db.commit()
+    request_id = loyaltydb.request_enrollment(db, world.new_user, world.coffee_club)
+    completed = run_cli(
+        "--dsn", dsn, "pending", "--business-id", str(world.business_id), env={"PYTHONIOENCODING": "ascii"}
+    )
+    assert completed.returncode == 0 and "Traceback" not in completed.stderr, completed.stderr
+    assert "Zo\\xeb \\u674e" in completed.stdout and str(request_id) in completed.stdout

@@ -14,7 +14,7 @@ import pytest
 import loyaltydb
 from benchmarks import stress
 from helpers import World, snapshot, wait_until_blocked
-from loyaltydb.errors import LockTimeout
+from loyaltydb.errors import ConnectionLost, LockTimeout
 from loyaltydb.migrations import migrate
 from loyaltydb.testing import TempServer
 
@@ -66,7 +66,9 @@ def test_a_backend_killed_at_any_step_leaves_nothing_partial(
     db.execute("SELECT pg_terminate_backend(%s)", (victim.info.backend_pid,))
     db.commit()
     thread.join(timeout=30)
-    assert failure and isinstance(failure[0], psycopg.OperationalError), failure
+    # A lost connection is ConnectionLost, chained from psycopg's error (issue 15).
+    assert failure and isinstance(failure[0], ConnectionLost), failure
+    assert isinstance(failure[0].__cause__, psycopg.OperationalError)
     holder.rollback()
     assert snapshot(db) == before  # nothing of the killed approval remains
     result = loyaltydb.approve_enrollment(connect(), request_id)  # and a re-call succeeds

@@ -98,7 +98,7 @@ def test_rollback_says_what_it_drops_and_wants_yes_off_a_terminal(empty_dsn: str
     assert len(json.loads(done.stdout)["rolled_back"]) == 1
 
 
-@pytest.mark.parametrize(("answer", "rolled_back"), [("n\n", False), ("y\n", True)])
+@pytest.mark.parametrize(("answer", "rolled_back"), [("n\n", False), ("y\n", True), ("\x04", False)])
 def test_rollback_asks_on_a_terminal(empty_dsn: str, answer: str, rolled_back: bool) -> None:
     loyaltydb.migrate(empty_dsn)
     before = sum(state.applied for state in loyaltydb.status(empty_dsn))
@@ -114,6 +114,7 @@ def test_rollback_asks_on_a_terminal(empty_dsn: str, answer: str, rolled_back: b
         os.close(secondary)
     assert "Roll back? This cannot be undone. [y/N]" in completed.stdout
     assert completed.returncode == (0 if rolled_back else 1), completed.stderr
+    assert "Traceback" not in completed.stderr  # Ctrl-D (end of input) answers no
     after = sum(state.applied for state in loyaltydb.status(empty_dsn))
     assert after == before - (1 if rolled_back else 0)
 

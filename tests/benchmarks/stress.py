@@ -30,7 +30,7 @@ import psycopg
 from invariants import violations
 from loyaltydb import api, distribution, retry
 from loyaltydb._dsn import configured_conninfo
-from loyaltydb.errors import LoyaltyError, RequestAlreadyDecided, UserNotFound
+from loyaltydb.errors import ConnectionLost, LoyaltyError, RequestAlreadyDecided, UserNotFound
 from loyaltydb.migrations import migrate
 from loyaltydb.models import EnrollmentResult
 from loyaltydb.testing import TempServer
@@ -166,9 +166,11 @@ class _Session:
             try:
                 getattr(self, f"_{name}")(self._connection())
                 outcome = name
+            except ConnectionLost as error:  # the API's word for a lost connection
+                outcome = self._disconnected(name, error)
             except LoyaltyError as error:
                 outcome = self._loyalty_error(name, error)
-            except psycopg.OperationalError as error:
+            except psycopg.OperationalError as error:  # a direct statement of the mix
                 outcome = self._disconnected(name, error)
             except Exception as error:  # noqa: BLE001 - every other error is a finding
                 outcome = self._unexpected(name, error)
@@ -197,7 +199,7 @@ class _Session:
             return name
         return self._unexpected(name, error)
 
-    def _disconnected(self, name: str, error: psycopg.OperationalError) -> str:
+    def _disconnected(self, name: str, error: Exception) -> str:
         if self.conn is not None:
             self.conn.close()
         if not self.tolerate_disconnects:
