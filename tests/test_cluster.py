@@ -240,3 +240,24 @@ def test_selfcheck_and_demo_on_a_distributed_database_say_they_run_on_one_server
     dsn = _distributed_database(citus_cluster, "selfcheck_on_cluster")
     for command in ("selfcheck", "demo"):
         assert_user_error(run_cli("--dsn", dsn, command), f"{command} runs on one server only", "Citus")
+
+
+def test_a_set_based_upsert_is_no_router_query_on_a_cluster(cluster_dsn: str) -> None:
+    """Why single approval keeps its own one-row upserts rather than running bulk approval's
+    set-based statements as a batch of one (docs/design.md): on a cluster the VALUES form goes
+    to the customer's shard in one task, the INSERT … SELECT FROM unnest form is pulled to the
+    coordinator, which would cost the delegated approval its one hop."""
+    upsert = (
+        "EXPLAIN INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id) {rows}"
+        " ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE' RETURNING e.id"
+    )
+    with psycopg.connect(cluster_dsn, autocommit=True) as conn:
+        single = "\n".join(row[0] for row in conn.execute(upsert.format(rows="VALUES (32, 1)")))
+        batch = "\n".join(
+            row[0]
+            for row in conn.execute(
+                upsert.format(rows="SELECT f.c, f.p FROM unnest(ARRAY[32::bigint], ARRAY[1::bigint]) AS f (c, p)")
+            )
+        )
+    assert "Task Count: 1" in single and "pull to coordinator" not in single
+    assert "pull to coordinator" in batch
