@@ -24,6 +24,7 @@ import psycopg
 from psycopg.rows import AsyncRowFactory, class_row, scalar_row
 
 from . import _queries as queries
+from ._connections import AsyncConnectable, async_connection
 from ._notices import forward_notices
 from ._queries import RequestId
 from ._transactions import TransactionPlan, record_retry
@@ -75,23 +76,25 @@ async def _autocommit(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]
 
 
 async def _fetch_all(
-    conn: psycopg.AsyncConnection[Any],
+    conn: AsyncConnectable,
     query: LiteralString,
     params: Mapping[str, object],
     rows: AsyncRowFactory[T],
 ) -> list[T]:
+    pg = async_connection(conn)  # TypeError for anything else, before anything is sent
+
     async def work() -> list[T]:
         # A cursor of our own class, not conn.cursor(): a connection whose cursor_factory is
         # RawCursor (``$1`` placeholders) or a ClientCursor must not change how we send.
-        async with psycopg.AsyncCursor(conn, row_factory=rows) as cur:
+        async with psycopg.AsyncCursor(pg, row_factory=rows) as cur:
             await cur.execute(query, params)
             return await cur.fetchall()
 
-    return await _atomic(conn, work)
+    return await _atomic(pg, work)
 
 
 async def _fetch_one(
-    conn: psycopg.AsyncConnection[Any],
+    conn: AsyncConnectable,
     query: LiteralString,
     params: Mapping[str, object],
     rows: AsyncRowFactory[T],
@@ -100,7 +103,7 @@ async def _fetch_one(
     return row
 
 
-async def request_enrollment(conn: psycopg.AsyncConnection[Any], customer_id: int, program_id: int) -> UUID:
+async def request_enrollment(conn: AsyncConnectable, customer_id: int, program_id: int) -> UUID:
     """Record user ``customer_id``'s request to join ``program_id``; returns the request's id."""
     params = queries.request(customer_id, program_id)
     request_id: UUID = await _fetch_one(conn, queries.REQUEST, params, scalar_row)
@@ -108,7 +111,7 @@ async def request_enrollment(conn: psycopg.AsyncConnection[Any], customer_id: in
 
 
 async def approve_enrollment(
-    conn: psycopg.AsyncConnection[Any], request_id: RequestId, *, business_id: int | None = None
+    conn: AsyncConnectable, request_id: RequestId, *, business_id: int | None = None
 ) -> EnrollmentResult:
     """Approve a request: customer (created when missing), enrollment, card, notification.
 
@@ -119,7 +122,7 @@ async def approve_enrollment(
 
 
 async def reject_enrollment(
-    conn: psycopg.AsyncConnection[Any],
+    conn: AsyncConnectable,
     request_id: RequestId,
     reason: str | None = None,
     *,
@@ -131,7 +134,7 @@ async def reject_enrollment(
 
 
 async def approve_enrollments(
-    conn: psycopg.AsyncConnection[Any], request_ids: Iterable[RequestId], *, business_id: int | None = None
+    conn: AsyncConnectable, request_ids: Iterable[RequestId], *, business_id: int | None = None
 ) -> list[EnrollmentResult]:
     """Approve many requests in one round trip and one transaction; results in the same order.
 
@@ -143,18 +146,18 @@ async def approve_enrollments(
     return await _fetch_all(conn, queries.DECIDE_MANY, params, class_row(EnrollmentResult))
 
 
-async def ensure_customer(conn: psycopg.AsyncConnection[Any], user_id: int) -> Customer:
+async def ensure_customer(conn: AsyncConnectable, user_id: int) -> Customer:
     """The customer for ``user_id``, created from its ``users`` row when missing."""
     return await _fetch_one(conn, queries.ENSURE_CUSTOMER, queries.user(user_id), class_row(Customer))
 
 
-async def customer_cards(conn: psycopg.AsyncConnection[Any], customer_id: int) -> list[Card]:
+async def customer_cards(conn: AsyncConnectable, customer_id: int) -> list[Card]:
     """The customer's cards, each with its program's and business's names."""
     return await _fetch_all(conn, queries.CUSTOMER_CARDS, queries.customer(customer_id), class_row(Card))
 
 
 async def pending_requests(
-    conn: psycopg.AsyncConnection[Any], business_id: int, *, limit: int = 50, after: RequestId | None = None
+    conn: AsyncConnectable, business_id: int, *, limit: int = 50, after: RequestId | None = None
 ) -> list[PendingRequest]:
     """A business's inbox: its PENDING requests, oldest first, ``limit`` (1 to 1000) at a time.
 

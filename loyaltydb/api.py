@@ -25,6 +25,7 @@ import psycopg
 from psycopg.rows import RowFactory, class_row, scalar_row
 
 from . import _queries as queries
+from ._connections import Connectable, sync_connection
 from ._notices import forward_notices
 from ._queries import RequestId
 from ._transactions import TransactionPlan, record_retry
@@ -76,23 +77,25 @@ def _autocommit(conn: psycopg.Connection[Any]) -> Iterator[None]:
 
 
 def _fetch_all(
-    conn: psycopg.Connection[Any],
+    conn: Connectable,
     query: LiteralString,
     params: Mapping[str, object],
     rows: RowFactory[T],
 ) -> list[T]:
+    pg = sync_connection(conn)  # TypeError for anything else, before anything is sent
+
     def work() -> list[T]:
         # A cursor of our own class, not conn.cursor(): a connection whose cursor_factory is
         # RawCursor (``$1`` placeholders) or a ClientCursor must not change how we send.
-        with psycopg.Cursor(conn, row_factory=rows) as cur:
+        with psycopg.Cursor(pg, row_factory=rows) as cur:
             cur.execute(query, params)
             return cur.fetchall()
 
-    return _atomic(conn, work)
+    return _atomic(pg, work)
 
 
 def _fetch_one(
-    conn: psycopg.Connection[Any],
+    conn: Connectable,
     query: LiteralString,
     params: Mapping[str, object],
     rows: RowFactory[T],
@@ -101,16 +104,14 @@ def _fetch_one(
     return row
 
 
-def request_enrollment(conn: psycopg.Connection[Any], customer_id: int, program_id: int) -> UUID:
+def request_enrollment(conn: Connectable, customer_id: int, program_id: int) -> UUID:
     """Record user ``customer_id``'s request to join ``program_id``; returns the request's id."""
     params = queries.request(customer_id, program_id)
     request_id: UUID = _fetch_one(conn, queries.REQUEST, params, scalar_row)
     return request_id
 
 
-def approve_enrollment(
-    conn: psycopg.Connection[Any], request_id: RequestId, *, business_id: int | None = None
-) -> EnrollmentResult:
+def approve_enrollment(conn: Connectable, request_id: RequestId, *, business_id: int | None = None) -> EnrollmentResult:
     """Approve a request: customer (created when missing), enrollment, card, notification.
 
     With ``business_id``, a request for another business's program raises NotAuthorized.
@@ -120,7 +121,7 @@ def approve_enrollment(
 
 
 def reject_enrollment(
-    conn: psycopg.Connection[Any],
+    conn: Connectable,
     request_id: RequestId,
     reason: str | None = None,
     *,
@@ -132,7 +133,7 @@ def reject_enrollment(
 
 
 def approve_enrollments(
-    conn: psycopg.Connection[Any], request_ids: Iterable[RequestId], *, business_id: int | None = None
+    conn: Connectable, request_ids: Iterable[RequestId], *, business_id: int | None = None
 ) -> list[EnrollmentResult]:
     """Approve many requests in one round trip and one transaction; results in the same order.
 
@@ -144,18 +145,18 @@ def approve_enrollments(
     return _fetch_all(conn, queries.DECIDE_MANY, params, class_row(EnrollmentResult))
 
 
-def ensure_customer(conn: psycopg.Connection[Any], user_id: int) -> Customer:
+def ensure_customer(conn: Connectable, user_id: int) -> Customer:
     """The customer for ``user_id``, created from its ``users`` row when missing."""
     return _fetch_one(conn, queries.ENSURE_CUSTOMER, queries.user(user_id), class_row(Customer))
 
 
-def customer_cards(conn: psycopg.Connection[Any], customer_id: int) -> list[Card]:
+def customer_cards(conn: Connectable, customer_id: int) -> list[Card]:
     """The customer's cards, each with its program's and business's names."""
     return _fetch_all(conn, queries.CUSTOMER_CARDS, queries.customer(customer_id), class_row(Card))
 
 
 def pending_requests(
-    conn: psycopg.Connection[Any], business_id: int, *, limit: int = 50, after: RequestId | None = None
+    conn: Connectable, business_id: int, *, limit: int = 50, after: RequestId | None = None
 ) -> list[PendingRequest]:
     """A business's inbox: its PENDING requests, oldest first, ``limit`` (1 to 1000) at a time.
 

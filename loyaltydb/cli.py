@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,8 +26,9 @@ from . import __version__, api, distribution, migrations
 from . import _demo as demo
 from . import _selfcheck as selfcheck
 from ._dsn import configured_conninfo, connect
-from .errors import LoyaltyError, one_line, shorten
+from .errors import InvalidInput, LoyaltyError, one_line, shorten
 from .models import EnrollmentResult, PendingRequest
+from .testing._server import ServerError
 
 #: ``status --check``: migrations are pending (1 is an error, 2 a usage error).
 EXIT_PENDING = 3
@@ -47,22 +49,54 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--dsn", type=_dsn, default=argparse.SUPPRESS, help="libpq connection string or URL")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    migrate = commands.add_parser("migrate", parents=[common], help="apply pending migrations")
+
+    def command(name: str, summary: str, example: str, **options: Any) -> argparse.ArgumentParser:
+        """A subcommand whose --help says what it does and shows one example."""
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}.",
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            **options,
+        )
+
+    migrate = command(
+        "migrate", "apply pending migrations", "loyaltydb --dsn postgresql://admin@db/loyalty migrate", parents=[common]
+    )
     migrate.add_argument("--json", action="store_true", help='print {"applied": [ids]}')
-    rollback = commands.add_parser(
-        "rollback", parents=[common], help="roll back the last migration (or --steps N, --all); asks first"
+    rollback = command(
+        "rollback",
+        "roll back the last migration (or --steps N, --all); says what it drops and asks first",
+        "loyaltydb rollback --steps 2 --yes",
+        parents=[common],
     )
     how_many = rollback.add_mutually_exclusive_group()
     how_many.add_argument("--steps", type=_positive, default=1, help="how many migrations to roll back (default 1)")
     how_many.add_argument("--all", action="store_true", help="roll back every migration (drops the schema)")
     rollback.add_argument("--yes", action="store_true", help="do not ask (required when not on a terminal)")
     rollback.add_argument("--json", action="store_true", help='print {"rolled_back": [ids]}')
-    status = commands.add_parser("status", parents=[common], help="list migrations and whether each is applied")
+    status = command(
+        "status",
+        "list migrations and whether each is applied",
+        "loyaltydb status --check || loyaltydb migrate",
+        parents=[common],
+    )
     status.add_argument("--json", action="store_true", help='print [{"id": ..., "applied": ...}]')
     status.add_argument("--check", action="store_true", help=f"exit {EXIT_PENDING} when migrations are pending")
-    commands.add_parser("migrations-dir", help="print the packaged SQL migrations' directory (for plain yoyo)")
+    command(
+        "migrations-dir",
+        "print the packaged SQL migrations' directory (for plain yoyo)",
+        'yoyo apply --database postgresql+psycopg://admin@db/loyalty "$(loyaltydb migrations-dir)"',
+    )
     for name, verb in (("approve", "approve"), ("reject", "reject")):
-        decide = commands.add_parser(name, parents=[common], help=f"{verb} a pending enrollment request")
+        decide = command(
+            name,
+            f"{verb} a pending enrollment request",
+            f"loyaltydb {name} 0c1d5e3a-8f1b-8c00-9c20-000000000020 --business-id 7"
+            + (" --reason 'We are full'" if name == "reject" else ""),
+            parents=[common],
+        )
         decide.add_argument("request_id", metavar="ID", help="the request's UUID")
         decide.add_argument(
             "--business-id", type=_integer, metavar="N", help="refuse unless the request is for business N's program"
@@ -70,16 +104,34 @@ def _parser() -> argparse.ArgumentParser:
         decide.add_argument("--json", action="store_true", help="print the result as JSON")
         if name == "reject":
             decide.add_argument("--reason", help="shown to the customer (at most 1,000 characters)")
-    pending = commands.add_parser("pending", parents=[common], help="a business's inbox: its pending requests")
+    pending = command(
+        "pending",
+        "a business's inbox: its pending requests, oldest first",
+        "loyaltydb pending --business-id 7 --limit 20",
+        parents=[common],
+    )
     pending.add_argument("--business-id", type=_integer, metavar="N", required=True, help="the business")
     pending.add_argument("--limit", type=_positive, default=50, help="at most this many (1 to 1000; default 50)")
     pending.add_argument("--after", metavar="ID", help="the next page: the last request id of the previous one")
     pending.add_argument("--json", action="store_true", help="print the requests as JSON")
-    commands.add_parser("selfcheck", parents=[common], help="prove approval works here, in a rolled-back transaction")
-    commands.add_parser(
-        "distribute", parents=[common], help="on a Citus coordinator: distribute the tables, delegate the API"
+    command(
+        "selfcheck",
+        "prove approval works on this database, in a transaction it rolls back",
+        "loyaltydb --dsn postgresql://admin@db/loyalty selfcheck",
+        parents=[common],
     )
-    commands.add_parser("demo", parents=[common], help="play the seed's story (throwaway server unless a DSN is set)")
+    command(
+        "distribute",
+        "on a Citus coordinator: distribute the tables, delegate the API",
+        "loyaltydb --dsn postgresql://admin@coordinator/loyalty distribute",
+        parents=[common],
+    )
+    command(
+        "demo",
+        "play a business approving a new customer, on a throwaway server (or, with a DSN, rolled back)",
+        "loyaltydb demo",
+        parents=[common],
+    )
     return parser
 
 
@@ -126,7 +178,19 @@ def _print_result(result: EnrollmentResult, as_json: bool) -> None:
         print(f"{name:<{width}}  {'' if value is None else value}")
 
 
+def _request_id(what: str, text: str) -> str:
+    """``text`` when it is a UUID; else InvalidInput naming the argument (before connecting)."""
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{what} must be a request id (a UUID such as {uuid.UUID(int=1)}), not {_shown(text)}"
+        ) from None
+    return text
+
+
 def _decide(args: argparse.Namespace) -> int:
+    _request_id("ID", args.request_id)
     with connect(args.dsn) as conn:
         if args.command == "approve":
             result = api.approve_enrollment(conn, args.request_id, business_id=args.business_id)
@@ -137,6 +201,8 @@ def _decide(args: argparse.Namespace) -> int:
 
 
 def _pending(args: argparse.Namespace) -> int:
+    if args.after is not None:
+        _request_id("--after", args.after)
     with connect(args.dsn) as conn:
         requests = api.pending_requests(conn, args.business_id, limit=args.limit, after=args.after)
     if args.json:
@@ -290,8 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:  # e.g. stdout on a full disk (/dev/full)
         print(f"loyaltydb: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
-    except LoyaltyError as exc:
-        print(f"loyaltydb: {exc}", file=sys.stderr)
+    except (LoyaltyError, ServerError) as exc:  # ServerError: demo's throwaway server could not start
+        print(f"loyaltydb: {one_line(exc, fold_lines=True)}", file=sys.stderr)
     except psycopg.Error as exc:
         print(f"loyaltydb: database error: {one_line(exc, fold_lines=True)}", file=sys.stderr)
     except yoyo_errors.LockTimeout as exc:

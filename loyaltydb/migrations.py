@@ -24,7 +24,7 @@ from yoyo.connections import DatabaseURI
 from yoyo.migrations import default_migration_table
 
 from ._dsn import connect, resolve_conninfo
-from .errors import ConnectionFailed, LoyaltyError, PermissionDenied
+from .errors import ConnectionFailed, LoyaltyError, PermissionDenied, ReadOnly
 
 
 def sql_dir() -> Path:
@@ -88,18 +88,47 @@ def _backend(conninfo: str | None) -> Iterator[Any]:
         backend.connection.close()
 
 
+#: yoyo's bookkeeping tables in public: a migration reads and writes every one of them.
+_YOYO_TABLES = ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock")
+
+
 def _check_may_migrate(conn: psycopg.Connection[Any]) -> None:
-    """Raise PermissionDenied, before yoyo creates its tables, when this role cannot migrate."""
+    """Raise ReadOnly or PermissionDenied, before yoyo creates its tables, when this session
+    cannot migrate: what the migrations really need is checked, not only the role's attributes."""
+    row = conn.execute(
+        "SELECT pg_catalog.pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean"
+    ).fetchone()
+    if row and row[0]:
+        raise ReadOnly(
+            "this session is read-only (a standby, or default_transaction_read_only is on):"
+            " run migrations on the primary; nothing was changed"
+        )
     row = conn.execute(
         "SELECT current_user, r.rolsuper, r.rolcreaterole,"
         " to_regrole('loyalty_owner') IS NULL OR pg_has_role('loyalty_owner', 'MEMBER'),"
-        " to_regclass(%s) IS NOT NULL OR has_schema_privilege('public', 'CREATE')"
+        " to_regclass(%s) IS NOT NULL OR has_schema_privilege('public', 'CREATE'),"
+        # 0001 creates schema loyalty: CREATE on the database, unless the schema is there already.
+        " to_regnamespace('loyalty') IS NOT NULL OR has_database_privilege(current_database(), 'CREATE'),"
+        " (SELECT coalesce(bool_and(has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE')), true)"
+        "    FROM pg_catalog.pg_class AS c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%s))"
         " FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user",
-        (default_migration_table,),
+        (default_migration_table, list(_YOYO_TABLES)),
     ).fetchone()
     assert row is not None
-    user, superuser, createrole, owner_member, history_writable = row
-    if superuser or (createrole and owner_member and history_writable):
+    user, superuser, createrole, owner_member, history_writable, may_create_schema, history_usable = row
+    if superuser:
+        return
+    if createrole and owner_member and history_writable and not may_create_schema:
+        raise PermissionDenied(
+            f"role {user} may not run migrations: it needs CREATE on this database (GRANT CREATE ON DATABASE …"
+            f" TO {user}) for the loyalty schema; nothing was changed"
+        )
+    if createrole and owner_member and history_writable and not history_usable:
+        raise PermissionDenied(
+            f"role {user} may not run migrations: it needs SELECT, INSERT, UPDATE and DELETE on yoyo's tables in"
+            f" public ({', '.join(_YOYO_TABLES)}), which another role created; nothing was changed"
+        )
+    if createrole and owner_member and history_writable:
         return
     raise PermissionDenied(
         f"role {user} may not run migrations: they need a superuser, or a role with CREATEROLE that is a"

@@ -116,8 +116,9 @@ def test_connection_errors_are_one_sentence(args: list[str], words: list[str]) -
 
 
 def test_bad_ids_and_unknown_requests_are_one_sentence(dsn: str, world: World) -> None:
-    assert_user_error(run_cli("--dsn", dsn, "approve", "not-a-uuid"), "invalid input syntax for type uuid")
-    assert_user_error(run_cli("--dsn", dsn, "approve", "two\nlines"), "invalid input syntax for type uuid")
+    assert_user_error(run_cli("--dsn", dsn, "approve", "not-a-uuid"), "ID must be a request id", "'not-a-uuid'")
+    assert_user_error(run_cli("--dsn", dsn, "approve", "two\nlines"), "ID must be a request id", "'two\\nlines'")
+    assert_user_error(run_cli("--dsn", dsn, "pending", "--business-id", "7", "--after", "x"), "--after must be")
     assert_user_error(run_cli("--dsn", dsn, "reject", str(uuid.uuid4())), "Enrollment request not found")
 
 
@@ -306,3 +307,21 @@ def test_a_name_an_ascii_stdout_cannot_show_is_escaped(db: psycopg.Connection[An
     )
     assert completed.returncode == 0 and "Traceback" not in completed.stderr, completed.stderr
     assert "Zo\\xeb \\u674e" in completed.stdout and str(request_id) in completed.stdout
+
+
+def test_a_wrong_pg_bindir_is_one_sentence(tmp_path: Path) -> None:
+    assert_user_error(run_cli("demo", env={"LOYALTYDB_PG_BINDIR": str(tmp_path)}), "LOYALTYDB_PG_BINDIR", "initdb")
+
+
+SUBCOMMANDS = ["migrate", "rollback", "status", "migrations-dir", "approve", "reject", "pending", "selfcheck"]
+
+
+@pytest.mark.parametrize("name", [*SUBCOMMANDS, "distribute", "demo"])
+def test_every_subcommand_s_help_says_what_it_does_with_an_example(name: str) -> None:
+    completed = run_cli(name, "--help")
+    assert completed.returncode == 0, completed.stderr
+    text = completed.stdout
+    description = text.split("\n\n")[1]
+    assert description[0].isupper() and description.rstrip().endswith(".")
+    assert "example:\n  loyaltydb " in text or "example:\n  yoyo " in text
+    assert "seed" not in run_cli("--help").stdout + text

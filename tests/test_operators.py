@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -226,3 +227,27 @@ def test_the_readme_links_nothing_outside_the_repository() -> None:
     for target in targets:
         assert not re.match(r"[a-z]+:", target), target
         assert (root / target.split("#")[0]).exists(), target
+
+
+def test_migrate_without_create_on_the_database_says_so_and_leaves_nothing(
+    empty_dsn: str, db: psycopg.Connection[Any]
+) -> None:
+    """A role with everything the docs asked for before (CREATEROLE, loyalty_owner, CREATE in
+    public) still needs CREATE on the database for the loyalty schema: said before anything."""
+    db.execute("DO $$ BEGIN CREATE ROLE almost_dba LOGIN CREATEROLE; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute("GRANT loyalty_owner TO almost_dba")
+    db.commit()
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        conn.execute("GRANT CREATE ON SCHEMA public TO almost_dba")
+    completed = run_cli("--dsn", psycopg.conninfo.make_conninfo(empty_dsn, user="almost_dba"), "migrate")
+    assert_user_error(completed, "role almost_dba may not run migrations", "CREATE on this database")
+    assert _public_tables(empty_dsn) == []
+
+
+def test_migrate_in_a_read_only_session_says_read_only_at_once(empty_dsn: str) -> None:
+    read_only = psycopg.conninfo.make_conninfo(empty_dsn, options="-c default_transaction_read_only=on")
+    started = time.monotonic()
+    completed = run_cli("--dsn", read_only, "migrate")
+    assert_user_error(completed, "read-only", "primary")
+    assert time.monotonic() - started < 8  # not yoyo's 10 s lock wait
+    assert _public_tables(empty_dsn) == []

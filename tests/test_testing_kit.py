@@ -47,4 +47,30 @@ def test_the_readme_sample_service_test_passes_with_the_plugin(service: Path) ->
 def test_the_plugin_is_off_unless_asked_for(service: Path) -> None:
     completed = _pytest(service)
     assert completed.returncode != 0
-    assert "fixture 'loyaltydb_conn' not found" in completed.stdout
+    assert "the loyaltydb pytest plugin is off: switch it on with `pytest --loyaltydb`" in completed.stdout
+
+
+APP_ROLE_TEST = """
+import psycopg
+import pytest
+import loyaltydb
+
+
+def test_the_app_login_calls_the_api_and_may_not_write_tables(loyaltydb_conn, loyaltydb_app_conn):
+    loyaltydb_conn.execute("INSERT INTO loyalty.users (id, name) VALUES (7, 'Bean There Coffee'), (32, 'John')")
+    program = loyaltydb_conn.execute(
+        "INSERT INTO loyalty.loyalty_programs (business_id, name) VALUES (7, 'Coffee Club') RETURNING id"
+    ).fetchone()[0]
+    loyaltydb_conn.commit()
+    request_id = loyaltydb.request_enrollment(loyaltydb_app_conn, 32, program)
+    assert loyaltydb.approve_enrollment(loyaltydb_app_conn, request_id).status == "APPROVED"
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        loyaltydb_app_conn.execute("INSERT INTO loyalty.users (id, name) VALUES (99, 'Mallory')")
+"""
+
+
+def test_the_app_role_fixture_meets_the_production_privileges(tmp_path: Path) -> None:
+    (tmp_path / "test_app.py").write_text(APP_ROLE_TEST, encoding="utf-8")
+    completed = _pytest(tmp_path, "--loyaltydb")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert re.search(r"\b1 passed\b", completed.stdout), completed.stdout

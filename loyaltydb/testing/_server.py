@@ -37,7 +37,11 @@ def find_bindir() -> Path:
     """PostgreSQL's server binaries: ``$LOYALTYDB_PG_BINDIR``, Debian's newest, else PATH."""
     candidates: list[Path] = []
     if os.environ.get("LOYALTYDB_PG_BINDIR"):
-        candidates.append(Path(os.environ["LOYALTYDB_PG_BINDIR"]))
+        chosen = Path(os.environ["LOYALTYDB_PG_BINDIR"])
+        # Asked for by name: a wrong one is an error, never a quiet fall-back to another version.
+        if not ((chosen / "initdb").is_file() and (chosen / "pg_ctl").is_file()):
+            raise ServerError(f"LOYALTYDB_PG_BINDIR={chosen} has no initdb and pg_ctl (PostgreSQL's server binaries)")
+        return chosen
     debian = Path("/usr/lib/postgresql").glob("*/bin")
     candidates += sorted(
         debian, key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0, reverse=True

@@ -42,6 +42,34 @@ def loyaltydb_dsn(loyaltydb_server: TempServer, loyaltydb_template: str) -> Iter
 
 @pytest.fixture
 def loyaltydb_conn(loyaltydb_dsn: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to this test's database, closed after the test."""
+    """A connection to this test's database, closed after the test (as the server's superuser)."""
     with psycopg.connect(loyaltydb_dsn) as conn:
+        yield conn
+
+
+#: The LOGIN role the app fixtures connect as: granted loyalty_app and nothing else.
+APP_ROLE = "loyaltydb_test_app"
+
+
+@pytest.fixture(scope="session")
+def loyaltydb_app_role(loyaltydb_server: TempServer, loyaltydb_template: str) -> str:
+    """A LOGIN role granted ``loyalty_app``, as a service's production login is (roles belong to
+    the server, so one for the run; loyalty_app exists once the template is migrated)."""
+    with psycopg.connect(loyaltydb_server.conninfo(loyaltydb_template), autocommit=True) as conn:
+        conn.execute(f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+        conn.execute(f"GRANT loyalty_app TO {APP_ROLE}")
+    return APP_ROLE
+
+
+@pytest.fixture
+def loyaltydb_app_dsn(loyaltydb_dsn: str, loyaltydb_app_role: str) -> str:
+    """This test's database, as the app role: the API works, a direct write fails with 42501.
+    For async tests: ``await psycopg.AsyncConnection.connect(loyaltydb_app_dsn)``."""
+    return psycopg.conninfo.make_conninfo(loyaltydb_dsn, user=loyaltydb_app_role)
+
+
+@pytest.fixture
+def loyaltydb_app_conn(loyaltydb_app_dsn: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to this test's database as the app role, closed after the test."""
+    with psycopg.connect(loyaltydb_app_dsn) as conn:
         yield conn

@@ -8,6 +8,11 @@ Registered under ``pytest11``, and off unless asked for: pass ``--loyaltydb`` or
 - ``loyaltydb_template`` (session): the name of a database migrated once, to clone from.
 - ``loyaltydb_dsn``: the connection string of this test's own migrated database.
 - ``loyaltydb_conn``: a ``psycopg.Connection`` to it, closed after the test.
+- ``loyaltydb_app_dsn`` / ``loyaltydb_app_conn``: the same database as a LOGIN role granted
+  ``loyalty_app`` (``loyaltydb_app_role``), so a service's tests meet the 42501 its production
+  login meets when it writes a table directly.
+
+While the plugin is off, each of these names is a fixture that fails saying how to switch it on.
 """
 
 from __future__ import annotations
@@ -26,3 +31,5 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("loyaltydb") or config.getini("loyaltydb"):
         # The fixtures (and pytest-postgresql behind them) load only when asked for.
         config.pluginmanager.import_plugin("loyaltydb.testing.fixtures")
+    else:
+        config.pluginmanager.import_plugin("loyaltydb.testing._off")
