@@ -256,7 +256,7 @@ def _rollback(args: argparse.Namespace) -> int:
     if plan:
         print(f"rollback undoes {len(plan)} migration(s), newest first:", file=sys.stderr)
         for step in plan:
-            print(f"  {step.id}: drops {', '.join(step.drops) or 'no table, column or role'}", file=sys.stderr)
+            print(f"  {step.id}: drops {', '.join(step.drops) or 'nothing'}", file=sys.stderr)
         if not args.yes and not sys.stdin.isatty():
             print("loyaltydb: rollback drops the above: pass --yes to confirm (not rolled back)", file=sys.stderr)
             return 2
@@ -264,7 +264,18 @@ def _rollback(args: argparse.Namespace) -> int:
             print("nothing was rolled back", file=sys.stderr)
             return 1
     # Nothing applied: the database is left as it is (yoyo would create its tables).
-    undone = migrations.rollback(args.dsn, steps, expected=[step.id for step in plan]) if plan else []
+    try:
+        undone = migrations.rollback(args.dsn, steps, expected=[step.id for step in plan]) if plan else []
+    except migrations.RollbackFailed as failure:
+        if args.json:
+            _print_json(
+                {
+                    "rolled_back": failure.undone,
+                    "failed": {"id": failure.failed, "error": failure.error},
+                    "applied": failure.applied,
+                }
+            )
+        raise
     if args.json:
         _print_json({"rolled_back": undone})
     elif undone:

@@ -24,7 +24,7 @@ from yoyo.connections import DatabaseURI
 from yoyo.migrations import default_migration_table
 
 from ._dsn import connect, resolve_conninfo
-from .errors import ConnectionFailed, LoyaltyError, PermissionDenied, ReadOnly
+from .errors import ConnectionFailed, LoyaltyError, PermissionDenied, ReadOnly, one_line
 
 
 def sql_dir() -> Path:
@@ -56,6 +56,23 @@ class RollbackStep:
 
 class RollbackChanged(LoyaltyError):
     """The migrations to roll back changed between the plan a user confirmed and the rollback."""
+
+
+class RollbackFailed(LoyaltyError):
+    """A rollback stopped at one migration: those before it are undone (each in its own
+    transaction, as yoyo runs them), the failing one and older ones are still applied."""
+
+    def __init__(self, message: str, *, undone: Sequence[str], failed: str, error: str, applied: Sequence[str]) -> None:
+        super().__init__(message)
+        self.undone = list(undone)
+        self.failed = failed
+        self.error = error
+        self.applied = list(applied)
+
+
+class Distributed(LoyaltyError):
+    """Rollback on a distributed (Citus) database: ``distribute`` dropped keys and triggers the
+    rollbacks rely on, so it is refused before anything is touched."""
 
 
 class UnknownMigrations(LoyaltyError):
@@ -135,6 +152,31 @@ def _check_may_migrate(conn: psycopg.Connection[Any]) -> None:
         " member of loyalty_owner and may create tables in schema public (where yoyo keeps its history);"
         " nothing was changed"
     )
+
+
+def _refuse_distributed(conn: psycopg.Connection[Any], chosen: Sequence[Any]) -> None:
+    """Raise Distributed, touching nothing, when the loyalty tables are distributed by Citus."""
+    if not chosen:
+        return
+    row = (
+        conn.execute(
+            "SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AND EXISTS ("
+            " SELECT FROM pg_catalog.pg_class AS c WHERE c.relnamespace = to_regnamespace('loyalty')"
+            " AND c.oid IN (SELECT logicalrelid FROM pg_dist_partition))"
+        ).fetchone()
+        if _has_citus(conn)
+        else (False,)
+    )
+    if row and row[0]:
+        raise Distributed(
+            "this database is distributed (loyaltydb distribute): rollback is not supported on a cluster"
+            " (distribute dropped keys and triggers the rollbacks need); nothing was rolled back"
+        )
+
+
+def _has_citus(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'citus'").fetchone()
+    return bool(row and row[0])
 
 
 def _refuse_unknown(conn: psycopg.Connection[Any]) -> None:
@@ -221,11 +263,33 @@ def rollback(conninfo: str | None = None, steps: int | None = 1, *, expected: Se
         chosen = applied if steps is None else applied[:steps]
         if expected is not None and [migration.id for migration in chosen] != list(expected):
             raise RollbackChanged("the applied migrations changed since the plan was shown; nothing was rolled back")
+        _refuse_distributed(backend.connection, chosen)
         history = sql.Identifier(default_migration_table)
         backend.connection.execute(_REVOKE_HISTORY.format(history))
-        backend.rollback_migrations(migrations.__class__(chosen))
-        backend.connection.execute(_GRANT_HISTORY.format(history))
-    return [migration.id for migration in chosen]
+        undone: list[str] = []
+        try:
+            # One at a time, so that a failure says exactly what was undone and what is applied.
+            for migration in chosen:
+                try:
+                    backend.rollback_migrations(migrations.__class__([migration]))
+                except psycopg.Error as exc:
+                    applied_now = [m.id for m in backend.to_rollback(migrations)]
+                    detail = f": {exc.diag.message_detail}" if exc.diag.message_detail else ""
+                    error = one_line(f"{exc.diag.message_primary or exc}{detail}", fold_lines=True)
+                    before = f"{len(undone)} ({undone[0]} to {undone[-1]})" if undone else "none"
+                    raise RollbackFailed(
+                        f"rolling back {migration.id} failed; rolled back before it: {before};"
+                        f" {len(applied_now)} migration(s) still applied, the newest"
+                        f" {applied_now[0] if applied_now else 'none'}: {error}",
+                        undone=undone,
+                        failed=migration.id,
+                        error=error,
+                        applied=applied_now,
+                    ) from exc
+                undone.append(migration.id)
+        finally:
+            backend.connection.execute(_GRANT_HISTORY.format(history))
+    return undone
 
 
 def status(conninfo: str | None = None) -> list[MigrationState]:
@@ -244,12 +308,18 @@ def rollback_plan(conninfo: str | None = None, steps: int | None = 1) -> list[Ro
         _refuse_unknown(conn)
         applied = [by_hash[hash_] for hash_ in reversed(_applied_hashes(conn)) if hash_ in by_hash]
         chosen = applied if steps is None else applied[:steps]
+        _refuse_distributed(conn, chosen)
         return [RollbackStep(migration.id, _drops(conn, migration.id)) for migration in chosen]
 
 
 _DROPPED_TABLES = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?([^;]+);", re.IGNORECASE | re.MULTILINE)
 _DROPPED_COLUMN = re.compile(r"ALTER TABLE (\S+) DROP COLUMN (?:IF EXISTS )?(\w+)", re.IGNORECASE)
 _DROPPED_OTHER = re.compile(r"\bDROP (SCHEMA|ROLE) (?:IF EXISTS )?(\w+)", re.IGNORECASE)
+#: Functions (with their argument types), views, types, indexes, triggers and sequences.
+_DROPPED_OBJECT = re.compile(
+    r"^\s*DROP (FUNCTION|VIEW|TYPE|INDEX|TRIGGER|SEQUENCE) (?:IF EXISTS )?([\w.]+(?:\([^)]*\))?(?: ON [\w.]+)?)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def _drops(conn: psycopg.Connection[Any], migration_id: str) -> tuple[str, ...]:
@@ -263,14 +333,32 @@ def _drops(conn: psycopg.Connection[Any], migration_id: str) -> tuple[str, ...]:
             ).fetchone()
             drops.append(f"table {table} ({row[0] if row else 0:,} rows)")
     drops += [f"column {table}.{column}" for table, column in _DROPPED_COLUMN.findall(text)]
-    drops += [f"{kind.lower()} {name}" for kind, name in _DROPPED_OTHER.findall(text)]
+    drops += [f"{kind.lower()} {' '.join(name.split())}" for kind, name in _DROPPED_OBJECT.findall(text)]
+    for kind, name in _DROPPED_OTHER.findall(text):
+        drops.append(_role_drop(conn, name) if kind.upper() == "ROLE" else f"{kind.lower()} {name}")
     return tuple(drops)
+
+
+def _role_drop(conn: psycopg.Connection[Any], role: str) -> str:
+    """What happens to ``role``: 0008's rollback keeps a role another database still uses."""
+    rows = conn.execute(
+        "SELECT DISTINCT db.datname FROM pg_catalog.pg_shdepend AS d"
+        " JOIN pg_catalog.pg_database AS db ON db.oid = d.dbid"
+        " WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = to_regrole(%s)"
+        " AND db.datname <> current_database() ORDER BY 1",
+        (role,),
+    ).fetchall()
+    if rows:
+        return f"role {role} (kept: database {', '.join(row[0] for row in rows)} uses it)"
+    return f"role {role}"
 
 
 __all__ = [
     "ConnectionFailed",
+    "Distributed",
     "MigrationState",
     "RollbackChanged",
+    "RollbackFailed",
     "RollbackStep",
     "UnknownMigrations",
     "migrate",

@@ -261,3 +261,10 @@ def test_a_set_based_upsert_is_no_router_query_on_a_cluster(cluster_dsn: str) ->
         )
     assert "Task Count: 1" in single and "pull to coordinator" not in single
     assert "pull to coordinator" in batch
+
+
+def test_rollback_on_a_distributed_database_is_refused_before_anything(cluster_dsn: str) -> None:
+    before = migrations.status(cluster_dsn)
+    for args in (["rollback", "--yes"], ["rollback", "--all", "--yes"]):
+        assert_user_error(run_cli("--dsn", cluster_dsn, *args), "distributed", "nothing was rolled back")
+    assert migrations.status(cluster_dsn) == before

@@ -251,3 +251,46 @@ def test_migrate_in_a_read_only_session_says_read_only_at_once(empty_dsn: str) -
     assert_user_error(completed, "read-only", "primary")
     assert time.monotonic() - started < 8  # not yoyo's 10 s lock wait
     assert _public_tables(empty_dsn) == []
+
+
+def test_the_rollback_plan_names_functions_types_indexes_and_the_roles_it_keeps(
+    empty_dsn: str, pg_server: TempServer
+) -> None:
+    loyaltydb.migrate(empty_dsn)
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS plan_other")
+        admin.execute("CREATE DATABASE plan_other")
+    try:
+        loyaltydb.migrate(pg_server.conninfo("plan_other"))  # another database that uses the roles
+        plan = {step.id: step.drops for step in migrations.rollback_plan(empty_dsn, None)}
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:
+            admin.execute("DROP DATABASE plan_other WITH (FORCE)")
+    assert "function loyalty.decide_enrollment(bigint,uuid,boolean,text,bigint)" in plan["0017_untyped_calls"]
+    assert {
+        "function loyalty.process_enrollment_approval(integer, integer, uuid)",
+        "function loyalty.pending_requests(bigint, integer, uuid)",
+        "type loyalty.pending_request",
+        "index loyalty.customer_approval_requests_pending_idx",
+    } <= set(plan["0014_inbox_and_legacy_call"])
+    kept = [drop for drop in plan["0008_roles"] if drop.startswith("role ")]
+    assert kept and all("(kept: database " in drop and "plan_other" in drop for drop in kept), kept
+
+
+def test_a_rollback_that_fails_midway_says_what_was_undone_and_what_is_applied(empty_dsn: str) -> None:
+    """A DBA's view on our table stops 0002's rollback (DROP TABLE): the newer migrations were
+    undone, each in its own transaction; the output says which, which failed, and what is applied."""
+    loyaltydb.migrate(empty_dsn)
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        conn.execute("CREATE VIEW public.dba_report AS SELECT id, name FROM loyalty.users")
+    completed = run_cli("--dsn", empty_dsn, "rollback", "--all", "--yes", "--json")
+    assert completed.returncode == 1 and "Traceback" not in completed.stderr, completed.stderr
+    outcome = json.loads(completed.stdout)
+    applied = [state.id for state in loyaltydb.status(empty_dsn) if state.applied]
+    assert outcome["applied"] == list(reversed(applied)) and outcome["failed"]["id"] == applied[-1]
+    assert "dba_report" in outcome["failed"]["error"]
+    assert outcome["rolled_back"] and outcome["failed"]["id"] not in outcome["rolled_back"]
+    last_line = completed.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"loyaltydb: rolling back {outcome['failed']['id']} failed")
+    undone = outcome["rolled_back"]
+    assert f"rolled back before it: {len(undone)} ({undone[0]} to {undone[-1]});" in last_line
