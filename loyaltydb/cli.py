@@ -312,7 +312,8 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "selfcheck":
         return _selfcheck(args)
     elif args.command == "distribute":
-        distribution.distribute(args.dsn)
+        for warning in distribution.distribute(args.dsn):
+            print(f"loyaltydb: warning: {warning}", file=sys.stderr)
         print("distributed: per-customer tables by customer id, programs and businesses as reference tables")
     elif args.command == "demo":
         demo.run(configured_conninfo(args.dsn))

@@ -7,13 +7,18 @@ their customer (``sql/cluster/distribute.sql``, idempotent). See docs/scaling.md
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
+
 from ._dsn import connect
 from .errors import ClusterUnavailable, NotMigrated, translated_errors
 from .migrations import sql_dir, status
 
 
-def distribute(conninfo: str | None = None) -> None:
-    """Distribute the loyalty schema of ``conninfo``'s database; safe to run again."""
+def distribute(conninfo: str | None = None) -> list[str]:
+    """Distribute the loyalty schema of ``conninfo``'s database; safe to run again. Returns
+    warnings about the setup (see docs/scaling.md, "The safe setup for the owner's logins")."""
     if not all(state.applied for state in status(conninfo)):
         raise NotMigrated("this database is not migrated (run 'loyaltydb migrate' first)")
     with connect(conninfo, autocommit=True) as conn:
@@ -25,3 +30,21 @@ def distribute(conninfo: str | None = None) -> None:
             )
         with translated_errors():
             conn.execute((sql_dir() / "cluster" / "distribute.sql").read_text(encoding="utf-8"))
+        return owner_login_warnings(conn)
+
+
+def owner_login_warnings(conn: psycopg.Connection[Any]) -> list[str]:
+    """A warning when loyalty_owner can log in with no password and no pg_dist_authinfo entry:
+    then only pg_hba.conf keeps other clients out, and a ``trust`` line lets them in."""
+    row = conn.execute(
+        "SELECT r.rolcanlogin AND r.rolpassword IS NULL"
+        " AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_authinfo AS a WHERE a.rolename = r.rolname)"
+        " FROM pg_catalog.pg_authid AS r WHERE r.rolname = 'loyalty_owner'"
+    ).fetchone()
+    if row and row[0]:
+        return [
+            "loyalty_owner can log in and has no password nor pg_dist_authinfo entry: only pg_hba.conf keeps"
+            " other clients out (never trust it); give it a password in pg_dist_authinfo, or certificates"
+            " (docs/scaling.md, the safe setup)"
+        ]
+    return []

@@ -268,3 +268,15 @@ def test_rollback_on_a_distributed_database_is_refused_before_anything(cluster_d
     for args in (["rollback", "--yes"], ["rollback", "--all", "--yes"]):
         assert_user_error(run_cli("--dsn", cluster_dsn, *args), "distributed", "nothing was rolled back")
     assert migrations.status(cluster_dsn) == before
+
+
+def test_distribute_warns_while_the_owner_logs_in_without_a_password(cluster_dsn: str) -> None:
+    completed = run_cli("--dsn", cluster_dsn, "distribute")
+    assert completed.returncode == 0, completed.stderr
+    assert "warning: loyalty_owner can log in and has no password" in completed.stderr
+    with psycopg.connect(cluster_dsn, autocommit=True) as conn:
+        conn.execute("ALTER ROLE loyalty_owner PASSWORD 'not-for-production'")
+        try:
+            assert distribution.distribute(cluster_dsn) == []
+        finally:
+            conn.execute("ALTER ROLE loyalty_owner PASSWORD NULL")
