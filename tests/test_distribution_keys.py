@@ -3,6 +3,7 @@ customer, card numbers unique by construction, businesses as reference data kept
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -116,3 +117,32 @@ def test_register_business_copies_a_user_and_names_a_missing_one(db: psycopg.Con
         db.execute("SELECT loyalty.register_business(71)")
     assert caught.value.sqlstate == "LY003"
     db.rollback()
+
+
+def test_the_documented_fix_for_rows_written_before_0018_works(db: psycopg.Connection[Any], world: World) -> None:
+    """docs/operations.md (one server; on a cluster Citus refuses the volatile id in an UPDATE):
+    find the rows, give them ids of their own, validate the constraint; the row can then be
+    decided singly."""
+    constraint = "customer_approval_requests_id_carries_its_customer"
+    carrying_40 = loyaltydb.request_enrollment(db, world.existing_customer, world.tea_club)
+    bad_id = str(carrying_40)[:-4] + "ffff"
+    # A row as it could be written before 0018 (the constraint is NOT VALID for such rows).
+    db.execute(f"ALTER TABLE loyalty.customer_approval_requests DROP CONSTRAINT {constraint}")
+    db.execute(
+        "INSERT INTO loyalty.customer_approval_requests (id, customer_id, program_id, business_id)"
+        " VALUES (%s::uuid, 32, %s, 7)",
+        (bad_id, world.coffee_club),
+    )
+    db.execute(
+        f"ALTER TABLE loyalty.customer_approval_requests ADD CONSTRAINT {constraint}"
+        " CHECK (loyalty._request_customer(id) IS NULL OR loyalty._request_customer(id) = customer_id) NOT VALID"
+    )
+    db.commit()
+    with pytest.raises(RequestNotFound):
+        loyaltydb.approve_enrollment(db, bad_id)
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+    block = docs.split("<!-- fix block: tests/test_distribution_keys.py runs it -->\n```sql\n", 1)[1].split("```", 1)[0]
+    db.execute(block)
+    db.commit()
+    (fixed,) = db.execute("SELECT id FROM loyalty.customer_approval_requests WHERE customer_id = 32").fetchone()  # type: ignore[misc]
+    assert loyaltydb.approve_enrollment(db, fixed).status == "APPROVED"
