@@ -19,16 +19,15 @@ DECLARE
     v_item      record;
     v_customer  bigint;
     v_request   loyalty.customer_approval_requests;
-    v_result    loyalty.enrollment_result;
     -- Each distinct request in id order, its row's customer, business and program (NULL customer:
     -- not found), and its result or the error deciding it raised.
-    v_ids       uuid[] := '{}';
-    v_customers bigint[] := '{}';
-    v_businesses bigint[] := '{}';
-    v_programs  bigint[] := '{}';
-    v_results   loyalty.enrollment_result[] := '{}';
-    v_states    text[] := '{}';
-    v_messages  text[] := '{}';
+    v_ids       uuid[] := ARRAY[]::uuid[];
+    v_customers bigint[] := ARRAY[]::bigint[];
+    v_businesses bigint[] := ARRAY[]::bigint[];
+    v_programs  bigint[] := ARRAY[]::bigint[];
+    v_results   loyalty.enrollment_result[] := ARRAY[]::loyalty.enrollment_result[];
+    v_states    text[] := ARRAY[]::text[];
+    v_messages  text[] := ARRAY[]::text[];
 BEGIN
     -- 1. Lock every request once, in id order.
     FOR v_item IN SELECT DISTINCT t.id FROM unnest(p_request_ids) AS t (id) ORDER BY t.id
