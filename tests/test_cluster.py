@@ -8,6 +8,7 @@ import threading
 import time
 
 import psycopg
+import pytest
 from test_cli import assert_user_error, run_cli
 
 import loyaltydb
@@ -280,3 +281,35 @@ def test_distribute_warns_while_the_owner_logs_in_without_a_password(cluster_dsn
             assert distribution.distribute(cluster_dsn) == []
         finally:
             conn.execute("ALTER ROLE loyalty_owner PASSWORD NULL")
+
+
+def test_a_role_s_lock_timeout_reaches_a_delegated_approval(cluster_dsn: str) -> None:
+    """On a cluster a delegated call runs in the worker's session: a session-level SET
+    lock_timeout on the coordinator does not reach it (Citus ships the call, arguments and all,
+    and even current_setting() is evaluated on the worker). A role's setting does: Citus
+    propagates ALTER ROLE … SET, and opens the worker connections as that role. The documented
+    way to get LockTimeout on a cluster (docs/scaling.md)."""
+    with psycopg.connect(cluster_dsn, autocommit=True) as admin:
+        admin.execute("DO $$ BEGIN CREATE ROLE timed_app LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+        admin.execute("GRANT loyalty_app TO timed_app")
+        admin.execute("ALTER ROLE timed_app SET lock_timeout = '300ms'")
+    with psycopg.connect(cluster_dsn) as conn:
+        add_user(conn, 7, "Bean There Coffee", None)
+        add_user(conn, 32, None, "john.smith@example.com")
+        program = add_program(conn, 7, "Coffee Club")
+        conn.commit()
+        request_id = loyaltydb.request_enrollment(conn, 32, program)
+    blocker = psycopg.connect(cluster_dsn)
+    try:
+        blocker.execute(
+            "SELECT FROM loyalty.customer_approval_requests WHERE customer_id = 32 AND id = %s FOR UPDATE",
+            (request_id,),
+        )
+        with psycopg.connect(psycopg.conninfo.make_conninfo(cluster_dsn, user="timed_app")) as app:
+            started = time.monotonic()
+            with pytest.raises(loyaltydb.errors.LockTimeout) as timeout:
+                loyaltydb.approve_enrollment(app, request_id)
+            assert timeout.value.sqlstate == "55P03" and time.monotonic() - started < 10
+    finally:
+        blocker.rollback()
+        blocker.close()
