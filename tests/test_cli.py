@@ -257,7 +257,7 @@ def test_make_migrate_takes_dsn(empty_dsn: str) -> None:
     assert make is not None
     completed = subprocess.run(
         [make, "-s", "-C", str(root), "migrate", f"DSN={empty_dsn}", f"BIN={Path(sys.executable).parent}",
-         "STAMP=/dev/null"],
+         "STAMP="],  # no venv step: the test runs in this venv already
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr

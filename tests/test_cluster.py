@@ -12,7 +12,7 @@ import pytest
 from test_cli import assert_user_error, run_cli
 
 import loyaltydb
-from helpers import add_program, add_user, luhn_valid
+from helpers import add_program, add_user, loyalty_tables, luhn_valid
 from loyaltydb import distribution, migrations
 from loyaltydb.testing._cluster import TempCluster
 
@@ -290,6 +290,8 @@ def test_a_role_s_lock_timeout_reaches_a_delegated_approval(cluster_dsn: str) ->
     propagates ALTER ROLE … SET, and opens the worker connections as that role. The documented
     way to get LockTimeout on a cluster (docs/scaling.md)."""
     with psycopg.connect(cluster_dsn, autocommit=True) as admin:
+        # The run's shared cluster database: start from empty tables, as the dsn fixture does.
+        admin.execute(f"TRUNCATE {', '.join(f'loyalty.{table}' for table in loyalty_tables(admin))} CASCADE")
         admin.execute("DO $$ BEGIN CREATE ROLE timed_app LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
         admin.execute("GRANT loyalty_app TO timed_app")
         admin.execute("ALTER ROLE timed_app SET lock_timeout = '300ms'")
