@@ -1,5 +1,6 @@
-"""Stand-ins for the plugin's fixtures while it is off: a test that asks for one fails with how
-to switch the plugin on, rather than pytest's "fixture not found"."""
+"""Stand-ins for the plugin's fixtures while it is off (or, for the async ones, while
+pytest-asyncio is missing): a test that asks for one fails saying how to get it, rather than
+with pytest's "fixture not found"."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ OFF = (
     "the loyaltydb pytest plugin is off: switch it on with `pytest --loyaltydb`, or"
     " `loyaltydb = true` in your pytest configuration (it needs the loyaltydb[testing] extra)"
 )
+NO_ASYNC = "the async fixtures need pytest-asyncio: `pip install 'loyaltydb[testing]'` brings it"
 NAMES = (
     "loyaltydb_server",
     "loyaltydb_template",
@@ -20,14 +22,17 @@ NAMES = (
     "loyaltydb_app_dsn",
     "loyaltydb_app_conn",
 )
+ASYNC_NAMES = ("loyaltydb_aconn", "loyaltydb_app_aconn")
 
 
-def _stand_in(name: str) -> Any:
+def stand_in(name: str, reason: str) -> Any:
+    """A fixture called ``name`` that fails the test that asks for it, giving ``reason``."""
+
     def fixture() -> None:
-        pytest.fail(f"fixture {name!r}: {OFF}", pytrace=False)
+        pytest.fail(f"fixture {name!r}: {reason}", pytrace=False)
 
     fixture.__name__ = name
     return pytest.fixture(name=name)(fixture)
 
 
-globals().update({name: _stand_in(name) for name in NAMES})
+globals().update({name: stand_in(name, OFF) for name in NAMES + ASYNC_NAMES})
