@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, LiteralString
 
 import psycopg
 import pytest
@@ -15,6 +19,7 @@ import loyaltydb
 from helpers import add_program, add_user, loyalty_tables, luhn_valid
 from loyaltydb import distribution, migrations
 from loyaltydb.testing._cluster import TempCluster
+from loyaltydb.testing._server import TempServer
 
 
 def test_migrations_apply_on_a_citus_coordinator_with_an_owner_that_reaches_the_workers(
@@ -145,21 +150,28 @@ def test_card_numbers_are_unique_with_customers_on_every_worker(citus_cluster: T
     assert [r.card_number for r in replays] == [r.card_number for r in results[::2][:10]]
 
 
+def _a_request_and_its_worker(
+    cluster: TempCluster, conn: psycopg.Connection[tuple[Any, ...]]
+) -> tuple[uuid.UUID, TempServer]:
+    """A pending request of a new customer 32 in Coffee Club, and the worker that holds 32's rows."""
+    add_user(conn, 32, None, "john.smith@example.com")
+    program = add_program(conn, 7, "Coffee Club")
+    conn.commit()
+    request_id = loyaltydb.request_enrollment(conn, 32, program)
+    port = conn.execute(
+        "SELECT nodeport FROM citus_shards"
+        " WHERE shardid = get_shard_id_for_distribution_column('loyalty.customers', 32)"
+    ).fetchone()
+    return request_id, next(w for w in cluster.workers if port and w.port == port[0])
+
+
 def test_a_worker_backend_killed_mid_approval_leaves_nothing_partial(citus_cluster: TempCluster) -> None:
     """The approval runs on the customer's worker; it is blocked there (another transaction is
     creating the same customer), its backend is killed, and nothing of it remains. Calling
     again succeeds."""
     dsn = _distributed_database(citus_cluster, "worker_kill")
     with psycopg.connect(dsn) as conn:
-        add_user(conn, 32, None, "john.smith@example.com")
-        program = add_program(conn, 7, "Coffee Club")
-        conn.commit()
-        request_id = loyaltydb.request_enrollment(conn, 32, program)
-        port = conn.execute(
-            "SELECT nodeport FROM citus_shards"
-            " WHERE shardid = get_shard_id_for_distribution_column('loyalty.customers', 32)"
-        ).fetchone()
-    worker = next(w for w in citus_cluster.workers if port and w.port == port[0])
+        request_id, worker = _a_request_and_its_worker(citus_cluster, conn)
     outcome: list[BaseException | object] = []
     with psycopg.connect(dsn) as blocker:
         blocker.execute("INSERT INTO loyalty.customers (id, user_id, name) VALUES (32, 32, 'Blocker')")
@@ -283,35 +295,110 @@ def test_distribute_warns_while_the_owner_logs_in_without_a_password(cluster_dsn
             conn.execute("ALTER ROLE loyalty_owner PASSWORD NULL")
 
 
-def test_a_role_s_lock_timeout_reaches_a_delegated_approval(cluster_dsn: str) -> None:
-    """On a cluster a delegated call runs in the worker's session: a session-level SET
-    lock_timeout on the coordinator does not reach it (Citus ships the call, arguments and all,
-    and even current_setting() is evaluated on the worker). A role's setting does: Citus
-    propagates ALTER ROLE … SET, and opens the worker connections as that role. The documented
-    way to get LockTimeout on a cluster (docs/scaling.md)."""
+@contextmanager
+def _a_locked_request(cluster_dsn: str) -> Iterator[tuple[uuid.UUID, str]]:
+    """A pending request of customer 32 (with a non-v8 twin, as imported rows have, of customer
+    33), both locked FOR UPDATE by another session for the block; their ids. Starts from empty
+    tables (the run's shared cluster database) and makes the login role timed_app, whose own
+    lock_timeout is 300ms."""
     with psycopg.connect(cluster_dsn, autocommit=True) as admin:
-        # The run's shared cluster database: start from empty tables, as the dsn fixture does.
         admin.execute(f"TRUNCATE {', '.join(f'loyalty.{table}' for table in loyalty_tables(admin))} CASCADE")
         admin.execute("DO $$ BEGIN CREATE ROLE timed_app LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
         admin.execute("GRANT loyalty_app TO timed_app")
         admin.execute("ALTER ROLE timed_app SET lock_timeout = '300ms'")
+        # A backstop: without the fix a call waits for the lock until this cancels it (not 55P03).
+        admin.execute("ALTER ROLE timed_app SET statement_timeout = '15s'")
     with psycopg.connect(cluster_dsn) as conn:
         add_user(conn, 7, "Bean There Coffee", None)
         add_user(conn, 32, None, "john.smith@example.com")
+        add_user(conn, 33, "Zoë", None)
         program = add_program(conn, 7, "Coffee Club")
         conn.commit()
         request_id = loyaltydb.request_enrollment(conn, 32, program)
+        imported = uuid.uuid4()
+        conn.execute(
+            "INSERT INTO loyalty.customer_approval_requests (id, customer_id, program_id, business_id)"
+            " VALUES (%s, 33, %s, 7)",
+            (imported, program),
+        )
+        conn.commit()
     blocker = psycopg.connect(cluster_dsn)
     try:
-        blocker.execute(
-            "SELECT FROM loyalty.customer_approval_requests WHERE customer_id = 32 AND id = %s FOR UPDATE",
-            (request_id,),
-        )
-        with psycopg.connect(psycopg.conninfo.make_conninfo(cluster_dsn, user="timed_app")) as app:
-            started = time.monotonic()
-            with pytest.raises(loyaltydb.errors.LockTimeout) as timeout:
-                loyaltydb.approve_enrollment(app, request_id)
-            assert timeout.value.sqlstate == "55P03" and time.monotonic() - started < 10
+        for customer in (32, 33):  # one customer a statement: FOR UPDATE is routed to one shard
+            blocker.execute(
+                "SELECT FROM loyalty.customer_approval_requests WHERE customer_id = %s FOR UPDATE", (customer,)
+            )
+        yield request_id, str(imported)
     finally:
         blocker.rollback()
         blocker.close()
+
+
+def _sql_call(conn: psycopg.Connection[object], sql: LiteralString, *args: object) -> object:
+    """A call of the SQL API as psql or node make it, its error mapped as Python's would be."""
+    with loyaltydb.errors.translated_errors():
+        return conn.execute(sql, args).fetchall()
+
+
+def _times_out(call: Callable[[], object]) -> None:
+    started = time.monotonic()
+    with pytest.raises(loyaltydb.errors.LockTimeout) as timeout:
+        call()
+    assert timeout.value.sqlstate == "55P03" and time.monotonic() - started < 10
+
+
+def test_a_role_s_lock_timeout_reaches_every_call_on_a_cluster(cluster_dsn: str) -> None:
+    """A login role's lock_timeout: Citus propagates ALTER ROLE … SET and opens a delegated
+    call's worker connection as that role; what runs on the coordinator (bulk, an id that names
+    no customer) passes it on with SET LOCAL (0019). docs/scaling.md."""
+    app_dsn = psycopg.conninfo.make_conninfo(cluster_dsn, user="timed_app")
+    with _a_locked_request(cluster_dsn) as (request_id, imported), psycopg.connect(app_dsn) as app:
+        _times_out(lambda: loyaltydb.approve_enrollment(app, request_id))  # delegated, one hop
+        _times_out(lambda: loyaltydb.approve_enrollments(app, [request_id]))
+        _times_out(lambda: loyaltydb.approve_enrollment(app, imported))
+
+
+def test_a_session_s_lock_timeout_reaches_what_runs_on_the_coordinator(cluster_dsn: str) -> None:
+    """SET lock_timeout in the session: bulk, the SQL API called by id (as psql or node call it),
+    and any call inside the caller's transaction run on the coordinator and pass it on. Only the
+    one-hop call Python makes on an idle connection runs in the worker's own session, which a
+    session's SET cannot reach (Citus ships the call, and even current_setting() is evaluated on
+    the worker); for that path the role's setting is the way (documented)."""
+    with _a_locked_request(cluster_dsn) as (request_id, imported), psycopg.connect(cluster_dsn) as conn:
+        conn.execute("SET lock_timeout = '300ms'")
+        conn.execute("SET statement_timeout = '15s'")  # the backstop, as for timed_app
+        conn.commit()
+        _times_out(lambda: loyaltydb.approve_enrollments(conn, [request_id]))
+        _times_out(lambda: loyaltydb.approve_enrollment(conn, imported))
+        _times_out(lambda: _sql_call(conn, "SELECT * FROM loyalty.approve_enrollment(%s)", request_id))
+        conn.rollback()
+        with conn.transaction():  # the caller's own transaction: not delegated
+            conn.execute("SELECT 1")
+            _times_out(lambda: loyaltydb.approve_enrollment(conn, request_id))
+            raise psycopg.Rollback
+
+
+def test_a_worker_that_is_down_gives_cluster_unavailable_and_the_call_works_once_it_is_back(
+    citus_cluster: TempCluster,
+) -> None:
+    """The customer's worker stopped: the approval fails with ClusterUnavailable, in one line,
+    chained from psycopg's error, and writes nothing; the connection stays usable, and once the
+    worker is back the same call approves."""
+    dsn = _distributed_database(citus_cluster, "worker_down")
+    with psycopg.connect(dsn) as conn:
+        request_id, worker = _a_request_and_its_worker(citus_cluster, conn)
+        with worker.stopped():
+            with pytest.raises(loyaltydb.errors.ClusterUnavailable) as down:
+                loyaltydb.approve_enrollment(conn, request_id)
+            assert "\n" not in str(down.value) and isinstance(down.value.__cause__, psycopg.Error)
+            assert conn.execute("SELECT 1").fetchone() == (1,)  # the coordinator's session lives on
+            conn.rollback()
+        pending = conn.execute(
+            "SELECT status FROM loyalty.customer_approval_requests WHERE customer_id = 32 AND id = %s",
+            (request_id,),
+        ).fetchone()
+        assert pending == ("PENDING",)
+        assert conn.execute("SELECT count(*) FROM loyalty.loyalty_cards WHERE customer_id = 32").fetchone() == (0,)
+        conn.commit()
+        again = loyaltydb.approve_enrollment(conn, request_id)
+    assert (again.status, again.customer_created) == ("APPROVED", True)

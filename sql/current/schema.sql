@@ -490,6 +490,9 @@ BEGIN
     IF p_request_id IS NULL OR p_approved IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and approved must not be NULL';
     END IF;
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
     -- A simple expression (planned once, the decoding inlined); the row only for an id made otherwise.
     v_customer_id := loyalty._request_customer(p_request_id);
     IF v_customer_id IS NULL THEN
@@ -544,6 +547,9 @@ CREATE FUNCTION loyalty._decide_request(p_customer_id bigint, p_request_id uuid,
 DECLARE
     v_request loyalty.customer_approval_requests;
 BEGIN
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
     -- Checked before any lock: the reason is stored and sent to the customer.
     IF length(p_reason) > 1000 THEN
         RAISE EXCEPTION USING
@@ -908,6 +914,25 @@ $$;
 ALTER FUNCTION loyalty._request_id(p_customer_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: _share_lock_timeout(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._share_lock_timeout() RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF current_setting('lock_timeout') <> '0' THEN
+        PERFORM set_config('citus.propagate_set_commands', 'local', true);
+        -- A utility statement, not set_config(): Citus propagates what passes its utility hook.
+        EXECUTE format('SET LOCAL lock_timeout = %L', current_setting('lock_timeout'));
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._share_lock_timeout() OWNER TO loyalty_owner;
+
+--
 -- Name: _stored_result(loyalty.customer_approval_requests); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1081,6 +1106,9 @@ CREATE FUNCTION loyalty.ensure_customer(p_user_id bigint) RETURNS loyalty.custom
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
     RETURN loyalty._ensure_customer(p_user_id);
 END;
 $$;
@@ -1253,6 +1281,7 @@ BEGIN
     -- On a cluster one statement cannot lock rows on several workers (FOR UPDATE is refused
     -- there): decide one by one, in the caller's order, each on its customer's shard.
     IF loyalty._distributed() THEN
+        PERFORM loyalty._share_lock_timeout();  -- the caller's lock_timeout reaches the workers
         RETURN QUERY SELECT * FROM loyalty._approve_one_by_one(p_request_ids, p_business_id);
         RETURN;
     END IF;
@@ -2291,6 +2320,13 @@ REVOKE ALL ON FUNCTION loyalty._request_customer(p_request_id uuid) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION loyalty._request_id(p_customer_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _share_lock_timeout(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._share_lock_timeout() FROM PUBLIC;
 
 
 --

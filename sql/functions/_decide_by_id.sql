@@ -18,6 +18,9 @@ BEGIN
     IF p_request_id IS NULL OR p_approved IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and approved must not be NULL';
     END IF;
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
     -- A simple expression (planned once, the decoding inlined); the row only for an id made otherwise.
     v_customer_id := loyalty._request_customer(p_request_id);
     IF v_customer_id IS NULL THEN

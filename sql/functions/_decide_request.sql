@@ -12,6 +12,9 @@ AS $$
 DECLARE
     v_request loyalty.customer_approval_requests;
 BEGIN
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
     -- Checked before any lock: the reason is stored and sent to the customer.
     IF length(p_reason) > 1000 THEN
         RAISE EXCEPTION USING

@@ -5,6 +5,9 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
     RETURN loyalty._ensure_customer(p_user_id);
 END;
 $$;

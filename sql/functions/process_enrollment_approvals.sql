@@ -46,6 +46,7 @@ BEGIN
     -- On a cluster one statement cannot lock rows on several workers (FOR UPDATE is refused
     -- there): decide one by one, in the caller's order, each on its customer's shard.
     IF loyalty._distributed() THEN
+        PERFORM loyalty._share_lock_timeout();  -- the caller's lock_timeout reaches the workers
         RETURN QUERY SELECT * FROM loyalty._approve_one_by_one(p_request_ids, p_business_id);
         RETURN;
     END IF;
