@@ -15,17 +15,25 @@ except PackageNotFoundError:  # a source tree that was never installed
 
 from . import errors
 from .api import (
+    accept_invitation,
     approve_enrollment,
     approve_enrollments,
+    business_notifications,
     customer_cards,
+    customer_notifications,
+    decline_invitation,
     ensure_customer,
+    expire_requests,
+    invite_customer,
+    mark_notifications_read,
+    pending_invitations,
     pending_requests,
     reject_enrollment,
     request_enrollment,
 )
 from .errors import LoyaltyError
 from .migrations import MigrationState, migrate, rollback, status
-from .models import Card, Customer, EnrollmentResult, PendingRequest
+from .models import Card, Customer, EnrollmentResult, Notification, PendingInvitation, PendingRequest
 
 __all__ = [
     "Card",
@@ -33,14 +41,24 @@ __all__ = [
     "EnrollmentResult",
     "LoyaltyError",
     "MigrationState",
+    "Notification",
+    "PendingInvitation",
     "PendingRequest",
     "__version__",
+    "accept_invitation",
     "approve_enrollment",
     "approve_enrollments",
+    "business_notifications",
     "customer_cards",
+    "customer_notifications",
+    "decline_invitation",
     "ensure_customer",
     "errors",
+    "expire_requests",
+    "invite_customer",
+    "mark_notifications_read",
     "migrate",
+    "pending_invitations",
     "pending_requests",
     "reject_enrollment",
     "request_enrollment",

@@ -44,6 +44,38 @@ PENDING: Final[LiteralString] = (
     "p_business_id => %(business_id)s::bigint, p_limit => %(limit)s::integer, p_after => %(after)s::uuid)"
 )
 
+INVITE: Final[LiteralString] = (
+    "SELECT loyalty.invite_customer(p_business_id => %(business_id)s::bigint,"
+    " p_customer_id => %(customer_id)s::bigint, p_program_id => %(program_id)s::bigint,"
+    " p_message => %(message)s::text)"
+)
+#: Delegated on a cluster to the customer's worker, like DECIDE_FOR_CUSTOMER.
+ACCEPT: Final[LiteralString] = (
+    "SELECT * FROM loyalty.accept_invitation(p_request_id => %(request_id)s::uuid,"
+    " p_customer_id => %(customer_id)s::bigint)"
+)
+DECLINE: Final[LiteralString] = (
+    "SELECT * FROM loyalty.decline_invitation(p_request_id => %(request_id)s::uuid,"
+    " p_customer_id => %(customer_id)s::bigint, p_reason => %(reason)s::text)"
+)
+INVITATIONS: Final[LiteralString] = (
+    "SELECT * FROM loyalty.pending_invitations("
+    "p_customer_id => %(customer_id)s::bigint, p_limit => %(limit)s::integer, p_after => %(after)s::uuid)"
+)
+CUSTOMER_FEED: Final[LiteralString] = (
+    "SELECT * FROM loyalty.customer_notifications(p_customer_id => %(reader_id)s::bigint,"
+    " p_unread_only => %(unread_only)s, p_limit => %(limit)s::integer, p_before => %(before)s::uuid)"
+)
+BUSINESS_FEED: Final[LiteralString] = (
+    "SELECT * FROM loyalty.business_notifications(p_business_id => %(reader_id)s::bigint,"
+    " p_unread_only => %(unread_only)s, p_limit => %(limit)s::integer, p_before => %(before)s::uuid)"
+)
+MARK_READ: Final[LiteralString] = (
+    "SELECT loyalty.mark_notifications_read(p_notification_ids => %(ids)s::uuid[],"
+    " p_customer_id => %(customer_id)s::bigint, p_business_id => %(business_id)s::bigint)"
+)
+EXPIRE: Final[LiteralString] = "SELECT loyalty.expire_requests(p_limit => %(limit)s::integer)"
+
 RequestId = UUID | str
 Params = dict[str, object]
 
@@ -119,6 +151,64 @@ def pending(business_id: int, *, limit: int, after: RequestId | None) -> Params:
     }
 
 
+def invite(business_id: int, customer_id: int, program_id: int, *, message: str | None) -> Params:
+    """Parameters of :data:`INVITE`."""
+    return {
+        "business_id": _id("business_id", business_id),
+        "customer_id": _id("customer_id", customer_id),
+        "program_id": _id("program_id", program_id),
+        "message": _optional_text("message", message),
+    }
+
+
+def answer(request_id: RequestId, *, customer_id: int, reason: str | None = None) -> Params:
+    """Parameters of :data:`ACCEPT` and :data:`DECLINE`."""
+    return {
+        "request_id": _request_id(request_id),
+        "customer_id": _id("customer_id", customer_id),
+        "reason": _optional_text("reason", reason),
+    }
+
+
+def invitations(customer_id: int, *, limit: int, after: RequestId | None) -> Params:
+    """Parameters of :data:`INVITATIONS`."""
+    return {
+        "customer_id": _id("customer_id", customer_id),
+        "limit": _id("limit", limit),
+        "after": None if after is None else _request_id(after),
+    }
+
+
+def feed(reader_id: int, *, reader: str, unread_only: bool, limit: int, before: RequestId | None) -> Params:
+    """Parameters of :data:`CUSTOMER_FEED` and :data:`BUSINESS_FEED` (``reader``: the id's name)."""
+    if not isinstance(unread_only, bool):
+        raise InvalidInput(f"unread_only must be True or False, not {type(unread_only).__name__}")
+    return {
+        "reader_id": _id(reader, reader_id),
+        "unread_only": unread_only,
+        "limit": _id("limit", limit),
+        "before": None if before is None else _uuid("before", before),
+    }
+
+
+def mark_read(notification_ids: Iterable[RequestId], *, customer_id: int | None, business_id: int | None) -> Params:
+    """Parameters of :data:`MARK_READ`: exactly one reader."""
+    if isinstance(notification_ids, str | bytes | UUID) or not isinstance(notification_ids, Iterable):
+        raise InvalidInput(f"notification_ids must be a list of ids, not {type(notification_ids).__name__}")
+    if (customer_id is None) == (business_id is None):
+        raise InvalidInput("give exactly one of customer_id= and business_id=")
+    return {
+        "ids": [_uuid("notification id", value) for value in notification_ids],
+        "customer_id": _optional_id("customer_id", customer_id),
+        "business_id": _optional_id("business_id", business_id),
+    }
+
+
+def expire(limit: int) -> Params:
+    """Parameters of :data:`EXPIRE`."""
+    return {"limit": _id("limit", limit)}
+
+
 def _id(name: str, value: object) -> int:
     """An integer id (range is checked by the server: 22003); never a bool, float or Decimal."""
     if value is None:
@@ -146,8 +236,13 @@ def _optional_text(name: str, value: object) -> str | None:
 
 def _request_id(value: object) -> str:
     """A request id as text (a malformed string is left to the server: 22P02)."""
+    return _uuid("request id", value)
+
+
+def _uuid(name: str, value: object) -> str:
+    """A UUID as text (a malformed string is left to the server: 22P02)."""
     if value is None:
-        raise InvalidInput("request id must not be None")
+        raise InvalidInput(f"{name} must not be None")
     if not isinstance(value, UUID | str):
-        raise InvalidInput(f"request id must be a UUID or a string, not {type(value).__name__}")
+        raise InvalidInput(f"{name} must be a UUID or a string, not {type(value).__name__}")
     return str(value)

@@ -29,13 +29,21 @@ from ._notices import forward_notices
 from ._queries import RequestId
 from ._transactions import TransactionPlan, record_retry
 from .errors import TransactionConflict, translated_errors
-from .models import Card, Customer, EnrollmentResult, PendingRequest
+from .models import Card, Customer, EnrollmentResult, Notification, PendingInvitation, PendingRequest
 
 __all__ = [
+    "accept_invitation",
     "approve_enrollment",
     "approve_enrollments",
+    "business_notifications",
     "customer_cards",
+    "customer_notifications",
+    "decline_invitation",
     "ensure_customer",
+    "expire_requests",
+    "invite_customer",
+    "mark_notifications_read",
+    "pending_invitations",
     "pending_requests",
     "reject_enrollment",
     "request_enrollment",
@@ -165,3 +173,88 @@ async def pending_requests(
     """
     params = queries.pending(business_id, limit=limit, after=after)
     return await _fetch_all(conn, queries.PENDING, params, class_row(PendingRequest))
+
+
+async def invite_customer(
+    conn: AsyncConnectable, business_id: int, customer_id: int, program_id: int, *, message: str | None = None
+) -> UUID:
+    """Invite user ``customer_id`` (a customer or not yet) to the business's ``program_id``.
+
+    Returns the invitation's id; while an invitation of that customer to that program is
+    pending and in time, inviting again returns it. NotAuthorized when the program is another
+    business's, UserNotFound when no such user exists.
+    """
+    params = queries.invite(business_id, customer_id, program_id, message=message)
+    invitation_id: UUID = await _fetch_one(conn, queries.INVITE, params, scalar_row)
+    return invitation_id
+
+
+async def accept_invitation(conn: AsyncConnectable, request_id: RequestId, *, customer_id: int) -> EnrollmentResult:
+    """The customer's yes: exactly an approval (customer, enrollment, card, welcome points), and
+    the business hears CUSTOMER_JOINED. Only that customer's invitation: NotAuthorized otherwise."""
+    params = queries.answer(request_id, customer_id=customer_id)
+    return await _fetch_one(conn, queries.ACCEPT, params, class_row(EnrollmentResult))
+
+
+async def decline_invitation(
+    conn: AsyncConnectable, request_id: RequestId, reason: str | None = None, *, customer_id: int
+) -> EnrollmentResult:
+    """The customer's no; the business hears INVITATION_DECLINED (with the reason, if given)."""
+    params = queries.answer(request_id, customer_id=customer_id, reason=reason)
+    return await _fetch_one(conn, queries.DECLINE, params, class_row(EnrollmentResult))
+
+
+async def pending_invitations(
+    conn: AsyncConnectable, customer_id: int, *, limit: int = 50, after: RequestId | None = None
+) -> list[PendingInvitation]:
+    """A customer's PENDING invitations still in time, oldest first, ``limit`` (1 to 1000) at a
+    time; pass the last ``request_id`` of a page as ``after`` to get the next one."""
+    params = queries.invitations(customer_id, limit=limit, after=after)
+    return await _fetch_all(conn, queries.INVITATIONS, params, class_row(PendingInvitation))
+
+
+async def customer_notifications(
+    conn: AsyncConnectable,
+    customer_id: int,
+    *,
+    unread_only: bool = False,
+    limit: int = 50,
+    before: RequestId | None = None,
+) -> list[Notification]:
+    """A customer's feed, newest first; pass the last ``id`` of a page as ``before`` for the next."""
+    params = queries.feed(customer_id, reader="customer_id", unread_only=unread_only, limit=limit, before=before)
+    return await _fetch_all(conn, queries.CUSTOMER_FEED, params, class_row(Notification))
+
+
+async def business_notifications(
+    conn: AsyncConnectable,
+    business_id: int,
+    *,
+    unread_only: bool = False,
+    limit: int = 50,
+    before: RequestId | None = None,
+) -> list[Notification]:
+    """A business's feed (requests to act on, CUSTOMER_JOINED, INVITATION_DECLINED), newest first."""
+    params = queries.feed(business_id, reader="business_id", unread_only=unread_only, limit=limit, before=before)
+    return await _fetch_all(conn, queries.BUSINESS_FEED, params, class_row(Notification))
+
+
+async def mark_notifications_read(
+    conn: AsyncConnectable,
+    notification_ids: Iterable[RequestId],
+    *,
+    customer_id: int | None = None,
+    business_id: int | None = None,
+) -> int:
+    """Mark notifications read for exactly one reader; ids that are not that reader's are left
+    alone. Returns how many were marked (ones already read are not counted)."""
+    params = queries.mark_read(notification_ids, customer_id=customer_id, business_id=business_id)
+    marked: int = await _fetch_one(conn, queries.MARK_READ, params, scalar_row)
+    return marked
+
+
+async def expire_requests(conn: AsyncConnectable, *, limit: int = 1000) -> int:
+    """Mark at most ``limit`` overdue PENDING requests and invitations EXPIRED, in one transaction;
+    returns how many. Call again until it returns less than ``limit``."""
+    expired: int = await _fetch_one(conn, queries.EXPIRE, queries.expire(limit), scalar_row)
+    return expired

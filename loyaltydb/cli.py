@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import sys
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,11 +21,19 @@ import psycopg
 import yoyo.exceptions as yoyo_errors
 
 from . import __version__, api, distribution, migrations
+from . import _cli_flow as flow
 from . import _demo as demo
 from . import _selfcheck as selfcheck
+from ._cli_args import dsn as _dsn
+from ._cli_args import integer as _integer
+from ._cli_args import positive as _positive
+from ._cli_args import print_json as _print_json
+from ._cli_args import print_page
+from ._cli_args import print_result as _print_result
+from ._cli_args import request_id as _request_id
 from ._dsn import configured_conninfo, connect
-from .errors import InvalidInput, LoyaltyError, one_line, shorten
-from .models import EnrollmentResult, PendingRequest
+from .errors import LoyaltyError, one_line
+from .models import PendingRequest
 from .testing._server import ServerError
 
 #: ``status --check``: migrations are pending (1 is an error, 2 a usage error).
@@ -114,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     pending.add_argument("--limit", type=_positive, default=50, help="at most this many (1 to 1000; default 50)")
     pending.add_argument("--after", metavar="ID", help="the next page: the last request id of the previous one")
     pending.add_argument("--json", action="store_true", help="print the requests as JSON")
+    flow.add_commands(command, common)
     command(
         "selfcheck",
         "prove approval works on this database, in a transaction it rolls back",
@@ -135,60 +142,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dsn(text: str) -> str:
-    """An argparse type: a DSN that is not empty (an empty one would quietly mean the environment's)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "is empty: give a connection string, or leave --dsn out to use the environment"
-        )
-    return text
-
-
-def _positive(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (argparse prints the usage error)."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"want a whole number of at least 1, not {_shown(text)}")
-    return int(text)
-
-
-def _integer(text: str) -> int:
-    """An argparse type: a whole number, possibly negative (the server checks its range)."""
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"want a whole number, not {_shown(text)}") from None
-
-
-def _shown(text: str) -> str:
-    """A user's argument quoted in an error, cut short: a 10 KB argument is not echoed whole."""
-    return shorten(repr(text), 60)
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, default=str, indent=2))
-
-
-def _print_result(result: EnrollmentResult, as_json: bool) -> None:
-    fields = dataclasses.asdict(result)
-    if as_json:
-        _print_json(fields)
-        return
-    width = max(map(len, fields))
-    for name, value in fields.items():
-        print(f"{name:<{width}}  {'' if value is None else value}")
-
-
-def _request_id(what: str, text: str) -> str:
-    """``text`` when it is a UUID; else InvalidInput naming the argument (before connecting)."""
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        raise InvalidInput(
-            f"{what} must be a request id (a UUID such as {uuid.UUID(int=1)}), not {_shown(text)}"
-        ) from None
-    return text
-
-
 def _decide(args: argparse.Namespace) -> int:
     _request_id("ID", args.request_id)
     with connect(args.dsn) as conn:
@@ -205,16 +158,16 @@ def _pending(args: argparse.Namespace) -> int:
         _request_id("--after", args.after)
     with connect(args.dsn) as conn:
         requests = api.pending_requests(conn, args.business_id, limit=args.limit, after=args.after)
-    if args.json:
-        _print_json([dataclasses.asdict(request) for request in requests])
-        return 0
-    if not requests:
-        print(f"no pending requests for business {args.business_id}" + (" after that one" if args.after else ""))
-        return 0
-    for request in requests:
-        print(_inbox_line(request))
-    if len(requests) == args.limit:
-        print(f"more may follow: --after {requests[-1].request_id}")
+    empty = f"no pending requests for business {args.business_id}" + (" after that one" if args.after else "")
+    print_page(
+        requests,
+        as_json=args.json,
+        limit=args.limit,
+        empty=empty,
+        line=_inbox_line,
+        cursor="--after",
+        key=lambda row: row.request_id,
+    )
     return 0
 
 
@@ -309,6 +262,8 @@ def _run(args: argparse.Namespace) -> int:
         return _decide(args)
     elif args.command == "pending":
         return _pending(args)
+    elif args.command in flow.COMMANDS:
+        return flow.run(args)
     elif args.command == "selfcheck":
         return _selfcheck(args)
     elif args.command == "distribute":

@@ -92,6 +92,13 @@ class NotAuthorized(LoyaltyError):
     sqlstates = ("LY006",)
 
 
+class RequestExpired(LoyaltyError):
+    """SQLSTATE LY009: the request or invitation expired (its ``expires_at`` passed, or the sweep
+    marked it EXPIRED) before it was decided; nothing was written."""
+
+    sqlstates = ("LY009",)
+
+
 class TransactionConflict(LoyaltyError):
     """The transaction lost a race with another one; running it again will succeed."""
 

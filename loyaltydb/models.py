@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 
@@ -59,3 +60,31 @@ class PendingRequest:
     program_id: int
     program_name: str
     requested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInvitation:
+    """An invitation waiting for its customer's answer (a ``loyalty.pending_invitation`` row)."""
+
+    request_id: UUID
+    business_id: int
+    business_name: str
+    program_id: int
+    program_name: str
+    requested_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One notification of a customer's or a business's feed (a ``loyalty.notification`` row)."""
+
+    id: UUID
+    type: str
+    title: str
+    message: str
+    data: dict[str, Any]
+    requires_action: bool
+    action_taken: bool
+    is_read: bool
+    created_at: datetime

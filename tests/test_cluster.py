@@ -91,7 +91,7 @@ def test_distribute_makes_distributed_and_reference_tables_and_is_idempotent(cit
         **dict.fromkeys(
             ["loyalty.users", "loyalty.customers", "loyalty.program_enrollments", "loyalty.loyalty_cards",
              "loyalty.customer_business_relationships", "loyalty.customer_notifications",
-             "loyalty.customer_approval_requests"],
+             "loyalty.customer_approval_requests", "loyalty.point_transactions"],
             "h",
         ),
     }  # fmt: skip
@@ -125,6 +125,38 @@ def test_an_approval_is_pushed_down_to_the_customers_worker(citus_cluster: TempC
         names = [card.business_name for card in loyaltydb.customer_cards(conn, 32)]
     assert replay == ("APPROVED", result.card_number)
     assert names == ["Bean There Coffee"]
+
+
+def test_an_invitation_is_made_and_answered_on_the_customers_worker(citus_cluster: TempCluster) -> None:
+    """invite_customer and accept_invitation are delegated (one hop each), and the business's
+    CUSTOMER_JOINED is written on the customer's worker, so accepting is no cross-worker write."""
+    dsn = _distributed_database(citus_cluster, "invitation_hops")
+    with psycopg.connect(dsn) as conn:
+        add_user(conn, 32, None, "john.smith@example.com")
+        program = add_program(conn, 7, "Coffee Club")
+        conn.execute("UPDATE loyalty.loyalty_programs SET welcome_points = 20 WHERE id = %s", (program,))
+        conn.commit()
+        messages: list[str] = []
+        conn.add_notice_handler(lambda diag: messages.append(diag.message_primary or ""))
+        conn.execute("SET client_min_messages = debug1")
+        conn.commit()
+        invitation = loyaltydb.invite_customer(conn, 7, 32, program)
+        assert messages.count("pushing down the function call") == 1
+        result = loyaltydb.accept_invitation(conn, invitation, customer_id=32)
+        assert messages.count("pushing down the function call") == 2
+        conn.execute("RESET client_min_messages")
+        conn.commit()
+        assert (result.status, result.customer_created) == ("APPROVED", True)
+        (joined,) = loyaltydb.business_notifications(conn, 7)
+        assert joined.message == "John Smith has joined your Coffee Club loyalty program"
+        shards = conn.execute(
+            "SELECT DISTINCT nodeport FROM citus_shards WHERE citus_table_type = 'distributed' AND shardid IN ("
+            " get_shard_id_for_distribution_column('loyalty.customer_notifications', 32),"
+            " get_shard_id_for_distribution_column('loyalty.point_transactions', 32),"
+            " get_shard_id_for_distribution_column('loyalty.loyalty_cards', 32))"
+        ).fetchall()
+        assert len(shards) == 1
+        assert conn.execute("SELECT sum(points) FROM loyalty.point_transactions").fetchone() == (20,)
 
 
 def test_card_numbers_are_unique_with_customers_on_every_worker(citus_cluster: TempCluster) -> None:

@@ -154,3 +154,59 @@ def test_node_postgres_runs_every_documented_call_with_untyped_parameters(
             ).fetchall()
         )
     assert statuses == {str(rejected): "REJECTED", str(other): "PENDING"}
+
+
+@pytest.mark.both_modes
+def test_node_postgres_runs_the_invitation_flow_with_untyped_parameters(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    """The flow's SQL functions (0021) as a node service calls them: every one with untyped
+    parameters, as a login granted loyalty_app, and their errors by SQLSTATE."""
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    db.execute("UPDATE loyalty.loyalty_programs SET welcome_points = 30 WHERE id = %s", (world.coffee_club,))
+    db.commit()
+    accept = loyaltydb.invite_customer(db, world.business_id, 32, world.coffee_club)
+    decline = loyaltydb.invite_customer(db, world.business_id, 40, world.tea_club)
+    overdue = loyaltydb.invite_customer(db, world.business_id, 40, world.coffee_club)
+    db.execute(
+        "UPDATE loyalty.customer_approval_requests SET expires_at = now() - interval '1 s' WHERE id = %s", (overdue,)
+    )
+    db.commit()
+    calls = [
+        _call("invite", "SELECT loyalty.invite_customer($1, $2, $3) AS id", world.business_id, 32, world.tea_club),
+        _call("invite again", "SELECT loyalty.invite_customer($1, $2, $3, $4) AS id", 7, 32, world.tea_club, "Hi"),
+        _call("invitations", "SELECT * FROM loyalty.pending_invitations($1)", 32),
+        _call("invitations page", "SELECT * FROM loyalty.pending_invitations($1, $2, $3)", 32, 1, None),
+        _call("accept", "SELECT * FROM loyalty.accept_invitation($1, $2)", accept, 32),
+        _call("decline", "SELECT * FROM loyalty.decline_invitation($1, $2, $3)", decline, 40, "No thanks"),
+        _call("customer feed", "SELECT * FROM loyalty.customer_notifications($1)", 32),
+        _call("customer unread", "SELECT * FROM loyalty.customer_notifications($1, $2, $3, $4)", 32, True, 10, None),
+        _call("business feed", "SELECT * FROM loyalty.business_notifications($1)", world.business_id),
+        _call("LY009", "SELECT * FROM loyalty.accept_invitation($1, $2)", overdue, 40),
+        _call("LY006", "SELECT * FROM loyalty.approve_enrollment($1, $2)", accept, world.business_id),
+        _call("LY010", "SELECT loyalty.invite_customer($1, $2, $3, $4)", 7, 40, world.tea_club, "x" * 1001),
+        _call("22023", "SELECT loyalty.mark_notifications_read($1)", []),
+        _call("expire", "SELECT loyalty.expire_requests() AS n"),
+        _call("expire batch", "SELECT loyalty.expire_requests($1) AS n", 10),
+    ]
+    out = _run(dsn, calls)
+    assert out["invite"]["rows"] == out["invite again"]["rows"]
+    assert {row["program_name"] for row in out["invitations"]["rows"]} == {"Coffee Club", "Tea Club"}
+    assert len(out["invitations page"]["rows"]) == 1
+    assert out["accept"]["rows"][0]["status"] == "APPROVED" and out["accept"]["rows"][0]["customer_id"] == "32"
+    assert out["decline"]["rows"][0]["status"] == "REJECTED"
+    feed = out["customer feed"]["rows"]
+    assert {row["type"] for row in feed} == {"ENROLLMENT_INVITATION", "CARD_CREATED"}
+    card_note = next(row for row in feed if row["type"] == "CARD_CREATED")
+    assert card_note["data"]["welcome_points"] == 30  # jsonb reaches node parsed
+    assert len(out["customer unread"]["rows"]) == len(feed)
+    told = {row["type"] for row in out["business feed"]["rows"]}
+    assert told == {"CUSTOMER_JOINED", "INVITATION_DECLINED"}
+    for code in ["LY009", "LY006", "LY010", "22023"]:
+        assert out[code].get("error", {}).get("code") == code, (code, out[code])
+    assert out["expire"]["rows"] == [{"n": 1}] and out["expire batch"]["rows"] == [{"n": 0}]
+    # Marking read, with the ids node got back as strings.
+    ids = [row["id"] for row in feed]
+    marked = _run(dsn, [_call("mark", "SELECT loyalty.mark_notifications_read($1, $2) AS n", ids, 32)])
+    assert marked["mark"]["rows"] == [{"n": len(ids)}] and len(ids) == 3  # two invitations and a card

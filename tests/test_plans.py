@@ -45,16 +45,19 @@ def test_approvals_on_a_loaded_database_use_no_sequential_scan(db: psycopg.Conne
 #: integer, for one, is only STABLE and stops the inlining of an IMMUTABLE function).
 SHARED_RULES = {
     "_card_created_title": "$1",
-    "_card_created_message": "$1, $1, $1",
-    "_card_created_data": "$1, $1, $1, $1, $2",
+    "_card_created_message": "$1, $1, $1, $4",
+    "_card_created_data": "$1, $1, $1, $1, $2, $4",
     "_card_number_for": "$3, $3",
+    "_other_side_title": "$5, $1, $1",
+    "_other_side_message": "$5, $1, $1, $1",
 }
 
 
 def test_the_shared_approval_rules_are_inlined(db: psycopg.Connection[Any]) -> None:
     db.execute("SET plan_cache_mode = force_generic_plan")
     calls = ", ".join(f"loyalty.{name}({args})" for name, args in SHARED_RULES.items())
-    db.execute(f"PREPARE rules (text, uuid, bigint) AS SELECT {calls}")
-    plan = "\n".join(row[0] for row in db.execute("EXPLAIN (VERBOSE) EXECUTE rules ('x', gen_random_uuid(), 32)"))
+    db.execute(f"PREPARE rules (text, uuid, bigint, integer, boolean) AS SELECT {calls}")
+    explained = db.execute("EXPLAIN (VERBOSE) EXECUTE rules ('x', gen_random_uuid(), 32, 50, true)")
+    plan = "\n".join(row[0] for row in explained)
     assert "format(" in plan and "_luhn_check_digit" in plan  # the bodies, substituted
     assert not [name for name in SHARED_RULES if name in plan], plan

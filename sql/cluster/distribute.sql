@@ -54,8 +54,11 @@ BEGIN
                    ('loyalty.loyalty_cards', 'customer_id', 'loyalty.users'),
                    ('loyalty.customer_business_relationships', 'customer_id', 'loyalty.users'),
                    ('loyalty.customer_notifications', 'customer_id', 'loyalty.users'),
-                   ('loyalty.customer_approval_requests', 'customer_id', 'loyalty.users')
+                   ('loyalty.customer_approval_requests', 'customer_id', 'loyalty.users'),
+                   ('loyalty.point_transactions', 'customer_id', 'loyalty.users')
         LOOP
+            -- A table a later migration adds (distributed by that migration if it comes after this).
+            CONTINUE WHEN to_regclass(v_table) IS NULL;
             PERFORM create_distributed_table(v_table, v_column, colocate_with => v_colocate);
             -- The rows now live in the shards; the coordinator's copy only takes room.
             PERFORM truncate_local_data_after_distributing_table(v_table);
@@ -75,7 +78,12 @@ BEGIN
         IF v_function::text IN ('loyalty.decide_enrollment(bigint,uuid,boolean,text,bigint)',
                                 'loyalty._decide_request(bigint,uuid,boolean,text,bigint)',
                                 'loyalty.request_enrollment(bigint,bigint,text)',
-                                'loyalty.customer_cards(bigint)') THEN
+                                'loyalty.customer_cards(bigint)',
+                                'loyalty.invite_customer(bigint,bigint,bigint,text)',
+                                'loyalty.accept_invitation(uuid,bigint)',
+                                'loyalty.decline_invitation(uuid,bigint,text)',
+                                'loyalty.pending_invitations(bigint,integer,uuid)',
+                                'loyalty.customer_notifications(bigint,boolean,integer,uuid)') THEN
             PERFORM create_distributed_function(v_function, 'p_customer_id', colocate_with => 'loyalty.users');
         ELSIF v_function::text IN ('loyalty.ensure_customer(bigint)', 'loyalty.ensure_customer_exists(bigint)') THEN
             PERFORM create_distributed_function(v_function, 'p_user_id', colocate_with => 'loyalty.users');

@@ -43,7 +43,9 @@ CREATE TYPE loyalty._program_info AS (
 	name text,
 	status text,
 	business_id bigint,
-	business_name text
+	business_name text,
+	welcome_points integer,
+	request_ttl interval
 );
 
 
@@ -84,6 +86,42 @@ CREATE TYPE loyalty.enrollment_result AS (
 ALTER TYPE loyalty.enrollment_result OWNER TO loyalty_owner;
 
 --
+-- Name: notification; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty.notification AS (
+	id uuid,
+	type text,
+	title text,
+	message text,
+	data jsonb,
+	requires_action boolean,
+	action_taken boolean,
+	is_read boolean,
+	created_at timestamp with time zone
+);
+
+
+ALTER TYPE loyalty.notification OWNER TO loyalty_owner;
+
+--
+-- Name: pending_invitation; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty.pending_invitation AS (
+	request_id uuid,
+	business_id bigint,
+	business_name text,
+	program_id bigint,
+	program_name text,
+	requested_at timestamp with time zone,
+	expires_at timestamp with time zone
+);
+
+
+ALTER TYPE loyalty.pending_invitation OWNER TO loyalty_owner;
+
+--
 -- Name: pending_request; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -98,6 +136,86 @@ CREATE TYPE loyalty.pending_request AS (
 
 
 ALTER TYPE loyalty.pending_request OWNER TO loyalty_owner;
+
+--
+-- Name: _active_program(bigint, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._active_program(p_program_id bigint, p_business_id bigint DEFAULT NULL::bigint) RETURNS loyalty._program_info
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_program loyalty._program_info := loyalty._program_info(p_program_id);
+BEGIN
+    IF v_program.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
+    END IF;
+    IF v_program.business_id <> p_business_id THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not invite to program %s: it belongs to another business',
+                             p_business_id, p_program_id);
+    END IF;
+    IF v_program.status <> 'ACTIVE' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY005',
+            MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
+    END IF;
+    RETURN v_program;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._active_program(p_program_id bigint, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _answer_invitation(uuid, bigint, boolean, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._answer_invitation(p_request_id uuid, p_customer_id bigint, p_accepted boolean, p_reason text) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_request loyalty.customer_approval_requests;
+BEGIN
+    IF p_request_id IS NULL OR p_customer_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id and customer id must not be NULL';
+    END IF;
+    IF length(p_reason) > 1000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY008',
+            MESSAGE = format('A decline reason may be at most 1000 characters; this one has %s', length(p_reason));
+    END IF;
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
+    -- An id that carries another customer is that customer's: refused without a lookup.
+    IF loyalty._request_customer(p_request_id) <> p_customer_id THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY006',
+            MESSAGE = format('Customer %s may not answer %s: it is another customer''s', p_customer_id, p_request_id);
+    END IF;
+
+    -- Every decision on one row is serialised here, as for a business's decision.
+    SELECT r.* INTO v_request
+      FROM loyalty.customer_approval_requests AS r
+     WHERE r.customer_id = p_customer_id AND r.id = p_request_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', p_request_id);
+    END IF;
+    IF v_request.kind <> 'INVITATION' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY006',
+            MESSAGE = format('Customer %s may not answer %s: it is a request, which the business decides',
+                             p_customer_id, p_request_id);
+    END IF;
+    RETURN loyalty._decide_locked_request(v_request, p_accepted, p_reason, NULL);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._answer_invitation(p_request_id uuid, p_customer_id bigint, p_accepted boolean, p_reason text) OWNER TO loyalty_owner;
 
 SET default_tablespace = '';
 
@@ -122,7 +240,10 @@ CREATE TABLE loyalty.customer_approval_requests (
     card_id bigint,
     customer_created boolean,
     result_notification_id uuid,
-    CONSTRAINT customer_approval_requests_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'APPROVED'::text, 'REJECTED'::text])))
+    kind text DEFAULT 'REQUEST'::text NOT NULL,
+    expires_at timestamp with time zone,
+    CONSTRAINT customer_approval_requests_kind_check CHECK ((kind = ANY (ARRAY['REQUEST'::text, 'INVITATION'::text]))),
+    CONSTRAINT customer_approval_requests_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'APPROVED'::text, 'REJECTED'::text, 'EXPIRED'::text])))
 )
 WITH (fillfactor='85');
 
@@ -143,13 +264,15 @@ DECLARE
     v_card_id         bigint;
     v_card_number     text;
     v_notification_id uuid;
+    v_welcome_points  integer := 0;
 BEGIN
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
     -- Not on a cluster: there a row lock on reference data locks the whole shard.
     IF loyalty._distributed() THEN
         v_program := loyalty._program_info(p_request.program_id);
     ELSE
-        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business')
+        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+               p.welcome_points, p.request_ttl
           INTO v_program
           FROM loyalty.loyalty_programs AS p
           JOIN loyalty.businesses AS b ON b.id = p.business_id
@@ -191,9 +314,17 @@ BEGIN
      WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
     RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
     IF NOT FOUND THEN
-        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number)
-        VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id))
+        -- A new card starts with the program's welcome points: on the card and in the ledger,
+        -- whose unique key allows one WELCOME row a card, whatever path made it.
+        v_welcome_points := v_program.welcome_points;
+        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
+        VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id),
+                v_welcome_points)
         RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+        IF v_welcome_points > 0 THEN
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
+            VALUES (v_customer.id, v_card_id, v_program.id, v_welcome_points, 'WELCOME', p_request.id);
+        END IF;
     END IF;
 
     -- One CARD_CREATED notification per card (partial unique index); a reused card keeps its own.
@@ -201,9 +332,9 @@ BEGIN
            (customer_id, business_id, type, title, message, data, card_id)
     VALUES (v_customer.id, v_program.business_id, 'CARD_CREATED',
             loyalty._card_created_title(v_program.name),
-            loyalty._card_created_message(v_program.name, v_program.business_name, v_customer.name),
+            loyalty._card_created_message(v_program.name, v_program.business_name, v_customer.name, v_welcome_points),
             loyalty._card_created_data(v_customer.name, v_program.name, v_program.business_name, v_card_number,
-                                       p_request.id),
+                                       p_request.id, v_welcome_points),
             v_card_id)
     ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING
     RETURNING n.id INTO v_notification_id;
@@ -211,6 +342,17 @@ BEGIN
         SELECT n.id INTO STRICT v_notification_id
           FROM loyalty.customer_notifications AS n
          WHERE n.customer_id = v_customer.id AND n.card_id = v_card_id AND n.type = 'CARD_CREATED';
+    END IF;
+
+    -- An accepted invitation: the business is told, by name, on the customer's shard (one hop).
+    IF p_request.kind = 'INVITATION' THEN
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        VALUES (v_customer.id, v_program.business_id, 'BUSINESS', 'CUSTOMER_JOINED',
+                loyalty._other_side_title(true, v_customer.name, v_program.name),
+                loyalty._other_side_message(true, v_customer.name, v_program.name, NULL),
+                jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'request_id', p_request.id,
+                                   'card_id', v_card_id));
     END IF;
 
     IF p_request.notification_id IS NOT NULL THEN
@@ -341,35 +483,39 @@ $$;
 ALTER FUNCTION loyalty._approve_one_by_one(p_request_ids uuid[], p_business_id bigint) OWNER TO loyalty_owner;
 
 --
--- Name: _card_created_data(text, text, text, text, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+-- Name: _card_created_data(text, text, text, text, uuid, integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE FUNCTION loyalty._card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid) RETURNS jsonb
+CREATE FUNCTION loyalty._card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid, p_welcome_points integer) RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT jsonb_build_object('customer_name', p_customer_name,
                               'program_name', p_program_name,
                               'business_name', p_business_name,
                               'card_number', p_card_number,
-                              'request_id', p_request_id)
+                              'request_id', p_request_id,
+                              'welcome_points', p_welcome_points)
 $$;
 
 
-ALTER FUNCTION loyalty._card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid) OWNER TO loyalty_owner;
+ALTER FUNCTION loyalty._card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid, p_welcome_points integer) OWNER TO loyalty_owner;
 
 --
--- Name: _card_created_message(text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+-- Name: _card_created_message(text, text, text, integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE FUNCTION loyalty._card_created_message(p_program_name text, p_business_name text, p_customer_name text) RETURNS text
+CREATE FUNCTION loyalty._card_created_message(p_program_name text, p_business_name text, p_customer_name text, p_welcome_points integer) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT format('Welcome to %s at %s, %s! Your loyalty card is ready to use.',
                   p_program_name, p_business_name, p_customer_name)
+           || CASE WHEN p_welcome_points > 0
+                   THEN format(' It starts with %s welcome points.', p_welcome_points::text)
+                   ELSE '' END
 $$;
 
 
-ALTER FUNCTION loyalty._card_created_message(p_program_name text, p_business_name text, p_customer_name text) OWNER TO loyalty_owner;
+ALTER FUNCTION loyalty._card_created_message(p_program_name text, p_business_name text, p_customer_name text, p_welcome_points integer) OWNER TO loyalty_owner;
 
 --
 -- Name: _card_created_title(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -470,12 +616,34 @@ BEGIN
             ERRCODE = 'LY006',
             MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
                              p_business_id, p_request.id);
+    ELSIF p_business_id IS NOT NULL AND p_request.kind <> 'REQUEST' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not decide %s: it is an invitation, which its customer answers',
+                             p_business_id, p_request.id);
     END IF;
 END;
 $$;
 
 
 ALTER FUNCTION loyalty._check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _check_page_limit(integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._check_page_limit(p_limit integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF p_limit NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 1000, not %s', p_limit);
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._check_page_limit(p_limit integer) OWNER TO loyalty_owner;
 
 --
 -- Name: _decide_by_id(uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -518,6 +686,13 @@ CREATE FUNCTION loyalty._decide_locked_request(p_request loyalty.customer_approv
 BEGIN
     -- Checked before anything else, replays included: another business learns nothing.
     PERFORM loyalty._check_business(p_request, p_business_id);
+
+    -- Overdue (swept or not): nothing is decided. A decision made in time replays below.
+    IF p_request.status = 'EXPIRED' OR (p_request.status = 'PENDING' AND p_request.expires_at <= now()) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY009',
+            MESSAGE = format('Enrollment request %s expired at %s', p_request.id, p_request.expires_at);
+    END IF;
 
     IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
         -- Idempotent: the same decision again changes nothing and returns the same result.
@@ -750,6 +925,97 @@ $$;
 ALTER FUNCTION loyalty._next_card_number() OWNER TO loyalty_owner;
 
 --
+-- Name: _notification_page(text, bigint, boolean, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._notification_page(p_audience text, p_reader_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) RETURNS SETOF loyalty.notification
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    -- After every notification: the first page.
+    v_before_at timestamptz := 'infinity'::timestamptz;
+    v_before_id uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid;
+BEGIN
+    IF p_reader_id IS NULL OR p_limit IS NULL OR p_unread_only IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004',
+            MESSAGE = format('%s id, unread_only and limit must not be NULL', lower(p_audience));
+    END IF;
+    PERFORM loyalty._check_page_limit(p_limit);
+    IF p_before IS NOT NULL THEN
+        -- Two statements, each a key probe: (customer_id, id), or the business rows' (business_id, id).
+        IF p_audience = 'CUSTOMER' THEN
+            SELECT n.created_at, n.id INTO v_before_at, v_before_id
+              FROM loyalty.customer_notifications AS n
+             WHERE n.customer_id = p_reader_id AND n.id = p_before AND n.audience = 'CUSTOMER';
+        ELSE
+            SELECT n.created_at, n.id INTO v_before_at, v_before_id
+              FROM loyalty.customer_notifications AS n
+             WHERE n.business_id = p_reader_id AND n.id = p_before AND n.audience = 'BUSINESS';
+        END IF;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = '22023',
+                MESSAGE = format('before= %s names no notification of %s %s', p_before, lower(p_audience), p_reader_id);
+        END IF;
+    END IF;
+
+    IF p_audience = 'CUSTOMER' THEN
+        RETURN QUERY
+        SELECT n.id, n.type, n.title, n.message, n.data, n.requires_action, n.action_taken, n.is_read, n.created_at
+          FROM loyalty.customer_notifications AS n
+         WHERE n.customer_id = p_reader_id AND n.audience = 'CUSTOMER'
+           AND (NOT p_unread_only OR NOT n.is_read)
+           AND (n.created_at, n.id) < (v_before_at, v_before_id)
+         ORDER BY n.created_at DESC, n.id DESC
+         LIMIT p_limit;
+    ELSE
+        RETURN QUERY
+        SELECT n.id, n.type, n.title, n.message, n.data, n.requires_action, n.action_taken, n.is_read, n.created_at
+          FROM loyalty.customer_notifications AS n
+         WHERE n.business_id = p_reader_id AND n.audience = 'BUSINESS'
+           AND (NOT p_unread_only OR NOT n.is_read)
+           AND (n.created_at, n.id) < (v_before_at, v_before_id)
+         ORDER BY n.created_at DESC, n.id DESC
+         LIMIT p_limit;
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._notification_page(p_audience text, p_reader_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) OWNER TO loyalty_owner;
+
+--
+-- Name: _other_side_message(boolean, text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._other_side_message(p_joined boolean, p_customer_name text, p_program_name text, p_reason text) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN p_joined
+                THEN format('%s has joined your %s loyalty program', p_customer_name, p_program_name)
+                ELSE format('%s has declined to join your %s loyalty program', p_customer_name, p_program_name)
+                     || coalesce('. Reason: ' || p_reason, '')
+           END
+$$;
+
+
+ALTER FUNCTION loyalty._other_side_message(p_joined boolean, p_customer_name text, p_program_name text, p_reason text) OWNER TO loyalty_owner;
+
+--
+-- Name: _other_side_title(boolean, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_name text, p_program_name text) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT format(CASE WHEN p_joined THEN '%s joined %s' ELSE '%s declined to join %s' END,
+                  p_customer_name, p_program_name)
+$$;
+
+
+ALTER FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_name text, p_program_name text) OWNER TO loyalty_owner;
+
+--
 -- Name: _program_info(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -759,7 +1025,8 @@ CREATE FUNCTION loyalty._program_info(p_program_id bigint) RETURNS loyalty._prog
 DECLARE
     v_program loyalty._program_info;
 BEGIN
-    SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business')
+    SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+           p.welcome_points, p.request_ttl
       INTO v_program
       FROM loyalty.loyalty_programs AS p
       JOIN loyalty.businesses AS b ON b.id = p.business_id
@@ -837,23 +1104,35 @@ BEGIN
                               AND e.program_id = p_request.program_id
                               AND e.status = 'ACTIVE');
 
-    INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data)
-    VALUES (p_request.customer_id, p_request.business_id,
-            CASE WHEN v_is_member THEN 'ENROLLMENT_REQUEST_CLOSED' ELSE 'ENROLLMENT_REJECTED' END,
-            format('Your request to join %s', v_program.name),
-            CASE WHEN v_is_member
-                 THEN format('%s, you are already a member of %s at %s, so your new request to join was closed.',
-                             v_customer_name, v_program.name, v_program.business_name)
-                 ELSE format('Sorry %s, %s did not approve your request to join %s.%s',
-                             v_customer_name, v_program.business_name, v_program.name,
-                             coalesce(' Reason: ' || p_reason, ''))
-            END,
-            jsonb_build_object('customer_name', v_customer_name,
-                               'program_name', v_program.name,
-                               'business_name', v_program.business_name,
-                               'reason', p_reason,
-                               'request_id', p_request.id))
-    RETURNING n.id INTO v_notification_id;
+    IF p_request.kind = 'INVITATION' THEN
+        -- The customer declined: the business is told, by name (the customer knows already).
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        VALUES (p_request.customer_id, p_request.business_id, 'BUSINESS', 'INVITATION_DECLINED',
+                loyalty._other_side_title(false, v_customer_name, v_program.name),
+                loyalty._other_side_message(false, v_customer_name, v_program.name, p_reason),
+                jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'reason', p_reason,
+                                   'request_id', p_request.id))
+        RETURNING n.id INTO v_notification_id;
+    ELSE
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data)
+        VALUES (p_request.customer_id, p_request.business_id,
+                CASE WHEN v_is_member THEN 'ENROLLMENT_REQUEST_CLOSED' ELSE 'ENROLLMENT_REJECTED' END,
+                format('Your request to join %s', v_program.name),
+                CASE WHEN v_is_member
+                     THEN format('%s, you are already a member of %s at %s, so your new request to join was closed.',
+                                 v_customer_name, v_program.name, v_program.business_name)
+                     ELSE format('Sorry %s, %s did not approve your request to join %s.%s',
+                                 v_customer_name, v_program.business_name, v_program.name,
+                                 coalesce(' Reason: ' || p_reason, ''))
+                END,
+                jsonb_build_object('customer_name', v_customer_name,
+                                   'program_name', v_program.name,
+                                   'business_name', v_program.business_name,
+                                   'reason', p_reason,
+                                   'request_id', p_request.id))
+        RETURNING n.id INTO v_notification_id;
+    END IF;
 
     IF p_request.notification_id IS NOT NULL THEN
         UPDATE loyalty.customer_notifications AS n
@@ -965,6 +1244,22 @@ $$;
 ALTER FUNCTION loyalty._trim_space(p_text text) OWNER TO loyalty_owner;
 
 --
+-- Name: accept_invitation(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.accept_invitation(p_request_id uuid, p_customer_id bigint) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN loyalty._answer_invitation(p_request_id, p_customer_id, true, NULL);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.accept_invitation(p_request_id uuid, p_customer_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: approve_enrollment(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -979,6 +1274,22 @@ $$;
 
 
 ALTER FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: business_notifications(bigint, boolean, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.business_notifications(p_business_id bigint, p_unread_only boolean DEFAULT false, p_limit integer DEFAULT 50, p_before uuid DEFAULT NULL::uuid) RETURNS SETOF loyalty.notification
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM loyalty._notification_page('BUSINESS', p_business_id, p_unread_only, p_limit, p_before);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) OWNER TO loyalty_owner;
 
 --
 -- Name: businesses; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
@@ -1034,7 +1345,11 @@ CREATE TABLE loyalty.loyalty_programs (
     status text DEFAULT 'ACTIVE'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT loyalty_programs_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text])))
+    request_ttl interval DEFAULT '7 days'::interval,
+    welcome_points integer DEFAULT 0 NOT NULL,
+    CONSTRAINT loyalty_programs_request_ttl_check CHECK ((request_ttl > '00:00:00'::interval)),
+    CONSTRAINT loyalty_programs_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text]))),
+    CONSTRAINT loyalty_programs_welcome_points_check CHECK ((welcome_points >= 0))
 );
 
 
@@ -1079,6 +1394,22 @@ $$;
 ALTER FUNCTION loyalty.customer_cards(p_customer_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: customer_notifications(bigint, boolean, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.customer_notifications(p_customer_id bigint, p_unread_only boolean DEFAULT false, p_limit integer DEFAULT 50, p_before uuid DEFAULT NULL::uuid) RETURNS SETOF loyalty.notification
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM loyalty._notification_page('CUSTOMER', p_customer_id, p_unread_only, p_limit, p_before);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.customer_notifications(p_customer_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) OWNER TO loyalty_owner;
+
+--
 -- Name: decide_enrollment(bigint, uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1096,6 +1427,22 @@ $$;
 
 
 ALTER FUNCTION loyalty.decide_enrollment(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: decline_invitation(uuid, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_id bigint, p_reason text DEFAULT NULL::text) RETURNS loyalty.enrollment_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN loyalty._answer_invitation(p_request_id, p_customer_id, false, p_reason);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_id bigint, p_reason text) OWNER TO loyalty_owner;
 
 --
 -- Name: ensure_customer(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1131,6 +1478,226 @@ $$;
 ALTER FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: expire_requests(integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.expire_requests(p_limit integer DEFAULT 1000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_expired integer;
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 100000, not %s', p_limit);
+    END IF;
+    IF loyalty._distributed() THEN
+        PERFORM loyalty._share_lock_timeout();  -- the caller's lock_timeout reaches the workers
+        UPDATE loyalty.customer_approval_requests AS r
+           SET status = 'EXPIRED', response_at = now()
+         WHERE (r.customer_id, r.id) IN (SELECT d.customer_id, d.id
+                                           FROM loyalty.customer_approval_requests AS d
+                                          WHERE d.status = 'PENDING' AND d.expires_at <= now()
+                                          LIMIT p_limit)
+           AND r.status = 'PENDING' AND r.expires_at <= now();
+    ELSE
+        WITH due AS (
+            SELECT d.customer_id, d.id
+              FROM loyalty.customer_approval_requests AS d
+             WHERE d.status = 'PENDING' AND d.expires_at <= now()
+             ORDER BY d.expires_at
+             LIMIT p_limit
+               FOR UPDATE SKIP LOCKED
+        )
+        UPDATE loyalty.customer_approval_requests AS r
+           SET status = 'EXPIRED', response_at = now()
+          FROM due
+         WHERE r.customer_id = due.customer_id AND r.id = due.id;
+    END IF;
+    GET DIAGNOSTICS v_expired = ROW_COUNT;
+    RETURN v_expired;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.expire_requests(p_limit integer) OWNER TO loyalty_owner;
+
+--
+-- Name: invite_customer(bigint, bigint, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.invite_customer(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_message text DEFAULT NULL::text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer_name   text;
+    v_request_id      uuid;
+    v_notification_id uuid;
+BEGIN
+    IF p_business_id IS NULL OR p_customer_id IS NULL OR p_program_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'business id, customer id and program id must not be NULL';
+    END IF;
+    -- Capped like a request's message: it is stored and shown to the customer.
+    IF length(p_message) > 1000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY010',
+            MESSAGE = format('An invitation message may be at most 1000 characters; this one has %s', length(p_message));
+    END IF;
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
+
+    v_program := loyalty._active_program(p_program_id, p_business_id);
+
+    SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
+      FROM loyalty.users AS u
+     WHERE u.id = p_customer_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot invite.', p_customer_id);
+    END IF;
+
+    -- An overdue invitation still PENDING (not swept yet) makes way for the new one.
+    UPDATE loyalty.customer_approval_requests AS r
+       SET status = 'EXPIRED', response_at = now()
+     WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
+       AND r.kind = 'INVITATION' AND r.status = 'PENDING' AND r.expires_at <= now();
+
+    -- The row first, so that a concurrent invitation waits here and then returns this one.
+    INSERT INTO loyalty.customer_approval_requests AS r
+           (id, customer_id, program_id, business_id, kind, message, expires_at)
+    VALUES (loyalty._request_id(p_customer_id), p_customer_id, p_program_id, p_business_id, 'INVITATION',
+            p_message, now() + v_program.request_ttl)
+    ON CONFLICT (customer_id, program_id) WHERE kind = 'INVITATION' AND status = 'PENDING' DO NOTHING
+    RETURNING r.id INTO v_request_id;
+    IF NOT FOUND THEN
+        SELECT r.id INTO STRICT v_request_id
+          FROM loyalty.customer_approval_requests AS r
+         WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
+           AND r.kind = 'INVITATION' AND r.status = 'PENDING';
+        RETURN v_request_id;
+    END IF;
+
+    -- The customer's to answer: it names the business and the program.
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, type, title, message, data, requires_action)
+    VALUES (p_customer_id, p_business_id, 'ENROLLMENT_INVITATION',
+            format('%s invites you to %s', v_program.business_name, v_program.name),
+            format('%s would like to enroll you in %s. Would you like to join?',
+                   v_program.business_name, v_program.name),
+            jsonb_build_object('request_id', v_request_id,
+                               'customer_name', v_customer_name,
+                               'program_name', v_program.name,
+                               'business_name', v_program.business_name,
+                               'message', p_message),
+            true)
+    RETURNING n.id INTO v_notification_id;
+    UPDATE loyalty.customer_approval_requests AS r
+       SET notification_id = v_notification_id
+     WHERE r.customer_id = p_customer_id AND r.id = v_request_id;
+
+    RETURN v_request_id;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.invite_customer(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_message text) OWNER TO loyalty_owner;
+
+--
+-- Name: mark_notifications_read(uuid[], bigint, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.mark_notifications_read(p_notification_ids uuid[], p_customer_id bigint DEFAULT NULL::bigint, p_business_id bigint DEFAULT NULL::bigint) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_marked integer;
+BEGIN
+    IF p_notification_ids IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'notification ids must not be NULL';
+    END IF;
+    IF array_ndims(p_notification_ids) > 1 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'notification ids must be a one-dimensional array';
+    END IF;
+    IF cardinality(p_notification_ids) > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('at most 1000 notification ids at once, not %s', cardinality(p_notification_ids));
+    END IF;
+    IF (p_customer_id IS NULL) = (p_business_id IS NULL) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'give exactly one of customer id and business id';
+    END IF;
+
+    IF p_customer_id IS NOT NULL THEN
+        UPDATE loyalty.customer_notifications AS n
+           SET is_read = true
+         WHERE n.customer_id = p_customer_id AND n.id = ANY (p_notification_ids)
+           AND n.audience = 'CUSTOMER' AND NOT n.is_read;
+    ELSE
+        UPDATE loyalty.customer_notifications AS n
+           SET is_read = true
+         WHERE n.business_id = p_business_id AND n.id = ANY (p_notification_ids)
+           AND n.audience = 'BUSINESS' AND NOT n.is_read;
+    END IF;
+    GET DIAGNOSTICS v_marked = ROW_COUNT;
+    RETURN v_marked;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.mark_notifications_read(p_notification_ids uuid[], p_customer_id bigint, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: pending_invitations(bigint, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.pending_invitations(p_customer_id bigint, p_limit integer DEFAULT 50, p_after uuid DEFAULT NULL::uuid) RETURNS SETOF loyalty.pending_invitation
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_after_at timestamptz := '-infinity'::timestamptz;
+    v_after_id uuid := '00000000-0000-0000-0000-000000000000'::uuid;
+BEGIN
+    IF p_customer_id IS NULL OR p_limit IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id and limit must not be NULL';
+    END IF;
+    PERFORM loyalty._check_page_limit(p_limit);
+    IF p_after IS NOT NULL THEN
+        SELECT r.requested_at, r.id INTO v_after_at, v_after_id
+          FROM loyalty.customer_approval_requests AS r
+         WHERE r.customer_id = p_customer_id AND r.id = p_after AND r.kind = 'INVITATION';
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY001',
+                MESSAGE = format('Enrollment request not found: %s (after= names no invitation of customer %s)',
+                                 p_after, p_customer_id);
+        END IF;
+    END IF;
+
+    -- Overdue rows are left out before the sweep marks them.
+    RETURN QUERY
+    SELECT r.id, r.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+           r.program_id, p.name, r.requested_at, r.expires_at
+      FROM loyalty.customer_approval_requests AS r
+      JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
+      JOIN loyalty.businesses AS b ON b.id = r.business_id
+     WHERE r.customer_id = p_customer_id
+       AND r.kind = 'INVITATION' AND r.status = 'PENDING'
+       AND (r.expires_at IS NULL OR r.expires_at > now())
+       AND (r.requested_at, r.id) > (v_after_at, v_after_id)
+     ORDER BY r.requested_at, r.id
+     LIMIT p_limit;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.pending_invitations(p_customer_id bigint, p_limit integer, p_after uuid) OWNER TO loyalty_owner;
+
+--
 -- Name: pending_requests(bigint, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1147,9 +1714,7 @@ BEGIN
     IF p_business_id IS NULL OR p_limit IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'business id and limit must not be NULL';
     END IF;
-    IF p_limit NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 1000, not %s', p_limit);
-    END IF;
+    PERFORM loyalty._check_page_limit(p_limit);
     IF p_after IS NOT NULL THEN
         -- The cursor request may be decided by now; its place in the order stays the same.
         SELECT r.requested_at, r.id INTO v_after_at, v_after_id
@@ -1176,6 +1741,9 @@ BEGIN
       JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
      WHERE r.business_id = p_business_id
        AND r.status = 'PENDING'
+       -- Requests only (invitations are the customers' to answer), and none overdue, swept or not.
+       AND r.kind = 'REQUEST'
+       AND (r.expires_at IS NULL OR r.expires_at > now())
        AND (r.requested_at, r.id) > (v_after_at, v_after_id)
      ORDER BY r.requested_at, r.id
      LIMIT p_limit;
@@ -1247,6 +1815,7 @@ DECLARE
     v_programs     bigint[];
     v_businesses   bigint[];
     v_request_note uuid[];
+    v_kinds        text[];
     -- Their customers that exist (locked), that are missing, and that this batch created.
     v_existing     bigint[];
     v_missing      bigint[];
@@ -1291,9 +1860,10 @@ BEGIN
 
     SELECT array_agg(f.id ORDER BY f.position), array_agg(f.customer_id ORDER BY f.position),
            array_agg(f.program_id ORDER BY f.position), array_agg(f.business_id ORDER BY f.position),
-           array_agg(f.notification_id ORDER BY f.position)
-      INTO v_ids, v_customers, v_programs, v_businesses, v_request_note
-      FROM (SELECT DISTINCT ON (r.id) r.id, r.customer_id, r.program_id, r.business_id, r.notification_id, t.position
+           array_agg(f.notification_id ORDER BY f.position), array_agg(f.kind ORDER BY f.position)
+      INTO v_ids, v_customers, v_programs, v_businesses, v_request_note, v_kinds
+      FROM (SELECT DISTINCT ON (r.id) r.id, r.customer_id, r.program_id, r.business_id, r.notification_id, r.kind,
+                   t.position
               FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
               JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
              WHERE r.status = 'PENDING'
@@ -1314,16 +1884,19 @@ BEGIN
 
     -- The first request, in the caller's order, that one-by-one approval would fail on.
     SELECT t.id, r.id IS NULL AS missing, r.status, r.business_id, p.id AS program_id, p.name AS program_name,
-           p.status AS program_status, r.program_id AS requested_program, r.customer_id
+           p.status AS program_status, r.program_id AS requested_program, r.customer_id, r.kind, r.expires_at,
+           r.status = 'EXPIRED' OR (r.status = 'PENDING' AND r.expires_at <= now()) AS expired
       INTO v_failure
       FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
       LEFT JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
       LEFT JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
      WHERE r.id IS NULL
         OR r.business_id <> p_business_id
-        OR r.status = 'REJECTED'
+        OR (p_business_id IS NOT NULL AND r.kind <> 'REQUEST')
+        OR r.status IN ('REJECTED', 'EXPIRED')
         OR (r.status = 'PENDING'
-            AND (p.status IS DISTINCT FROM 'ACTIVE'
+            AND (r.expires_at <= now()
+                 OR p.status IS DISTINCT FROM 'ACTIVE'
                  OR r.customer_id = ANY (v_no_user)))
      ORDER BY t.position
      LIMIT 1;
@@ -1335,6 +1908,14 @@ BEGIN
                 ERRCODE = 'LY006',
                 MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
                                  p_business_id, v_failure.id);
+        ELSIF p_business_id IS NOT NULL AND v_failure.kind <> 'REQUEST' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY006',
+                MESSAGE = format('Business %s may not decide %s: it is an invitation, which its customer answers',
+                                 p_business_id, v_failure.id);
+        ELSIF v_failure.expired THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY009', MESSAGE = format('Enrollment request %s expired at %s', v_failure.id, v_failure.expires_at);
         ELSIF v_failure.status = 'REJECTED' THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'LY002', MESSAGE = format('Enrollment request %s is already REJECTED', v_failure.id);
@@ -1437,12 +2018,25 @@ BEGIN
            OR EXISTS (SELECT FROM loyalty.loyalty_cards AS k WHERE k.card_number = ANY (v_card_numbers)) THEN
             v_card_numbers := NULL;
         END IF;
-        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number)
-        SELECT f.customer_id, f.program_id, p.business_id, coalesce(f.card_number, loyalty._card_number(f.customer_id))
-          FROM unnest(v_card_customers, v_card_programs, v_card_numbers) WITH ORDINALITY
-               AS f (customer_id, program_id, card_number, position)
-          JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
-         ORDER BY f.position;
+        -- New cards start with their program's welcome points, each credited once in the ledger
+        -- (its unique key allows one WELCOME row a card) for the card's first request.
+        WITH carded AS (
+            INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
+            SELECT f.customer_id, f.program_id, p.business_id, coalesce(f.card_number, loyalty._card_number(f.customer_id)),
+                   p.welcome_points
+              FROM unnest(v_card_customers, v_card_programs, v_card_numbers) WITH ORDINALITY
+                   AS f (customer_id, program_id, card_number, position)
+              JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+             ORDER BY f.position
+            RETURNING c.customer_id, c.id, c.program_id, c.points_balance
+        )
+        INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
+        SELECT k.customer_id, k.id, k.program_id, k.points_balance, 'WELCOME',
+               (SELECT f.id FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, n)
+                 WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1)
+          FROM carded AS k
+         WHERE k.points_balance > 0
+         ORDER BY k.customer_id, k.id;
         -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
         SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n)
           INTO v_pair_cards, v_pair_card_numbers
@@ -1454,8 +2048,8 @@ BEGIN
         INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data, card_id)
         SELECT f.customer_id, p.business_id, 'CARD_CREATED',
                loyalty._card_created_title(p.name),
-               loyalty._card_created_message(p.name, p.business_name, cu.name),
-               loyalty._card_created_data(cu.name, p.name, p.business_name, k.card_number, f.id),
+               loyalty._card_created_message(p.name, p.business_name, cu.name, w.points),
+               loyalty._card_created_data(cu.name, p.name, p.business_name, k.card_number, f.id, w.points),
                k.id
           FROM (SELECT DISTINCT ON (f.customer_id, f.program_id) f.id, f.customer_id, f.program_id
                   FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, position)
@@ -1465,9 +2059,14 @@ BEGIN
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
           JOIN loyalty.customers AS cu ON cu.id = f.customer_id
           -- Each program's name and business's name once, not once per card.
-          JOIN (SELECT p.id, p.name, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
+          JOIN (SELECT p.id, p.name, p.business_id, p.welcome_points,
+                       loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
                   JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
+          -- The welcome points this batch credited: a new card's, none for a card that existed.
+         CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT FROM unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
+                                                      WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id)
+                                         THEN p.welcome_points ELSE 0 END AS points) AS w
          ORDER BY k.id
         ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
         SELECT array_agg(n.id ORDER BY f.n)
@@ -1481,6 +2080,24 @@ BEGIN
            SET action_taken = true, actioned_at = now()
           FROM unnest(v_customers, v_request_note) AS f (customer_id, id)
          WHERE n.customer_id = f.customer_id AND n.id = f.id;
+
+        -- Accepted invitations: each business hears CUSTOMER_JOINED, by name, as one by one.
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        SELECT f.customer_id, f.business_id, 'BUSINESS', 'CUSTOMER_JOINED',
+               loyalty._other_side_title(true, cu.name, p.name),
+               loyalty._other_side_message(true, cu.name, p.name, NULL),
+               jsonb_build_object('customer_name', cu.name, 'program_name', p.name,
+                                  'business_name', loyalty._display_name(b.id, b.name, b.email, 'Business'),
+                                  'request_id', f.id, 'card_id', k.id)
+          FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
+               AS f (id, customer_id, program_id, business_id, kind, position)
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards) AS k (customer_id, program_id, id)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+          JOIN loyalty.businesses AS b ON b.id = f.business_id
+         WHERE f.kind = 'INVITATION'
+         ORDER BY f.position;
 
         -- The outcome of each request, kept for replays. A customer created by this batch was
         -- created, one by one, by its first request in the caller's order.
@@ -1578,15 +2195,7 @@ BEGIN
             MESSAGE = format('A request message may be at most 1000 characters; this one has %s', length(p_message));
     END IF;
 
-    v_program := loyalty._program_info(p_program_id);
-    IF v_program.id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
-    END IF;
-    IF v_program.status <> 'ACTIVE' THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'LY005',
-            MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
-    END IF;
+    v_program := loyalty._active_program(p_program_id);
 
     SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
       FROM loyalty.users AS u
@@ -1597,9 +2206,10 @@ BEGIN
             MESSAGE = format('User not found for customer_id: %s. Cannot request enrollment.', p_customer_id);
     END IF;
 
+    -- The business's to read and act on (its feed), kept on the customer's shard like the request.
     INSERT INTO loyalty.customer_notifications AS n
-           (customer_id, business_id, type, title, message, data, requires_action)
-    VALUES (p_customer_id, v_program.business_id, 'ENROLLMENT_REQUEST',
+           (customer_id, business_id, audience, type, title, message, data, requires_action)
+    VALUES (p_customer_id, v_program.business_id, 'BUSINESS', 'ENROLLMENT_REQUEST',
             format('%s wants to join %s', v_customer_name, v_program.name),
             format('%s asked to join %s at %s.', v_customer_name, v_program.name, v_program.business_name),
             jsonb_build_object('request_id', v_request_id,
@@ -1610,8 +2220,9 @@ BEGIN
     RETURNING n.id INTO v_notification_id;
 
     INSERT INTO loyalty.customer_approval_requests
-           (id, customer_id, program_id, business_id, notification_id, message)
-    VALUES (v_request_id, p_customer_id, p_program_id, v_program.business_id, v_notification_id, p_message);
+           (id, customer_id, program_id, business_id, notification_id, message, expires_at)
+    VALUES (v_request_id, p_customer_id, p_program_id, v_program.business_id, v_notification_id, p_message,
+            now() + v_program.request_ttl);
 
     RETURN v_request_id;
 END;
@@ -1689,7 +2300,9 @@ CREATE TABLE loyalty.customer_notifications (
     is_read boolean DEFAULT false NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     actioned_at timestamp with time zone,
-    card_id bigint
+    card_id bigint,
+    audience text DEFAULT 'CUSTOMER'::text NOT NULL,
+    CONSTRAINT customer_notifications_audience_check CHECK ((audience = ANY (ARRAY['CUSTOMER'::text, 'BUSINESS'::text])))
 )
 WITH (fillfactor='90');
 
@@ -1764,6 +2377,47 @@ ALTER TABLE loyalty.loyalty_programs_id_seq OWNER TO loyalty_owner;
 --
 
 ALTER SEQUENCE loyalty.loyalty_programs_id_seq OWNED BY loyalty.loyalty_programs.id;
+
+
+--
+-- Name: point_transactions; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.point_transactions (
+    customer_id bigint NOT NULL,
+    id bigint NOT NULL,
+    card_id bigint NOT NULL,
+    program_id bigint NOT NULL,
+    points integer NOT NULL,
+    reason text NOT NULL,
+    request_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT point_transactions_points_check CHECK ((points <> 0)),
+    CONSTRAINT point_transactions_reason_check CHECK ((reason <> ''::text))
+);
+
+
+ALTER TABLE loyalty.point_transactions OWNER TO loyalty_owner;
+
+--
+-- Name: point_transactions_id_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE SEQUENCE loyalty.point_transactions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+
+ALTER TABLE loyalty.point_transactions_id_seq OWNER TO loyalty_owner;
+
+--
+-- Name: point_transactions_id_seq; Type: SEQUENCE OWNED BY; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER SEQUENCE loyalty.point_transactions_id_seq OWNED BY loyalty.point_transactions.id;
 
 
 --
@@ -1845,6 +2499,13 @@ ALTER TABLE ONLY loyalty.loyalty_cards ALTER COLUMN id SET DEFAULT nextval('loya
 --
 
 ALTER TABLE ONLY loyalty.loyalty_programs ALTER COLUMN id SET DEFAULT nextval('loyalty.loyalty_programs_id_seq'::regclass);
+
+
+--
+-- Name: point_transactions id; Type: DEFAULT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.point_transactions ALTER COLUMN id SET DEFAULT nextval('loyalty.point_transactions_id_seq'::regclass);
 
 
 --
@@ -1951,6 +2612,14 @@ ALTER TABLE ONLY loyalty.loyalty_programs
 
 
 --
+-- Name: point_transactions point_transactions_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.point_transactions
+    ADD CONSTRAINT point_transactions_pkey PRIMARY KEY (customer_id, id);
+
+
+--
 -- Name: program_enrollments program_enrollments_customer_id_program_id_key; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1975,10 +2644,31 @@ ALTER TABLE ONLY loyalty.users
 
 
 --
+-- Name: customer_approval_requests_expiry_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX customer_approval_requests_expiry_idx ON loyalty.customer_approval_requests USING btree (expires_at) WHERE ((status = 'PENDING'::text) AND (expires_at IS NOT NULL));
+
+
+--
 -- Name: customer_approval_requests_id_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
 CREATE INDEX customer_approval_requests_id_idx ON loyalty.customer_approval_requests USING btree (id);
+
+
+--
+-- Name: customer_approval_requests_invitations_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX customer_approval_requests_invitations_idx ON loyalty.customer_approval_requests USING btree (customer_id, requested_at, id) WHERE ((kind = 'INVITATION'::text) AND (status = 'PENDING'::text));
+
+
+--
+-- Name: customer_approval_requests_one_invitation_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE UNIQUE INDEX customer_approval_requests_one_invitation_key ON loyalty.customer_approval_requests USING btree (customer_id, program_id) WHERE ((kind = 'INVITATION'::text) AND (status = 'PENDING'::text));
 
 
 --
@@ -2003,6 +2693,20 @@ CREATE INDEX customer_business_relationships_business_id_idx ON loyalty.customer
 
 
 --
+-- Name: customer_notifications_business_feed_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX customer_notifications_business_feed_idx ON loyalty.customer_notifications USING btree (business_id, created_at DESC, id DESC) WHERE (audience = 'BUSINESS'::text);
+
+
+--
+-- Name: customer_notifications_business_id_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX customer_notifications_business_id_idx ON loyalty.customer_notifications USING btree (business_id, id) WHERE (audience = 'BUSINESS'::text);
+
+
+--
 -- Name: customer_notifications_card_created_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2010,10 +2714,10 @@ CREATE UNIQUE INDEX customer_notifications_card_created_key ON loyalty.customer_
 
 
 --
--- Name: customer_notifications_customer_id_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+-- Name: customer_notifications_customer_feed_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE INDEX customer_notifications_customer_id_idx ON loyalty.customer_notifications USING btree (customer_id, created_at DESC);
+CREATE INDEX customer_notifications_customer_feed_idx ON loyalty.customer_notifications USING btree (customer_id, created_at DESC, id DESC) WHERE (audience = 'CUSTOMER'::text);
 
 
 --
@@ -2028,6 +2732,13 @@ CREATE INDEX loyalty_cards_program_id_idx ON loyalty.loyalty_cards USING btree (
 --
 
 CREATE INDEX loyalty_programs_business_id_idx ON loyalty.loyalty_programs USING btree (business_id);
+
+
+--
+-- Name: point_transactions_welcome_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE UNIQUE INDEX point_transactions_welcome_key ON loyalty.point_transactions USING btree (customer_id, card_id) WHERE (reason = 'WELCOME'::text);
 
 
 --
@@ -2132,6 +2843,14 @@ ALTER TABLE ONLY loyalty.loyalty_programs
 
 
 --
+-- Name: point_transactions point_transactions_card_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.point_transactions
+    ADD CONSTRAINT point_transactions_card_fkey FOREIGN KEY (customer_id, card_id) REFERENCES loyalty.loyalty_cards(customer_id, id);
+
+
+--
 -- Name: program_enrollments program_enrollments_customer_id_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2155,6 +2874,20 @@ GRANT USAGE ON SCHEMA loyalty TO loyalty_app;
 
 
 --
+-- Name: FUNCTION _active_program(p_program_id bigint, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._active_program(p_program_id bigint, p_business_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _answer_invitation(p_request_id uuid, p_customer_id bigint, p_accepted boolean, p_reason text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._answer_invitation(p_request_id uuid, p_customer_id bigint, p_accepted boolean, p_reason text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _approve_locked_request(p_request loyalty.customer_approval_requests); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2169,17 +2902,17 @@ REVOKE ALL ON FUNCTION loyalty._approve_one_by_one(p_request_ids uuid[], p_busin
 
 
 --
--- Name: FUNCTION _card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+-- Name: FUNCTION _card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid, p_welcome_points integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
-REVOKE ALL ON FUNCTION loyalty._card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION loyalty._card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid, p_welcome_points integer) FROM PUBLIC;
 
 
 --
--- Name: FUNCTION _card_created_message(p_program_name text, p_business_name text, p_customer_name text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+-- Name: FUNCTION _card_created_message(p_program_name text, p_business_name text, p_customer_name text, p_welcome_points integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
-REVOKE ALL ON FUNCTION loyalty._card_created_message(p_program_name text, p_business_name text, p_customer_name text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION loyalty._card_created_message(p_program_name text, p_business_name text, p_customer_name text, p_welcome_points integer) FROM PUBLIC;
 
 
 --
@@ -2215,6 +2948,13 @@ REVOKE ALL ON FUNCTION loyalty._card_number_is_valid(p_card_number text) FROM PU
 --
 
 REVOKE ALL ON FUNCTION loyalty._check_business(p_request loyalty.customer_approval_requests, p_business_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _check_page_limit(p_limit integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._check_page_limit(p_limit integer) FROM PUBLIC;
 
 
 --
@@ -2281,6 +3021,27 @@ REVOKE ALL ON FUNCTION loyalty._next_card_number() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _notification_page(p_audience text, p_reader_id bigint, p_unread_only boolean, p_limit integer, p_before uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._notification_page(p_audience text, p_reader_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _other_side_message(p_joined boolean, p_customer_name text, p_program_name text, p_reason text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._other_side_message(p_joined boolean, p_customer_name text, p_program_name text, p_reason text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _other_side_title(p_joined boolean, p_customer_name text, p_program_name text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_name text, p_program_name text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _program_info(p_program_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2344,11 +3105,27 @@ REVOKE ALL ON FUNCTION loyalty._trim_space(p_text text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION accept_invitation(p_request_id uuid, p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.accept_invitation(p_request_id uuid, p_customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.accept_invitation(p_request_id uuid, p_customer_id bigint) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION approve_enrollment(p_request_id uuid, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) TO loyalty_app;
 
 
 --
@@ -2360,11 +3137,27 @@ GRANT ALL ON FUNCTION loyalty.customer_cards(p_customer_id bigint) TO loyalty_ap
 
 
 --
+-- Name: FUNCTION customer_notifications(p_customer_id bigint, p_unread_only boolean, p_limit integer, p_before uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.customer_notifications(p_customer_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.customer_notifications(p_customer_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION decide_enrollment(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.decide_enrollment(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.decide_enrollment(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION decline_invitation(p_request_id uuid, p_customer_id bigint, p_reason text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_id bigint, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_id bigint, p_reason text) TO loyalty_app;
 
 
 --
@@ -2381,6 +3174,38 @@ GRANT ALL ON FUNCTION loyalty.ensure_customer(p_user_id bigint) TO loyalty_app;
 
 REVOKE ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION expire_requests(p_limit integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.expire_requests(p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.expire_requests(p_limit integer) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION invite_customer(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_message text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.invite_customer(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_message text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.invite_customer(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_message text) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION mark_notifications_read(p_notification_ids uuid[], p_customer_id bigint, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.mark_notifications_read(p_notification_ids uuid[], p_customer_id bigint, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.mark_notifications_read(p_notification_ids uuid[], p_customer_id bigint, p_business_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION pending_invitations(p_customer_id bigint, p_limit integer, p_after uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.pending_invitations(p_customer_id bigint, p_limit integer, p_after uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.pending_invitations(p_customer_id bigint, p_limit integer, p_after uuid) TO loyalty_app;
 
 
 --

@@ -1,5 +1,6 @@
 -- As in 0012, except that on one server the program's row lock comes with the program itself
--- (one statement, not two), and the customer comes from _ensure_customer.
+-- (one statement, not two), and the customer comes from _ensure_customer. Since 0020 a new card
+-- gets the program's welcome points, and an accepted invitation tells the business.
 CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
  RETURNS loyalty.enrollment_result
  LANGUAGE plpgsql
@@ -11,13 +12,15 @@ DECLARE
     v_card_id         bigint;
     v_card_number     text;
     v_notification_id uuid;
+    v_welcome_points  integer := 0;
 BEGIN
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
     -- Not on a cluster: there a row lock on reference data locks the whole shard.
     IF loyalty._distributed() THEN
         v_program := loyalty._program_info(p_request.program_id);
     ELSE
-        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business')
+        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+               p.welcome_points, p.request_ttl
           INTO v_program
           FROM loyalty.loyalty_programs AS p
           JOIN loyalty.businesses AS b ON b.id = p.business_id
@@ -59,9 +62,17 @@ BEGIN
      WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
     RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
     IF NOT FOUND THEN
-        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number)
-        VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id))
+        -- A new card starts with the program's welcome points: on the card and in the ledger,
+        -- whose unique key allows one WELCOME row a card, whatever path made it.
+        v_welcome_points := v_program.welcome_points;
+        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
+        VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id),
+                v_welcome_points)
         RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+        IF v_welcome_points > 0 THEN
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
+            VALUES (v_customer.id, v_card_id, v_program.id, v_welcome_points, 'WELCOME', p_request.id);
+        END IF;
     END IF;
 
     -- One CARD_CREATED notification per card (partial unique index); a reused card keeps its own.
@@ -69,9 +80,9 @@ BEGIN
            (customer_id, business_id, type, title, message, data, card_id)
     VALUES (v_customer.id, v_program.business_id, 'CARD_CREATED',
             loyalty._card_created_title(v_program.name),
-            loyalty._card_created_message(v_program.name, v_program.business_name, v_customer.name),
+            loyalty._card_created_message(v_program.name, v_program.business_name, v_customer.name, v_welcome_points),
             loyalty._card_created_data(v_customer.name, v_program.name, v_program.business_name, v_card_number,
-                                       p_request.id),
+                                       p_request.id, v_welcome_points),
             v_card_id)
     ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING
     RETURNING n.id INTO v_notification_id;
@@ -79,6 +90,17 @@ BEGIN
         SELECT n.id INTO STRICT v_notification_id
           FROM loyalty.customer_notifications AS n
          WHERE n.customer_id = v_customer.id AND n.card_id = v_card_id AND n.type = 'CARD_CREATED';
+    END IF;
+
+    -- An accepted invitation: the business is told, by name, on the customer's shard (one hop).
+    IF p_request.kind = 'INVITATION' THEN
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        VALUES (v_customer.id, v_program.business_id, 'BUSINESS', 'CUSTOMER_JOINED',
+                loyalty._other_side_title(true, v_customer.name, v_program.name),
+                loyalty._other_side_message(true, v_customer.name, v_program.name, NULL),
+                jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'request_id', p_request.id,
+                                   'card_id', v_card_id));
     END IF;
 
     IF p_request.notification_id IS NOT NULL THEN

@@ -7,6 +7,13 @@ BEGIN
     -- Checked before anything else, replays included: another business learns nothing.
     PERFORM loyalty._check_business(p_request, p_business_id);
 
+    -- Overdue (swept or not): nothing is decided. A decision made in time replays below.
+    IF p_request.status = 'EXPIRED' OR (p_request.status = 'PENDING' AND p_request.expires_at <= now()) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY009',
+            MESSAGE = format('Enrollment request %s expired at %s', p_request.id, p_request.expires_at);
+    END IF;
+
     IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
         -- Idempotent: the same decision again changes nothing and returns the same result.
         RETURN loyalty._stored_result(p_request);

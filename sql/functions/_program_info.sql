@@ -1,4 +1,4 @@
--- A program with its business's display name (reference data only: local on every worker);
+-- A program with its business's display name, welcome points and request lifetime (reference data only: local on every worker);
 -- all fields NULL when the program does not exist.
 CREATE OR REPLACE FUNCTION loyalty._program_info(p_program_id bigint)
 RETURNS loyalty._program_info
@@ -7,7 +7,8 @@ AS $$
 DECLARE
     v_program loyalty._program_info;
 BEGIN
-    SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business')
+    SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+           p.welcome_points, p.request_ttl
       INTO v_program
       FROM loyalty.loyalty_programs AS p
       JOIN loyalty.businesses AS b ON b.id = p.business_id

@@ -1,4 +1,5 @@
 -- Reject a PENDING request whose row (and its siblings') the caller has locked; statements by customer.
+-- A declined invitation tells the business instead of the customer (0020).
 CREATE OR REPLACE FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text)
  RETURNS loyalty.enrollment_result
  LANGUAGE plpgsql
@@ -25,23 +26,35 @@ BEGIN
                               AND e.program_id = p_request.program_id
                               AND e.status = 'ACTIVE');
 
-    INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data)
-    VALUES (p_request.customer_id, p_request.business_id,
-            CASE WHEN v_is_member THEN 'ENROLLMENT_REQUEST_CLOSED' ELSE 'ENROLLMENT_REJECTED' END,
-            format('Your request to join %s', v_program.name),
-            CASE WHEN v_is_member
-                 THEN format('%s, you are already a member of %s at %s, so your new request to join was closed.',
-                             v_customer_name, v_program.name, v_program.business_name)
-                 ELSE format('Sorry %s, %s did not approve your request to join %s.%s',
-                             v_customer_name, v_program.business_name, v_program.name,
-                             coalesce(' Reason: ' || p_reason, ''))
-            END,
-            jsonb_build_object('customer_name', v_customer_name,
-                               'program_name', v_program.name,
-                               'business_name', v_program.business_name,
-                               'reason', p_reason,
-                               'request_id', p_request.id))
-    RETURNING n.id INTO v_notification_id;
+    IF p_request.kind = 'INVITATION' THEN
+        -- The customer declined: the business is told, by name (the customer knows already).
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        VALUES (p_request.customer_id, p_request.business_id, 'BUSINESS', 'INVITATION_DECLINED',
+                loyalty._other_side_title(false, v_customer_name, v_program.name),
+                loyalty._other_side_message(false, v_customer_name, v_program.name, p_reason),
+                jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'reason', p_reason,
+                                   'request_id', p_request.id))
+        RETURNING n.id INTO v_notification_id;
+    ELSE
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data)
+        VALUES (p_request.customer_id, p_request.business_id,
+                CASE WHEN v_is_member THEN 'ENROLLMENT_REQUEST_CLOSED' ELSE 'ENROLLMENT_REJECTED' END,
+                format('Your request to join %s', v_program.name),
+                CASE WHEN v_is_member
+                     THEN format('%s, you are already a member of %s at %s, so your new request to join was closed.',
+                                 v_customer_name, v_program.name, v_program.business_name)
+                     ELSE format('Sorry %s, %s did not approve your request to join %s.%s',
+                                 v_customer_name, v_program.business_name, v_program.name,
+                                 coalesce(' Reason: ' || p_reason, ''))
+                END,
+                jsonb_build_object('customer_name', v_customer_name,
+                                   'program_name', v_program.name,
+                                   'business_name', v_program.business_name,
+                                   'reason', p_reason,
+                                   'request_id', p_request.id))
+        RETURNING n.id INTO v_notification_id;
+    END IF;
 
     IF p_request.notification_id IS NOT NULL THEN
         UPDATE loyalty.customer_notifications AS n

@@ -18,9 +18,7 @@ BEGIN
     IF p_business_id IS NULL OR p_limit IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'business id and limit must not be NULL';
     END IF;
-    IF p_limit NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 1000, not %s', p_limit);
-    END IF;
+    PERFORM loyalty._check_page_limit(p_limit);
     IF p_after IS NOT NULL THEN
         -- The cursor request may be decided by now; its place in the order stays the same.
         SELECT r.requested_at, r.id INTO v_after_at, v_after_id
@@ -47,6 +45,9 @@ BEGIN
       JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
      WHERE r.business_id = p_business_id
        AND r.status = 'PENDING'
+       -- Requests only (invitations are the customers' to answer), and none overdue, swept or not.
+       AND r.kind = 'REQUEST'
+       AND (r.expires_at IS NULL OR r.expires_at > now())
        AND (r.requested_at, r.id) > (v_after_at, v_after_id)
      ORDER BY r.requested_at, r.id
      LIMIT p_limit;

@@ -12,6 +12,7 @@ DECLARE
     v_programs     bigint[];
     v_businesses   bigint[];
     v_request_note uuid[];
+    v_kinds        text[];
     -- Their customers that exist (locked), that are missing, and that this batch created.
     v_existing     bigint[];
     v_missing      bigint[];
@@ -56,9 +57,10 @@ BEGIN
 
     SELECT array_agg(f.id ORDER BY f.position), array_agg(f.customer_id ORDER BY f.position),
            array_agg(f.program_id ORDER BY f.position), array_agg(f.business_id ORDER BY f.position),
-           array_agg(f.notification_id ORDER BY f.position)
-      INTO v_ids, v_customers, v_programs, v_businesses, v_request_note
-      FROM (SELECT DISTINCT ON (r.id) r.id, r.customer_id, r.program_id, r.business_id, r.notification_id, t.position
+           array_agg(f.notification_id ORDER BY f.position), array_agg(f.kind ORDER BY f.position)
+      INTO v_ids, v_customers, v_programs, v_businesses, v_request_note, v_kinds
+      FROM (SELECT DISTINCT ON (r.id) r.id, r.customer_id, r.program_id, r.business_id, r.notification_id, r.kind,
+                   t.position
               FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
               JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
              WHERE r.status = 'PENDING'
@@ -79,16 +81,19 @@ BEGIN
 
     -- The first request, in the caller's order, that one-by-one approval would fail on.
     SELECT t.id, r.id IS NULL AS missing, r.status, r.business_id, p.id AS program_id, p.name AS program_name,
-           p.status AS program_status, r.program_id AS requested_program, r.customer_id
+           p.status AS program_status, r.program_id AS requested_program, r.customer_id, r.kind, r.expires_at,
+           r.status = 'EXPIRED' OR (r.status = 'PENDING' AND r.expires_at <= now()) AS expired
       INTO v_failure
       FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
       LEFT JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
       LEFT JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
      WHERE r.id IS NULL
         OR r.business_id <> p_business_id
-        OR r.status = 'REJECTED'
+        OR (p_business_id IS NOT NULL AND r.kind <> 'REQUEST')
+        OR r.status IN ('REJECTED', 'EXPIRED')
         OR (r.status = 'PENDING'
-            AND (p.status IS DISTINCT FROM 'ACTIVE'
+            AND (r.expires_at <= now()
+                 OR p.status IS DISTINCT FROM 'ACTIVE'
                  OR r.customer_id = ANY (v_no_user)))
      ORDER BY t.position
      LIMIT 1;
@@ -100,6 +105,14 @@ BEGIN
                 ERRCODE = 'LY006',
                 MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
                                  p_business_id, v_failure.id);
+        ELSIF p_business_id IS NOT NULL AND v_failure.kind <> 'REQUEST' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY006',
+                MESSAGE = format('Business %s may not decide %s: it is an invitation, which its customer answers',
+                                 p_business_id, v_failure.id);
+        ELSIF v_failure.expired THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY009', MESSAGE = format('Enrollment request %s expired at %s', v_failure.id, v_failure.expires_at);
         ELSIF v_failure.status = 'REJECTED' THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'LY002', MESSAGE = format('Enrollment request %s is already REJECTED', v_failure.id);
@@ -202,12 +215,25 @@ BEGIN
            OR EXISTS (SELECT FROM loyalty.loyalty_cards AS k WHERE k.card_number = ANY (v_card_numbers)) THEN
             v_card_numbers := NULL;
         END IF;
-        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number)
-        SELECT f.customer_id, f.program_id, p.business_id, coalesce(f.card_number, loyalty._card_number(f.customer_id))
-          FROM unnest(v_card_customers, v_card_programs, v_card_numbers) WITH ORDINALITY
-               AS f (customer_id, program_id, card_number, position)
-          JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
-         ORDER BY f.position;
+        -- New cards start with their program's welcome points, each credited once in the ledger
+        -- (its unique key allows one WELCOME row a card) for the card's first request.
+        WITH carded AS (
+            INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
+            SELECT f.customer_id, f.program_id, p.business_id, coalesce(f.card_number, loyalty._card_number(f.customer_id)),
+                   p.welcome_points
+              FROM unnest(v_card_customers, v_card_programs, v_card_numbers) WITH ORDINALITY
+                   AS f (customer_id, program_id, card_number, position)
+              JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+             ORDER BY f.position
+            RETURNING c.customer_id, c.id, c.program_id, c.points_balance
+        )
+        INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
+        SELECT k.customer_id, k.id, k.program_id, k.points_balance, 'WELCOME',
+               (SELECT f.id FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, n)
+                 WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1)
+          FROM carded AS k
+         WHERE k.points_balance > 0
+         ORDER BY k.customer_id, k.id;
         -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
         SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n)
           INTO v_pair_cards, v_pair_card_numbers
@@ -219,8 +245,8 @@ BEGIN
         INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data, card_id)
         SELECT f.customer_id, p.business_id, 'CARD_CREATED',
                loyalty._card_created_title(p.name),
-               loyalty._card_created_message(p.name, p.business_name, cu.name),
-               loyalty._card_created_data(cu.name, p.name, p.business_name, k.card_number, f.id),
+               loyalty._card_created_message(p.name, p.business_name, cu.name, w.points),
+               loyalty._card_created_data(cu.name, p.name, p.business_name, k.card_number, f.id, w.points),
                k.id
           FROM (SELECT DISTINCT ON (f.customer_id, f.program_id) f.id, f.customer_id, f.program_id
                   FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, position)
@@ -230,9 +256,14 @@ BEGIN
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
           JOIN loyalty.customers AS cu ON cu.id = f.customer_id
           -- Each program's name and business's name once, not once per card.
-          JOIN (SELECT p.id, p.name, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
+          JOIN (SELECT p.id, p.name, p.business_id, p.welcome_points,
+                       loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
                   JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
+          -- The welcome points this batch credited: a new card's, none for a card that existed.
+         CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT FROM unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
+                                                      WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id)
+                                         THEN p.welcome_points ELSE 0 END AS points) AS w
          ORDER BY k.id
         ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
         SELECT array_agg(n.id ORDER BY f.n)
@@ -246,6 +277,24 @@ BEGIN
            SET action_taken = true, actioned_at = now()
           FROM unnest(v_customers, v_request_note) AS f (customer_id, id)
          WHERE n.customer_id = f.customer_id AND n.id = f.id;
+
+        -- Accepted invitations: each business hears CUSTOMER_JOINED, by name, as one by one.
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        SELECT f.customer_id, f.business_id, 'BUSINESS', 'CUSTOMER_JOINED',
+               loyalty._other_side_title(true, cu.name, p.name),
+               loyalty._other_side_message(true, cu.name, p.name, NULL),
+               jsonb_build_object('customer_name', cu.name, 'program_name', p.name,
+                                  'business_name', loyalty._display_name(b.id, b.name, b.email, 'Business'),
+                                  'request_id', f.id, 'card_id', k.id)
+          FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
+               AS f (id, customer_id, program_id, business_id, kind, position)
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards) AS k (customer_id, program_id, id)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+          JOIN loyalty.businesses AS b ON b.id = f.business_id
+         WHERE f.kind = 'INVITATION'
+         ORDER BY f.position;
 
         -- The outcome of each request, kept for replays. A customer created by this batch was
         -- created, one by one, by its first request in the caller's order.

@@ -1,4 +1,5 @@
--- Record a user's request to join a program; the request's id carries the customer.
+-- Record a user's request to join a program; the request's id carries the customer. It expires
+-- after the program's request_ttl (NULL: never).
 CREATE OR REPLACE FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text DEFAULT NULL::text)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -21,15 +22,7 @@ BEGIN
             MESSAGE = format('A request message may be at most 1000 characters; this one has %s', length(p_message));
     END IF;
 
-    v_program := loyalty._program_info(p_program_id);
-    IF v_program.id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
-    END IF;
-    IF v_program.status <> 'ACTIVE' THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'LY005',
-            MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
-    END IF;
+    v_program := loyalty._active_program(p_program_id);
 
     SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
       FROM loyalty.users AS u
@@ -40,9 +33,10 @@ BEGIN
             MESSAGE = format('User not found for customer_id: %s. Cannot request enrollment.', p_customer_id);
     END IF;
 
+    -- The business's to read and act on (its feed), kept on the customer's shard like the request.
     INSERT INTO loyalty.customer_notifications AS n
-           (customer_id, business_id, type, title, message, data, requires_action)
-    VALUES (p_customer_id, v_program.business_id, 'ENROLLMENT_REQUEST',
+           (customer_id, business_id, audience, type, title, message, data, requires_action)
+    VALUES (p_customer_id, v_program.business_id, 'BUSINESS', 'ENROLLMENT_REQUEST',
             format('%s wants to join %s', v_customer_name, v_program.name),
             format('%s asked to join %s at %s.', v_customer_name, v_program.name, v_program.business_name),
             jsonb_build_object('request_id', v_request_id,
@@ -53,8 +47,9 @@ BEGIN
     RETURNING n.id INTO v_notification_id;
 
     INSERT INTO loyalty.customer_approval_requests
-           (id, customer_id, program_id, business_id, notification_id, message)
-    VALUES (v_request_id, p_customer_id, p_program_id, v_program.business_id, v_notification_id, p_message);
+           (id, customer_id, program_id, business_id, notification_id, message, expires_at)
+    VALUES (v_request_id, p_customer_id, p_program_id, v_program.business_id, v_notification_id, p_message,
+            now() + v_program.request_ttl);
 
     RETURN v_request_id;
 END;
