@@ -2,16 +2,18 @@
 gives, and never changes the stored outcome of a request decided before the batch.
 
 The property builds a random mix (fresh requests, replays of requests decided earlier,
-duplicates for one customer and program, repeated ids, new and existing customers, now and
-then a request that cannot be approved), decides it one by one inside a transaction it rolls
-back, then in bulk, and compares every field of every result.
+duplicates for one customer and program, repeated ids, new and existing customers, invitations,
+overdue rows, programs with and without welcome points, now and then a request that cannot be
+approved), decides it one by one inside a transaction it rolls back, then in bulk, and compares
+every field of every result, and what else the decisions wrote: the points ledger, the cards'
+balances and what the businesses were told.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import fields
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, LiteralString
 from uuid import UUID
 
 import psycopg
@@ -28,11 +30,10 @@ _user_ids = itertools.count(100_000, 10)
 
 # (user, program, state): user 0-3 of the example; program 0-3 (3 is INACTIVE); state of the
 # request before the batch.
-REQUESTS = st.lists(
-    st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from(["pending", "pending", "approved", "rejected"])),
-    min_size=1,
-    max_size=8,
-)
+STATES = ["pending", "pending", "approved", "rejected", "invitation", "overdue"]
+REQUESTS = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from(STATES)), min_size=1, max_size=8)
+#: Welcome points of the three active programs.
+POINTS = st.lists(st.sampled_from([0, 0, 15]), min_size=3, max_size=3)
 # Users: does each exist, and is it a customer already?
 USERS = st.lists(st.sampled_from(["new", "customer", "customer", "new", "missing"]), min_size=4, max_size=4)
 
@@ -69,8 +70,30 @@ def _known_values(db: psycopg.Connection[Any]) -> dict[str, set[object]]:
     return known
 
 
-def _one_by_one(db: psycopg.Connection[Any], ids: list[UUID]) -> list[EnrollmentResult] | tuple[type, str]:
-    """Each id approved in turn inside a transaction that is rolled back; the first error stops it."""
+def _effects(db: psycopg.Connection[Any], base: int) -> list[list[tuple[object, ...]]]:
+    """What decisions wrote besides their results, for this example's users: the ledger, the
+    cards' balances, and the business's notifications (each with the request it is about)."""
+    mine = "customer_id BETWEEN %(low)s AND %(high)s ORDER BY 1, 2, 3, 4, 5"
+    queries: list[LiteralString] = [
+        "SELECT customer_id, program_id, points, reason, request_id FROM loyalty.point_transactions WHERE " + mine,
+        "SELECT customer_id, program_id, points_balance, 0, NULL::uuid FROM loyalty.loyalty_cards WHERE " + mine,
+        "SELECT customer_id, business_id, type, message, (data->>'request_id')::uuid"
+        " FROM loyalty.customer_notifications WHERE audience = 'BUSINESS' AND type <> 'ENROLLMENT_REQUEST' AND " + mine,
+    ]
+    return [db.execute(sql, {"low": base, "high": base + 3}).fetchall() for sql in queries]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What deciding a batch one by one gave: the results, and what they wrote (_effects)."""
+
+    results: list[EnrollmentResult]
+    effects: list[list[tuple[object, ...]]]
+
+
+def _one_by_one(db: psycopg.Connection[Any], ids: list[UUID], base: int) -> Decided | tuple[type, str]:
+    """Each id approved in turn inside a transaction that is rolled back (the first error stops
+    it): the results, and what they wrote."""
     results = []
     with db.transaction(force_rollback=True):
         for request_id in ids:
@@ -78,22 +101,31 @@ def _one_by_one(db: psycopg.Connection[Any], ids: list[UUID]) -> list[Enrollment
                 results.append(loyaltydb.approve_enrollment(db, request_id))
             except LoyaltyError as exc:
                 return type(exc), str(exc)
-    return results
+        return Decided(results, _effects(db, base))
 
 
 @settings(max_examples=220, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(users=USERS, requests=REQUESTS, picks=st.lists(st.integers(0, 7), min_size=1, max_size=10), data=st.data())
+@given(
+    users=USERS,
+    requests=REQUESTS,
+    points=POINTS,
+    picks=st.lists(st.integers(0, 7), min_size=1, max_size=10),
+    data=st.data(),
+)
 def test_bulk_equals_one_by_one_for_any_mix(
     db: psycopg.Connection[Any],
     world: World,
     users: list[str],
     requests: list[tuple[int, int, str]],
+    points: list[int],
     picks: list[int],
     data: st.DataObject,
 ) -> None:
     base = next(_user_ids)
     inactive = add_program(db, world.business_id, f"Closed {base}", status="INACTIVE")
     programs = [world.coffee_club, world.tea_club, world.bakery_club, inactive]
+    for program, welcome in zip(programs, points, strict=False):
+        db.execute("UPDATE loyalty.loyalty_programs SET welcome_points = %s WHERE id = %s", (welcome, program))
     for n, kind in enumerate(users):
         if kind != "missing":
             add_user(db, base + n, None if n % 2 else f"User {n}", f"first.last{n}@example.com")
@@ -101,10 +133,25 @@ def test_bulk_equals_one_by_one_for_any_mix(
             db.execute("INSERT INTO loyalty.customers (id, user_id, name) VALUES (%s, %s, 'Known')", (base + n,) * 2)
     db.commit()
     ids: list[UUID] = []
+    invited: set[tuple[int, int]] = set()  # one PENDING invitation per customer and program
     for user, program, state in requests:
+        if state == "invitation" and not invited.isdisjoint({(user, program)}):
+            state = "pending"
+        if state == "invitation":
+            invited.add((user, program))
         if programs[program] == inactive or users[user] == "missing":
             state = "pending"  # neither can be decided beforehand; they stay as failures
         request_id = add_request(db, base + user, programs[program])
+        if state in ("invitation", "overdue"):
+            db.execute(
+                "UPDATE loyalty.customer_approval_requests SET kind = %s, expires_at = now() + %s WHERE id = %s",
+                (
+                    "INVITATION" if state == "invitation" else "REQUEST",
+                    "-1 second" if state == "overdue" else "1 day",
+                    request_id,
+                ),
+            )
+            db.commit()
         if state == "approved":
             loyaltydb.approve_enrollment(db, request_id)
         elif state == "rejected":
@@ -116,10 +163,10 @@ def test_bulk_equals_one_by_one_for_any_mix(
 
     known = _known_values(db)
     decided_before = snapshot(db)
-    expected = _one_by_one(db, batch)
+    expected = _one_by_one(db, batch, base)
     assert snapshot(db) == decided_before, "the one-by-one run was not rolled back"
 
-    if isinstance(expected, tuple):  # one by one stops at an error: bulk raises the same, writes nothing
+    if not isinstance(expected, Decided):  # one by one stops at an error: bulk raises the same, writes nothing
         with pytest.raises(LoyaltyError) as caught:
             loyaltydb.approve_enrollments(db, batch)
         assert (type(caught.value), str(caught.value)) == expected
@@ -128,7 +175,9 @@ def test_bulk_equals_one_by_one_for_any_mix(
 
     stored_before = {rid: loyaltydb.approve_enrollment(db, rid) for rid in set(batch) if _is_approved(db, rid)}
     results = loyaltydb.approve_enrollments(db, batch)
-    assert _canonical(results, known) == _canonical(expected, known)
+    assert _canonical(results, known) == _canonical(expected.results, known)
+    assert _effects(db, base) == expected.effects
+    db.commit()
     # Replays return their stored outcome untouched, and every request now replays its result.
     for request_id, before in stored_before.items():
         assert loyaltydb.approve_enrollment(db, request_id) == before
