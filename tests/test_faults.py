@@ -39,12 +39,26 @@ BLOCKERS: dict[str, str] = {
 EXISTING_CUSTOMER_STEPS = {"enrollment insert", "card insert", "relationship upsert"}
 
 
+@pytest.mark.parametrize("path", ["approve", "accept"])
 @pytest.mark.parametrize("step", list(BLOCKERS))
 def test_a_backend_killed_at_any_step_leaves_nothing_partial(
-    db: psycopg.Connection[Any], world: World, connect: Callable[..., psycopg.Connection[Any]], step: str
+    db: psycopg.Connection[Any], world: World, connect: Callable[..., psycopg.Connection[Any]], step: str, path: str
 ) -> None:
+    """A business's approval of a request, and a customer's acceptance of an invitation (with
+    welcome points, so the ledger is written too), killed while blocked at each step."""
     user = world.existing_customer if step in EXISTING_CUSTOMER_STEPS else world.new_user
-    request_id = loyaltydb.request_enrollment(db, user, world.coffee_club)
+    db.execute("UPDATE loyalty.loyalty_programs SET welcome_points = 10 WHERE id = %s", (world.coffee_club,))
+    db.commit()
+    if path == "approve":
+        request_id = loyaltydb.request_enrollment(db, user, world.coffee_club)
+    else:
+        request_id = loyaltydb.invite_customer(db, world.business_id, user, world.coffee_club)
+
+    def decide(conn: psycopg.Connection[Any]) -> loyaltydb.EnrollmentResult:
+        if path == "approve":
+            return loyaltydb.approve_enrollment(conn, request_id)
+        return loyaltydb.accept_invitation(conn, request_id, customer_id=user)
+
     before = snapshot(db)
     holder = connect()
     holder.execute(
@@ -56,7 +70,7 @@ def test_a_backend_killed_at_any_step_leaves_nothing_partial(
 
     def approve() -> None:
         try:
-            loyaltydb.approve_enrollment(victim, request_id)
+            decide(victim)
         except BaseException as error:  # noqa: BLE001 - the test inspects it
             failure.append(error)
 
@@ -71,8 +85,9 @@ def test_a_backend_killed_at_any_step_leaves_nothing_partial(
     assert isinstance(failure[0].__cause__, psycopg.OperationalError)
     holder.rollback()
     assert snapshot(db) == before  # nothing of the killed approval remains
-    result = loyaltydb.approve_enrollment(connect(), request_id)  # and a re-call succeeds
+    result = decide(connect())  # and a re-call succeeds
     assert result.status == "APPROVED" and result.card_number
+    assert [card.points_balance for card in loyaltydb.customer_cards(db, user)] == [10]
 
 
 def test_the_callers_lock_timeout_surfaces_as_a_typed_error_with_nothing_written(
