@@ -7,6 +7,11 @@ its template after a CHECKPOINT, so neither side inherits the other's history or
 A cell is ``pgbench`` calling ``loyalty.process_enrollment_approval`` (the
 ``make bench`` b script) for ``--seconds`` at each client count. The other commit's migrations
 come from ``git archive`` (``sql/migrations/``, or ``sql/`` as 0.2.0 kept them).
+
+``--acceptance`` compares two paths of the working tree instead: A approves requests of
+programs without welcome points, B accepts invitations (the same rows, made invitations) of
+programs with 50 welcome points, so the cost of an acceptance with its ledger row and the
+business's notification shows against the approval it is.
 """
 
 from __future__ import annotations
@@ -79,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=20_000)
     parser.add_argument("--pending", type=int, default=100_000)
     parser.add_argument(
+        "--acceptance",
+        action="store_true",
+        help="A: approvals with no welcome points; B: acceptances of invitations with 50 (both the working tree)",
+    )
+    parser.add_argument(
         "--loop",
         type=int,
         default=0,
@@ -90,12 +100,18 @@ def main(argv: list[str] | None = None) -> int:
     clients = [int(part) for part in args.clients.split(",")]
     rates: dict[tuple[str, int], list[float]] = {}
     with TempServer() as server, tempfile.TemporaryDirectory() as scratch:
-        sides = {f"A ({args.ref})": _migrations_of(args.ref, Path(scratch)), "B (working tree)": migrations_dir()}
+        if args.acceptance:
+            sides = {"A (approval, 0 points)": migrations_dir(), "B (acceptance, 50 points)": migrations_dir()}
+        else:
+            sides = {f"A ({args.ref})": _migrations_of(args.ref, Path(scratch)), "B (working tree)": migrations_dir()}
         templates = dict(zip(sides, ["ab_template_0", "ab_template_1"], strict=True))
         _prepare(server, sides, list(templates.values()), args.scale, args.pending)
+        scripts = dict.fromkeys(sides, PROCEDURE_SCRIPT)
+        if args.acceptance:
+            scripts = _as_acceptance(server, list(templates.values()), list(sides))
         with psycopg.connect(server.conninfo(), autocommit=True) as admin:
-            script = Path(scratch) / "approve.sql"
-            script.write_text(PROCEDURE_SCRIPT)
+            for side, text in scripts.items():
+                (Path(scratch) / f"{list(sides).index(side)}.sql").write_text(text)
             for round_ in range(args.rounds):
                 for count in clients:
                     # A B, then B A: neither side always runs first after a checkpoint.
@@ -104,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                         admin.execute("DROP DATABASE IF EXISTS ab_cell")
                         admin.execute(f"CREATE DATABASE ab_cell TEMPLATE {template}")
                         admin.execute("CHECKPOINT")
+                        script = Path(scratch) / f"{list(sides).index(side)}.sql"
                         cell = pgbench(server, "ab_cell", count, args.seconds, side, ["-f", str(script)])
                         rates.setdefault((side, count), []).append(cell.rate)
                         print(f"round {round_ + 1} {side} at {count}: {cell.rate:,.0f}/s", file=sys.stderr)
@@ -117,6 +134,48 @@ def main(argv: list[str] | None = None) -> int:
             f" | {statistics.median(b) / statistics.median(a):.3f} |"
         )
     return 0
+
+
+#: Both sides of --acceptance find the row's customer the same way (the acceptance needs it).
+_APPROVAL_BY_ROW = (
+    "SELECT d.status FROM bench.queue AS q JOIN loyalty.customer_approval_requests AS r ON r.id = q.request_id,"
+    " LATERAL loyalty.process_enrollment_approval(p_request_id => r.id) AS d"
+    " WHERE q.n = (SELECT nextval('bench.cursor'));\n"
+)
+_ACCEPTANCE = (
+    "SELECT d.status FROM bench.queue AS q JOIN loyalty.customer_approval_requests AS r ON r.id = q.request_id,"
+    " LATERAL loyalty.accept_invitation(p_request_id => r.id, p_customer_id => r.customer_id) AS d"
+    " WHERE q.n = (SELECT nextval('bench.cursor'));\n"
+)
+
+
+def _as_acceptance(server: TempServer, names: list[str], sides: list[str]) -> dict[str, str]:
+    """Make the second template's pending requests invitations of programs with 50 welcome
+    points; the first's rows get the same updates with their values unchanged, so both carry
+    the same dead tuples. A customer has one pending invitation to a program, so both queues
+    keep the first request of each (customer, program), renumbered. Returns each side's
+    pgbench script."""
+    for name, kind, points in zip(names, ["REQUEST", "INVITATION"], [0, 50], strict=True):
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE bench.first_of_pair AS SELECT row_number() OVER (ORDER BY f.n) AS n, f.request_id"
+                " FROM (SELECT DISTINCT ON (r.customer_id, r.program_id) q.n, q.request_id FROM bench.queue AS q"
+                "       JOIN loyalty.customer_approval_requests AS r ON r.id = q.request_id"
+                "      ORDER BY r.customer_id, r.program_id, q.n) AS f"
+            )
+            conn.execute("DROP TABLE bench.queue")
+            conn.execute("ALTER TABLE bench.first_of_pair RENAME TO queue")
+            conn.execute("ALTER TABLE bench.queue ADD PRIMARY KEY (n)")
+            conn.execute(
+                "UPDATE loyalty.customer_approval_requests SET kind = %s"
+                " WHERE id IN (SELECT request_id FROM bench.queue)",
+                (kind,),
+            )
+            conn.execute("UPDATE loyalty.loyalty_programs SET welcome_points = %s", (points,))
+            conn.execute("VACUUM (ANALYZE)")
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        admin.execute("CHECKPOINT")
+    return dict(zip(sides, [_APPROVAL_BY_ROW, _ACCEPTANCE], strict=True))
 
 
 def _loop(args: argparse.Namespace) -> int:
