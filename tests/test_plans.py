@@ -61,3 +61,18 @@ def test_the_shared_approval_rules_are_inlined(db: psycopg.Connection[Any]) -> N
     plan = "\n".join(row[0] for row in explained)
     assert "format(" in plan and "_luhn_check_digit" in plan  # the bodies, substituted
     assert not [name for name in SHARED_RULES if name in plan], plan
+
+
+def test_no_check_constraint_calls_a_sql_function(db: psycopg.Connection[Any]) -> None:
+    """A CHECK that calls a SQL-language function has it inlined each time a statement writes
+    the table, which parses the function's body again: 0018's check of request ids cost about
+    0.5 ms an approval that way (0022 fixed it; docs/benchmarks.md). CHECKs call plpgsql."""
+    found = db.execute(
+        "SELECT c.conname, p.proname FROM pg_constraint AS c"
+        " JOIN pg_depend AS d ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid"
+        " JOIN pg_proc AS p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid"
+        " JOIN pg_language AS l ON l.oid = p.prolang"
+        " WHERE c.contype = 'c' AND c.connamespace = 'loyalty'::regnamespace AND l.lanname = 'sql'"
+    ).fetchall()
+    db.commit()
+    assert found == []

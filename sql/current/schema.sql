@@ -849,6 +849,21 @@ $$;
 ALTER FUNCTION loyalty._ensure_customer(p_user_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: _id_carries_customer(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._id_carries_customer(p_request_id uuid, p_customer_id bigint) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    RETURN coalesce(loyalty._request_customer(p_request_id) = p_customer_id, true);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._id_carries_customer(p_request_id uuid, p_customer_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: _initcap_unicode(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2528,7 +2543,7 @@ ALTER TABLE ONLY loyalty.businesses
 --
 
 ALTER TABLE loyalty.customer_approval_requests
-    ADD CONSTRAINT customer_approval_requests_id_carries_its_customer CHECK (((loyalty._request_customer(id) IS NULL) OR (loyalty._request_customer(id) = customer_id))) NOT VALID;
+    ADD CONSTRAINT customer_approval_requests_id_carries_its_customer CHECK (loyalty._id_carries_customer(id, customer_id)) NOT VALID;
 
 
 --
@@ -2997,6 +3012,13 @@ REVOKE ALL ON FUNCTION loyalty._distributed() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION loyalty._ensure_customer(p_user_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _id_carries_customer(p_request_id uuid, p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._id_carries_customer(p_request_id uuid, p_customer_id bigint) FROM PUBLIC;
 
 
 --
