@@ -127,14 +127,14 @@ def test_each_side_decides_only_its_own_rows(db: psycopg.Connection[Any], world:
 
 
 def test_the_replaced_systems_call_accepts_an_invitation(db: psycopg.Connection[Any], world: World) -> None:
+    _welcome_points(db, world.coffee_club, 40)
     invitation = loyaltydb.invite_customer(db, world.business_id, JOHN, world.coffee_club)
-    row = db.execute(
-        "SELECT loyalty.process_enrollment_approval(%s::integer, %s::integer, %s)",
-        (JOHN, world.coffee_club, invitation),
-    ).fetchone()
+    legacy = "SELECT loyalty.process_enrollment_approval(%s::integer, %s::integer, %s)"
+    rows = [db.execute(legacy, (JOHN, world.coffee_club, invitation)).fetchone() for _ in range(2)]  # and a replay
     db.commit()
     (card,) = loyaltydb.customer_cards(db, JOHN)
-    assert row == (card.id,)
+    assert rows == [(card.id,), (card.id,)] and card.points_balance == 40
+    assert count(db, "SELECT count(*) FROM loyalty.point_transactions") == 1
     assert [n.type for n in loyaltydb.business_notifications(db, world.business_id)] == ["CUSTOMER_JOINED"]
 
 
