@@ -183,13 +183,18 @@ def test_card_numbers_are_unique_with_customers_on_every_worker(citus_cluster: T
 
 
 def _a_request_and_its_worker(
-    cluster: TempCluster, conn: psycopg.Connection[tuple[Any, ...]]
+    cluster: TempCluster, conn: psycopg.Connection[tuple[Any, ...]], *, invitation: bool = False
 ) -> tuple[uuid.UUID, TempServer]:
-    """A pending request of a new customer 32 in Coffee Club, and the worker that holds 32's rows."""
+    """A pending request of a new customer 32 in Coffee Club (or Bean There's invitation, with
+    welcome points), and the worker that holds 32's rows."""
     add_user(conn, 32, None, "john.smith@example.com")
     program = add_program(conn, 7, "Coffee Club")
+    conn.execute("UPDATE loyalty.loyalty_programs SET welcome_points = 15 WHERE id = %s", (program,))
     conn.commit()
-    request_id = loyaltydb.request_enrollment(conn, 32, program)
+    if invitation:
+        request_id = loyaltydb.invite_customer(conn, 7, 32, program)
+    else:
+        request_id = loyaltydb.request_enrollment(conn, 32, program)
     port = conn.execute(
         "SELECT nodeport FROM citus_shards"
         " WHERE shardid = get_shard_id_for_distribution_column('loyalty.customers', 32)"
@@ -197,13 +202,20 @@ def _a_request_and_its_worker(
     return request_id, next(w for w in cluster.workers if port and w.port == port[0])
 
 
-def test_a_worker_backend_killed_mid_approval_leaves_nothing_partial(citus_cluster: TempCluster) -> None:
-    """The approval runs on the customer's worker; it is blocked there (another transaction is
-    creating the same customer), its backend is killed, and nothing of it remains. Calling
-    again succeeds."""
-    dsn = _distributed_database(citus_cluster, "worker_kill")
+@pytest.mark.parametrize("path", ["approve", "accept"])
+def test_a_worker_backend_killed_mid_approval_leaves_nothing_partial(citus_cluster: TempCluster, path: str) -> None:
+    """The approval (or a customer's acceptance of an invitation, with welcome points) runs on
+    the customer's worker; it is blocked there (another transaction is creating the same
+    customer), its backend is killed, and nothing of it remains. Calling again succeeds."""
+    dsn = _distributed_database(citus_cluster, f"worker_kill_{path}")
     with psycopg.connect(dsn) as conn:
-        request_id, worker = _a_request_and_its_worker(citus_cluster, conn)
+        request_id, worker = _a_request_and_its_worker(citus_cluster, conn, invitation=path == "accept")
+
+    def decide(conn: psycopg.Connection[Any]) -> loyaltydb.EnrollmentResult:
+        if path == "approve":
+            return loyaltydb.approve_enrollment(conn, request_id)
+        return loyaltydb.accept_invitation(conn, request_id, customer_id=32)
+
     outcome: list[BaseException | object] = []
     with psycopg.connect(dsn) as blocker:
         blocker.execute("INSERT INTO loyalty.customers (id, user_id, name) VALUES (32, 32, 'Blocker')")
@@ -211,18 +223,19 @@ def test_a_worker_backend_killed_mid_approval_leaves_nothing_partial(citus_clust
         def approve() -> None:
             try:
                 with psycopg.connect(dsn, autocommit=True) as conn:
-                    outcome.append(loyaltydb.approve_enrollment(conn, request_id))
+                    outcome.append(decide(conn))
             except BaseException as exc:  # noqa: BLE001 - inspected below
                 outcome.append(exc)
 
         thread = threading.Thread(target=approve)
         thread.start()
-        with psycopg.connect(worker.conninfo("worker_kill"), autocommit=True) as on_worker:
+        with psycopg.connect(worker.conninfo(f"worker_kill_{path}"), autocommit=True) as on_worker:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 killed = on_worker.execute(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = 'worker_kill' AND wait_event_type = 'Lock'"
+                    " WHERE datname = %s AND wait_event_type = 'Lock'",
+                    (f"worker_kill_{path}",),
                 ).fetchone()
                 if killed and killed[0]:
                     break
@@ -242,8 +255,16 @@ def test_a_worker_backend_killed_mid_approval_leaves_nothing_partial(citus_clust
         ).fetchone()
         assert left == (0, 0, 0, 0, "PENDING")
         conn.commit()
-        again = loyaltydb.approve_enrollment(conn, request_id)
+        nothing_else = conn.execute(
+            "SELECT (SELECT count(*) FROM loyalty.point_transactions),"
+            " (SELECT count(*) FROM loyalty.customer_notifications WHERE type = 'CUSTOMER_JOINED')"
+        ).fetchone()
+        assert nothing_else == (0, 0)
+        conn.commit()
+        again = decide(conn)
+        points = conn.execute("SELECT sum(points) FROM loyalty.point_transactions").fetchone()
     assert (again.status, again.customer_created) == ("APPROVED", True)
+    assert points == (15,)
 
 
 def test_migrations_after_distribution_keep_working(citus_cluster: TempCluster) -> None:
