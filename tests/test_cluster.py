@@ -351,7 +351,8 @@ def test_distribute_warns_while_the_owner_logs_in_without_a_password(cluster_dsn
 @contextmanager
 def _a_locked_request(cluster_dsn: str) -> Iterator[tuple[uuid.UUID, str]]:
     """A pending request of customer 32 (with a non-v8 twin, as imported rows have, of customer
-    33), both locked FOR UPDATE by another session for the block; their ids. Starts from empty
+    33), both locked FOR UPDATE by another session for the block, which is also creating customer
+    32; the requests' ids. Starts from empty
     tables (the run's shared cluster database) and makes the login role timed_app, whose own
     lock_timeout is 300ms."""
     with psycopg.connect(cluster_dsn, autocommit=True) as admin:
@@ -381,6 +382,8 @@ def _a_locked_request(cluster_dsn: str) -> Iterator[tuple[uuid.UUID, str]]:
             blocker.execute(
                 "SELECT FROM loyalty.customer_approval_requests WHERE customer_id = %s FOR UPDATE", (customer,)
             )
+        # And customer 32 being created: ensure_customer(32) waits for it.
+        blocker.execute("INSERT INTO loyalty.customers (id, user_id, name) VALUES (32, 32, 'Blocker')")
         yield request_id, str(imported)
     finally:
         blocker.rollback()
@@ -409,6 +412,7 @@ def test_a_role_s_lock_timeout_reaches_every_call_on_a_cluster(cluster_dsn: str)
         _times_out(lambda: loyaltydb.approve_enrollment(app, request_id))  # delegated, one hop
         _times_out(lambda: loyaltydb.approve_enrollments(app, [request_id]))
         _times_out(lambda: loyaltydb.approve_enrollment(app, imported))
+        _times_out(lambda: loyaltydb.ensure_customer(app, 32))  # delegated by its user id
 
 
 def test_a_session_s_lock_timeout_reaches_what_runs_on_the_coordinator(cluster_dsn: str) -> None:
@@ -428,6 +432,7 @@ def test_a_session_s_lock_timeout_reaches_what_runs_on_the_coordinator(cluster_d
         with conn.transaction():  # the caller's own transaction: not delegated
             conn.execute("SELECT 1")
             _times_out(lambda: loyaltydb.approve_enrollment(conn, request_id))
+            _times_out(lambda: loyaltydb.ensure_customer(conn, 32))
             raise psycopg.Rollback
 
 
