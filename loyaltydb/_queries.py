@@ -192,11 +192,9 @@ def feed(reader_id: int, *, reader: str, unread_only: bool, limit: int, before: 
 
 
 def mark_read(notification_ids: Iterable[RequestId], *, customer_id: int | None, business_id: int | None) -> Params:
-    """Parameters of :data:`MARK_READ`: exactly one reader."""
+    """Parameters of :data:`MARK_READ` (that exactly one reader is given, the function checks: 22023)."""
     if isinstance(notification_ids, str | bytes | UUID) or not isinstance(notification_ids, Iterable):
         raise InvalidInput(f"notification_ids must be a list of ids, not {type(notification_ids).__name__}")
-    if (customer_id is None) == (business_id is None):
-        raise InvalidInput("give exactly one of customer_id= and business_id=")
     return {
         "ids": [_uuid("notification id", value) for value in notification_ids],
         "customer_id": _optional_id("customer_id", customer_id),
