@@ -1,9 +1,14 @@
 -- As in 0012, except that on one server the program's row lock comes with the program itself
 -- (one statement, not two), and the customer comes from _ensure_customer. Since 0020 a new card
--- gets the program's welcome points, and an accepted invitation tells the business.
+-- gets the program's welcome points, and an accepted invitation tells the business. Since 0023
+-- its statements are planned with enable_seqscan off, as the bulk path's are: loyalty.businesses
+-- is a few pages in most installations, so the planner read it whole (a hash of every business
+-- for the program's join, and a scan for the foreign-key check of a new relationship) on every
+-- approval, 7.6% of an approval's instructions (docs/benchmarks.md); a key probe is what each needs.
 CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
  RETURNS loyalty.enrollment_result
  LANGUAGE plpgsql
+ SET enable_seqscan = off
 AS $$
 DECLARE
     v_program         loyalty._program_info;

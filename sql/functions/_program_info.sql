@@ -1,8 +1,10 @@
 -- A program with its business's display name, welcome points and request lifetime (reference data only: local on every worker);
--- all fields NULL when the program does not exist.
+-- all fields NULL when the program does not exist. enable_seqscan off since 0023, as in
+-- _approve_locked_request: a key probe of loyalty.businesses, not a read of all of it.
 CREATE OR REPLACE FUNCTION loyalty._program_info(p_program_id bigint)
 RETURNS loyalty._program_info
 LANGUAGE plpgsql STABLE
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_program loyalty._program_info;

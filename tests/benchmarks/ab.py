@@ -8,6 +8,11 @@ A cell is ``pgbench`` calling ``loyalty.process_enrollment_approval`` (the
 ``make bench`` b script) for ``--seconds`` at each client count. The other commit's migrations
 come from ``git archive`` (``sql/migrations/``, or ``sql/`` as 0.2.0 kept them).
 
+``--instructions N`` counts instead of timing: the CPU instructions an approval costs on each
+side (valgrind's callgrind on a single-user backend, N approvals against none, in one
+transaction rolled back). Deterministic to a few parts in ten thousand, so a 1% change shows on a
+machine whose timings wander by 30%; it leaves out waits and locks, which the pgbench cells keep.
+
 ``--acceptance`` compares two paths of the working tree instead: A approves requests of
 programs without welcome points, B accepts invitations (the same rows, made invitations) of
 programs with 50 welcome points, so the cost of an acceptance with its ledger row and the
@@ -17,6 +22,8 @@ business's notification shows against the approval it is.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -100,7 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="instead of pgbench: N approvals in one transaction, rolled back (the procedure's CPU cost, no commit)",
     )
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        help="instead of pgbench: instructions an approval, from N approvals under valgrind (needs valgrind)",
+    )
     args = parser.parse_args(argv)
+    if args.instructions:
+        return _instructions(args)
     if args.loop:
         return _loop(args)
     clients = [int(part) for part in args.clients.split(",")]
@@ -214,6 +229,54 @@ def _loop(args: argparse.Namespace) -> int:
         f"| {args.loop:,} in one transaction | {statistics.median(a):.1f} ({min(a):.1f}-{max(a):.1f})"
         f" | {statistics.median(b):.1f} ({min(b):.1f}-{max(b):.1f}) | {ratio:.3f} |"
     )
+    return 0
+
+
+#: The approvals counted by --instructions: those of bench.queue numbered lo to hi.
+_APPROVALS = (
+    "SELECT count(r.status) FROM bench.queue AS q,"
+    " LATERAL loyalty.process_enrollment_approval(p_request_id => q.request_id) AS r WHERE q.n BETWEEN {lo} AND {hi};\n"
+)
+#: Approvals made first in every count, so that plans and caches are warm in both.
+_WARM_UP = 40
+
+
+def _instructions_of(server: TempServer, dbname: str, approvals: int) -> int:
+    """Instructions of a single-user backend that warms up, makes ``approvals`` approvals and
+    rolls back (the server must be stopped: single-user mode owns the data directory)."""
+    script = f"BEGIN;\n{_APPROVALS.format(lo=1, hi=_WARM_UP)}"
+    if approvals:
+        script += _APPROVALS.format(lo=_WARM_UP + 1, hi=_WARM_UP + approvals)
+    script += "ROLLBACK;\n"
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("make bench-ab: --instructions needs valgrind (apt-get install valgrind)")
+    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", str(server.bindir / "postgres"),
+               "--single", "-D", str(server.data_dir), dbname]  # fmt: skip
+    if os.geteuid() == 0:  # the data directory belongs to the postgres OS user
+        command = ["runuser", "-u", "postgres", "--", *command]
+    done = subprocess.run(command, input=script, capture_output=True, text=True, cwd="/", check=False)
+    collected = re.search(r"Collected : (\d+)", done.stderr)
+    if collected is None or "ERROR" in done.stdout:
+        raise SystemExit(f"make bench-ab: the counted backend failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+    return int(collected.group(1))
+
+
+def _instructions(args: argparse.Namespace) -> int:
+    """Instructions an approval on each side: (warm-up and N approvals) minus (warm-up alone)."""
+    counts: dict[str, float] = {}
+    with TempServer() as server, tempfile.TemporaryDirectory() as scratch:
+        sides = {f"A ({args.ref})": _migrations_of(args.ref, Path(scratch)), "B (working tree)": migrations_dir()}
+        names = ["ab_count_0", "ab_count_1"]
+        _prepare(server, sides, names, args.scale, max(args.pending, _WARM_UP + args.instructions))
+        with server.stopped():
+            for side, name in zip(sides, names, strict=True):
+                total = _instructions_of(server, name, args.instructions) - _instructions_of(server, name, 0)
+                counts[side] = total / args.instructions
+                print(f"{side}: {counts[side] / 1000:,.1f} k instructions an approval", file=sys.stderr)
+    a, b = counts.values()
+    print(f"| instructions an approval | {' | '.join(sides)} | B/A |\n|---|---:|---:|---:|")
+    print(f"| {args.instructions:,} approvals, valgrind | {a / 1000:,.1f} k | {b / 1000:,.1f} k | {b / a:.3f} |")
     return 0
 
 

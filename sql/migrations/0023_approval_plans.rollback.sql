@@ -1,0 +1,172 @@
+-- Objects created from here on belong to loyalty_owner (see 0008_roles).
+SET LOCAL ROLE loyalty_owner;
+
+-- As 0021_invitations defined it.
+CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
+ RETURNS loyalty.enrollment_result
+ LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer        loyalty.customer_result;
+    v_enrollment_id   bigint;
+    v_card_id         bigint;
+    v_card_number     text;
+    v_notification_id uuid;
+    v_welcome_points  integer := 0;
+BEGIN
+    -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
+    -- Not on a cluster: there a row lock on reference data locks the whole shard.
+    IF loyalty._distributed() THEN
+        v_program := loyalty._program_info(p_request.program_id);
+    ELSE
+        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+               p.welcome_points, p.request_ttl
+          INTO v_program
+          FROM loyalty.loyalty_programs AS p
+          JOIN loyalty.businesses AS b ON b.id = p.business_id
+         WHERE p.id = p_request.program_id
+           FOR SHARE OF p;
+    END IF;
+    IF v_program.id IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_request.program_id);
+    END IF;
+    IF v_program.status <> 'ACTIVE' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY005',
+            MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
+    END IF;
+
+    -- The customer first: every row below has a foreign key to it.
+    v_customer := loyalty._ensure_customer(p_request.customer_id);
+
+    -- The relationship before the (customer, program) rows: it is shared by all of a customer's
+    -- programs at one business, so taking it first keeps bulk and single approvals deadlock-free.
+    -- The WHERE keeps an already active relationship unwritten (the row is locked all the same).
+    INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
+    VALUES (v_customer.id, v_program.business_id)
+    ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+     WHERE r.status <> 'ACTIVE';
+
+    -- Create or re-activate; the unique key makes concurrent approvals converge on one row.
+    INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
+    VALUES (v_customer.id, v_program.id)
+    ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+    RETURNING e.id INTO v_enrollment_id;
+
+    -- The card that exists (duplicate request, returning customer), re-activated; else a new
+    -- one. The enrollment row locked above serialises this check for the pair, so a card
+    -- number is made only for a card that is really new.
+    UPDATE loyalty.loyalty_cards AS c
+       SET status = 'ACTIVE', updated_at = now()
+     WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
+    RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+    IF NOT FOUND THEN
+        -- A new card starts with the program's welcome points: on the card and in the ledger,
+        -- whose unique key allows one WELCOME row a card, whatever path made it.
+        v_welcome_points := v_program.welcome_points;
+        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
+        VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id),
+                v_welcome_points)
+        RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+        IF v_welcome_points > 0 THEN
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
+            VALUES (v_customer.id, v_card_id, v_program.id, v_welcome_points, 'WELCOME', p_request.id);
+        END IF;
+    END IF;
+
+    -- One CARD_CREATED notification per card (partial unique index); a reused card keeps its own.
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, type, title, message, data, card_id)
+    VALUES (v_customer.id, v_program.business_id, 'CARD_CREATED',
+            loyalty._card_created_title(v_program.name),
+            loyalty._card_created_message(v_program.name, v_program.business_name, v_customer.name, v_welcome_points),
+            loyalty._card_created_data(v_customer.name, v_program.name, v_program.business_name, v_card_number,
+                                       p_request.id, v_welcome_points),
+            v_card_id)
+    ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING
+    RETURNING n.id INTO v_notification_id;
+    IF NOT FOUND THEN
+        SELECT n.id INTO STRICT v_notification_id
+          FROM loyalty.customer_notifications AS n
+         WHERE n.customer_id = v_customer.id AND n.card_id = v_card_id AND n.type = 'CARD_CREATED';
+    END IF;
+
+    -- An accepted invitation: the business is told, by name, on the customer's shard (one hop).
+    IF p_request.kind = 'INVITATION' THEN
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        VALUES (v_customer.id, v_program.business_id, 'BUSINESS', 'CUSTOMER_JOINED',
+                loyalty._other_side_title(true, v_customer.name, v_program.name),
+                loyalty._other_side_message(true, v_customer.name, v_program.name, NULL),
+                jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'request_id', p_request.id,
+                                   'card_id', v_card_id));
+    END IF;
+
+    IF p_request.notification_id IS NOT NULL THEN
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+         WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
+    END IF;
+
+    UPDATE loyalty.customer_approval_requests AS r
+       SET status = 'APPROVED', response_at = now(),
+           enrollment_id = v_enrollment_id, card_id = v_card_id,
+           customer_created = v_customer.created, result_notification_id = v_notification_id
+     WHERE r.customer_id = p_request.customer_id AND r.id = p_request.id;
+
+    RETURN ROW(p_request.id, 'APPROVED', v_customer.id, v_program.id, v_enrollment_id,
+               v_card_id, v_card_number, v_customer.created, v_notification_id)::loyalty.enrollment_result;
+END;
+$$;
+
+-- As 0021_invitations defined it.
+CREATE OR REPLACE FUNCTION loyalty._decide_locked_request(p_request loyalty.customer_approval_requests, p_approved boolean, p_reason text, p_business_id bigint)
+ RETURNS loyalty.enrollment_result
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    -- Checked before anything else, replays included: another business learns nothing.
+    PERFORM loyalty._check_business(p_request, p_business_id);
+
+    -- Overdue (swept or not): nothing is decided. A decision made in time replays below.
+    IF p_request.status = 'EXPIRED' OR (p_request.status = 'PENDING' AND p_request.expires_at <= now()) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY009',
+            MESSAGE = format('Enrollment request %s expired at %s', p_request.id, p_request.expires_at);
+    END IF;
+
+    IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
+        -- Idempotent: the same decision again changes nothing and returns the same result.
+        RETURN loyalty._stored_result(p_request);
+    ELSIF p_request.status <> 'PENDING' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY002',
+            MESSAGE = format('Enrollment request %s is already %s', p_request.id, p_request.status);
+    ELSIF p_approved THEN
+        RETURN loyalty._approve_locked_request(p_request);
+    ELSE
+        RETURN loyalty._reject_locked_request(p_request, p_reason);
+    END IF;
+END;
+$function$;
+
+-- As 0021_invitations defined it.
+CREATE OR REPLACE FUNCTION loyalty._program_info(p_program_id bigint)
+RETURNS loyalty._program_info
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_program loyalty._program_info;
+BEGIN
+    SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+           p.welcome_points, p.request_ttl
+      INTO v_program
+      FROM loyalty.loyalty_programs AS p
+      JOIN loyalty.businesses AS b ON b.id = p.business_id
+     WHERE p.id = p_program_id;
+    RETURN v_program;
+END;
+$$;
+
