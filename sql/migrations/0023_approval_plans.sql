@@ -1,5 +1,5 @@
 -- 0023_approval_plans: the single approval path back within 5% of this round's start (eec7ab5):
--- 4.6% more instructions an approval instead of 14.3% (valgrind; docs/benchmarks.md), with the
+-- 3.7% more instructions an approval instead of 14.3% (valgrind; docs/benchmarks.md), with the
 -- same results and the same locks:
 -- * _approve_locked_request and _program_info plan with enable_seqscan off, as
 --   process_enrollment_approvals has since 0010: the planner read loyalty.businesses whole (it
