@@ -13,6 +13,11 @@ side (valgrind's callgrind on a single-user backend, N approvals against none, i
 transaction rolled back). Deterministic to a few parts in ten thousand, so a 1% change shows on a
 machine whose timings wander by 30%; it leaves out waits and locks, which the pgbench cells keep.
 
+``--hot`` compares two loads of the working tree: A with 2,000 programs (1,000 businesses), B
+with 10 (5 businesses), so that concurrent approvals share a few program rows (each takes its
+program ``FOR SHARE``). The rows are loaded twice, not copied: an A/A run of two loads differed
+by up to 13%.
+
 ``--acceptance`` compares two paths of the working tree instead: A approves requests of
 programs without welcome points, B accepts invitations (the same rows, made invitations) of
 programs with 50 welcome points, so the cost of an acceptance with its ledger row and the
@@ -88,6 +93,17 @@ def _prepare(server: TempServer, sides: dict[str, Path], names: list[str], scale
         admin.execute("CHECKPOINT")
 
 
+def _prepare_hot(server: TempServer, names: list[str], scale: int, pending: int) -> None:
+    """The working tree's rows twice: with 1,000 businesses (2,000 programs), then with 5 (10)."""
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        for name, businesses in zip(names, [1000, 5], strict=True):
+            admin.execute(f"CREATE DATABASE {name}")
+            _migrate_from(server.conninfo(name), migrations_dir())
+            print(f"loading {name} with {2 * businesses:,} programs", file=sys.stderr)
+            load(server.conninfo(name), scale, pending, lambda line: None, businesses=businesses)
+        admin.execute("CHECKPOINT")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench-ab", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--ref", default="HEAD", help="the commit to compare with (default HEAD)")
@@ -107,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="instead of pgbench: N approvals in one transaction, rolled back (the procedure's CPU cost, no commit)",
     )
+    parser.add_argument("--hot", action="store_true", help="A: 2,000 programs; B: 10 programs (both the working tree)")
     parser.add_argument(
         "--instructions",
         type=int,
@@ -123,10 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     with TempServer() as server, tempfile.TemporaryDirectory() as scratch:
         if args.acceptance:
             sides = {"A (approval, 0 points)": migrations_dir(), "B (acceptance, 50 points)": migrations_dir()}
+        elif args.hot:
+            sides = {"A (2,000 programs)": migrations_dir(), "B (10 programs)": migrations_dir()}
         else:
             sides = {f"A ({args.ref})": _migrations_of(args.ref, Path(scratch)), "B (working tree)": migrations_dir()}
         templates = dict(zip(sides, ["ab_template_0", "ab_template_1"], strict=True))
-        _prepare(server, sides, list(templates.values()), args.scale, args.pending)
+        if args.hot:
+            _prepare_hot(server, list(templates.values()), args.scale, args.pending)
+        else:
+            _prepare(server, sides, list(templates.values()), args.scale, args.pending)
         scripts = dict.fromkeys(sides, PROCEDURE_SCRIPT)
         if args.acceptance:
             scripts = _as_acceptance(server, list(templates.values()), list(sides))

@@ -73,10 +73,11 @@ class Measurement:
         }
 
 
-def load(conninfo: str, scale: int, pending: int, say: Say) -> None:
-    """Users, businesses (2 programs each), customers with a card for half the users, and
-    ``pending`` PENDING requests (each with its notification) queued for the measurements."""
-    businesses = max(10, scale // 100)
+def load(conninfo: str, scale: int, pending: int, say: Say, businesses: int | None = None) -> None:
+    """Users, businesses (2 programs each; one a hundred users unless given), customers with a
+    card for half the users, and ``pending`` PENDING requests (each with its notification)
+    queued for the measurements."""
+    businesses = businesses or max(10, scale // 100)
     programs = 2 * businesses
     chunk = 100_000
     with psycopg.connect(conninfo, autocommit=True) as conn:
