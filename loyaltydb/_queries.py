@@ -39,6 +39,8 @@ REQUEST: Final[LiteralString] = (
 )
 ENSURE_CUSTOMER: Final[LiteralString] = "SELECT * FROM loyalty.ensure_customer(p_user_id => %(user_id)s::bigint)"
 CUSTOMER_CARDS: Final[LiteralString] = "SELECT * FROM loyalty.customer_cards(p_customer_id => %(customer_id)s::bigint)"
+#: A card by its number, or by a number it carried in the replaced system (0 or 1 row).
+FIND_CARD: Final[LiteralString] = "SELECT * FROM loyalty.find_card(p_card_number => %(card_number)s::text)"
 PENDING: Final[LiteralString] = (
     "SELECT * FROM loyalty.pending_requests("
     "p_business_id => %(business_id)s::bigint, p_limit => %(limit)s::integer, p_after => %(after)s::uuid)"
@@ -140,6 +142,13 @@ def user(user_id: int) -> Params:
 def customer(customer_id: int) -> Params:
     """Parameters of :data:`CUSTOMER_CARDS`."""
     return {"customer_id": _id("customer_id", customer_id)}
+
+
+def card_number(number: str) -> Params:
+    """Parameters of :data:`FIND_CARD`: the number as given (compared exactly, spaces and all)."""
+    if not isinstance(number, str):
+        raise InvalidInput(f"card_number must be a string, not {type(number).__name__}")
+    return {"card_number": _optional_text("card_number", number)}
 
 
 def pending(business_id: int, *, limit: int, after: RequestId | None) -> Params:

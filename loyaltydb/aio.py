@@ -41,6 +41,7 @@ __all__ = [
     "decline_invitation",
     "ensure_customer",
     "expire_requests",
+    "find_card",
     "invite_customer",
     "mark_notifications_read",
     "pending_invitations",
@@ -162,6 +163,13 @@ async def ensure_customer(conn: AsyncConnectable, user_id: int) -> Customer:
 async def customer_cards(conn: AsyncConnectable, customer_id: int) -> list[Card]:
     """The customer's cards, each with its program's and business's names."""
     return await _fetch_all(conn, queries.CUSTOMER_CARDS, queries.customer(customer_id), class_row(Card))
+
+
+async def find_card(conn: AsyncConnectable, card_number: str) -> Card | None:
+    """The card with this number: its loyaltydb number, or any number it carried in the replaced
+    system (imported by ``loyaltydb import-legacy``); None when no card has it."""
+    cards = await _fetch_all(conn, queries.FIND_CARD, queries.card_number(card_number), class_row(Card))
+    return cards[0] if cards else None
 
 
 async def pending_requests(

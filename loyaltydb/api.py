@@ -42,6 +42,7 @@ __all__ = [
     "decline_invitation",
     "ensure_customer",
     "expire_requests",
+    "find_card",
     "invite_customer",
     "mark_notifications_read",
     "pending_invitations",
@@ -161,6 +162,13 @@ def ensure_customer(conn: Connectable, user_id: int) -> Customer:
 def customer_cards(conn: Connectable, customer_id: int) -> list[Card]:
     """The customer's cards, each with its program's and business's names."""
     return _fetch_all(conn, queries.CUSTOMER_CARDS, queries.customer(customer_id), class_row(Card))
+
+
+def find_card(conn: Connectable, card_number: str) -> Card | None:
+    """The card with this number: its loyaltydb number, or any number it carried in the replaced
+    system (imported by ``loyaltydb import-legacy``); None when no card has it."""
+    cards = _fetch_all(conn, queries.FIND_CARD, queries.card_number(card_number), class_row(Card))
+    return cards[0] if cards else None
 
 
 def pending_requests(

@@ -22,6 +22,7 @@ import yoyo.exceptions as yoyo_errors
 
 from . import __version__, api, distribution, migrations
 from . import _cli_flow as flow
+from . import _cli_legacy as legacy
 from . import _demo as demo
 from . import _selfcheck as selfcheck
 from ._cli_args import dsn as _dsn
@@ -121,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     pending.add_argument("--after", metavar="ID", help="the next page: the last request id of the previous one")
     pending.add_argument("--json", action="store_true", help="print the requests as JSON")
     flow.add_commands(command, common)
+    legacy.add_command(command, common)
     command(
         "selfcheck",
         "prove approval works on this database, in a transaction it rolls back",
@@ -264,6 +266,8 @@ def _run(args: argparse.Namespace) -> int:
         return _pending(args)
     elif args.command in flow.COMMANDS:
         return flow.run(args)
+    elif args.command == "import-legacy":
+        return legacy.run(args)
     elif args.command == "selfcheck":
         return _selfcheck(args)
     elif args.command == "distribute":

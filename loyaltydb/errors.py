@@ -178,6 +178,11 @@ class ConnectionFailed(LoyaltyError):
     """The database could not be reached (bad DSN, server down, authentication failed)."""
 
 
+class LegacySourceError(LoyaltyError):
+    """``import-legacy``'s source cannot be read as the replaced system's database: unreachable,
+    without its tables (in the schema named), or with a column or row the import cannot read."""
+
+
 class PermissionDenied(LoyaltyError):
     """The connected role may not do what a call or a command needs (SQLSTATE 42501 from the
     server: a login role not granted ``loyalty_app``, say; or found by a command before anything

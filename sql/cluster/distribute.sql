@@ -26,6 +26,11 @@ BEGIN
     END IF;
     ALTER TABLE loyalty.businesses DROP CONSTRAINT IF EXISTS businesses_id_fkey;
     ALTER TABLE loyalty.loyalty_cards DROP CONSTRAINT IF EXISTS loyalty_cards_card_number_key;
+    -- The same for the imported cards' legacy numbers (0024): looked up by an index of each shard.
+    IF to_regclass('loyalty.card_aliases_card_number_key') IS NOT NULL THEN
+        DROP INDEX loyalty.card_aliases_card_number_key;
+        CREATE INDEX card_aliases_card_number_idx ON loyalty.card_aliases (card_number);
+    END IF;
 
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'loyalty.users'::regclass) THEN
         -- Foreign keys are set aside while the tables move (Citus wants both ends distributed
@@ -55,7 +60,8 @@ BEGIN
                    ('loyalty.customer_business_relationships', 'customer_id', 'loyalty.users'),
                    ('loyalty.customer_notifications', 'customer_id', 'loyalty.users'),
                    ('loyalty.customer_approval_requests', 'customer_id', 'loyalty.users'),
-                   ('loyalty.point_transactions', 'customer_id', 'loyalty.users')
+                   ('loyalty.point_transactions', 'customer_id', 'loyalty.users'),
+                   ('loyalty.card_aliases', 'customer_id', 'loyalty.users')
         LOOP
             -- A table a later migration adds (distributed by that migration if it comes after this).
             CONTINUE WHEN to_regclass(v_table) IS NULL;
