@@ -85,13 +85,15 @@ SELECT 'customers', r.id::text, 'merged',
   FROM legacy_customers_ranked AS r WHERE r.rank > 1;
 
 -- name: target_rows
--- The target's programs, businesses, enrollments and cards before this run adds any.
+-- The target's programs, businesses, enrollments, cards and relationships before this run adds any.
 CREATE TEMP TABLE target_programs AS SELECT g.id, g.business_id FROM loyalty.loyalty_programs AS g;
 CREATE TEMP TABLE target_businesses AS SELECT b.id FROM loyalty.businesses AS b;
 CREATE TEMP TABLE target_enrollments AS SELECT e.customer_id, e.id FROM loyalty.program_enrollments AS e;
 CREATE INDEX ON target_enrollments (id);
 CREATE TEMP TABLE target_cards AS SELECT k.customer_id, k.id FROM loyalty.loyalty_cards AS k;
 CREATE INDEX ON target_cards (id);
+CREATE TEMP TABLE target_relationships AS SELECT r.customer_id, r.id FROM loyalty.customer_business_relationships AS r;
+CREATE INDEX ON target_relationships (id);
 
 -- name: programs_resolved
 -- A program's business must be a user; its status is ACTIVE only when both status and is_active
@@ -191,6 +193,8 @@ SELECT l.*, p.user_id,
             WHEN p.legacy_id IS NULL THEN format('customer %s is neither a customer nor a user', l.customer)
             WHEN p.user_id IS NULL THEN p.reason
             WHEN b.id IS NULL THEN format('business %s is no user', l.business)
+            WHEN EXISTS (SELECT FROM target_relationships AS t WHERE t.id = l.id AND t.customer_id <> p.user_id)
+                THEN format('id %s is another customer''s relationship in loyaltydb', l.id)
        END AS reason
   FROM (SELECT r.*, pg_temp.legacy_id(r.customer_id) AS customer, pg_temp.legacy_id(r.business_id) AS business
           FROM legacy_relationships AS r OFFSET 0) AS l

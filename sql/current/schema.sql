@@ -1544,6 +1544,29 @@ $$;
 ALTER FUNCTION loyalty.expire_requests(p_limit integer) OWNER TO loyalty_owner;
 
 --
+-- Name: find_card(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.find_card(p_card_number text) RETURNS SETOF loyalty.card_details
+    LANGUAGE plpgsql STABLE STRICT SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN QUERY SELECT d.* FROM loyalty.card_details AS d WHERE d.card_number = p_card_number;
+    IF NOT FOUND THEN
+        RETURN QUERY
+            SELECT d.*
+              FROM loyalty.card_aliases AS a
+              JOIN loyalty.card_details AS d ON d.customer_id = a.customer_id AND d.id = a.card_id
+             WHERE a.card_number = p_card_number;
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.find_card(p_card_number text) OWNER TO loyalty_owner;
+
+--
 -- Name: invite_customer(bigint, bigint, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2253,6 +2276,27 @@ $$;
 ALTER FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) OWNER TO loyalty_owner;
 
 --
+-- Name: card_aliases; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.card_aliases (
+    customer_id bigint NOT NULL,
+    card_number text NOT NULL,
+    card_id bigint NOT NULL,
+    legacy_card_id bigint NOT NULL
+);
+
+
+ALTER TABLE loyalty.card_aliases OWNER TO loyalty_owner;
+
+--
+-- Name: TABLE card_aliases; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
+--
+
+COMMENT ON TABLE loyalty.card_aliases IS 'Card numbers an imported card carried in the replaced system; loyalty.find_card answers to them.';
+
+
+--
 -- Name: card_number_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2545,6 +2589,14 @@ ALTER TABLE ONLY loyalty.businesses
 
 
 --
+-- Name: card_aliases card_aliases_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.card_aliases
+    ADD CONSTRAINT card_aliases_pkey PRIMARY KEY (customer_id, card_number);
+
+
+--
 -- Name: customer_approval_requests customer_approval_requests_id_carries_its_customer; Type: CHECK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2662,6 +2714,13 @@ ALTER TABLE ONLY loyalty.program_enrollments
 
 ALTER TABLE ONLY loyalty.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: card_aliases_card_number_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE UNIQUE INDEX card_aliases_card_number_key ON loyalty.card_aliases USING btree (card_number);
 
 
 --
@@ -2789,6 +2848,14 @@ CREATE TRIGGER users_refresh_business AFTER UPDATE OF name, email ON loyalty.use
 
 ALTER TABLE ONLY loyalty.businesses
     ADD CONSTRAINT businesses_id_fkey FOREIGN KEY (id) REFERENCES loyalty.users(id);
+
+
+--
+-- Name: card_aliases card_aliases_card_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.card_aliases
+    ADD CONSTRAINT card_aliases_card_fkey FOREIGN KEY (customer_id, card_id) REFERENCES loyalty.loyalty_cards(customer_id, id) ON DELETE CASCADE;
 
 
 --
@@ -3210,6 +3277,14 @@ GRANT ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) TO loyalt
 
 REVOKE ALL ON FUNCTION loyalty.expire_requests(p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.expire_requests(p_limit integer) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION find_card(p_card_number text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.find_card(p_card_number text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.find_card(p_card_number text) TO loyalty_app;
 
 
 --

@@ -9,6 +9,16 @@
 -- Objects created from here on belong to loyalty_owner (see 0008_roles).
 SET LOCAL ROLE loyalty_owner;
 
+-- On a distributed database: one connection per worker for this transaction's DDL (as in 0020:
+-- the new table has a key to the cards, which have keys to reference tables).
+DO $$
+BEGIN
+    IF loyalty._distributed() THEN
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+END
+$$;
+
 -- A legacy number of an imported card: one card a number (unique on one server; on a cluster,
 -- where no index spans the workers, by construction: the import never writes a number twice).
 CREATE TABLE loyalty.card_aliases (

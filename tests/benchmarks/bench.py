@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 
+from benchmarks import legacy_import
 from loyaltydb import aio, api
 from loyaltydb.distribution import distribute
 from loyaltydb.migrations import migrate
@@ -458,8 +459,21 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("--profile", action="store_true", help="also report the procedure's costliest statements")
     parser.add_argument("--cluster", action="store_true", help="also: the same approvals on a Citus cluster")
     parser.add_argument("--cluster-only", action="store_true", help="only the cluster comparison")
+    parser.add_argument("--legacy", default="20000,100000", help="legacy import: customers generated; '' to skip")
+    parser.add_argument("--legacy-rounds", type=int, default=2, help="plain copies and imports, alternating")
+    parser.add_argument("--legacy-only", action="store_true", help="only the legacy import figures")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
+    legacy_sizes = [int(s) for s in args.legacy.split(",") if s]
+    if args.legacy_only:
+        with TempServer() as server:
+            figures = legacy_import.run(server, legacy_sizes, args.legacy_rounds, say)
+        legacy_import.print_figures(figures, say)
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"bench-legacy-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+        path.write_text(json.dumps({"legacy_import": figures}, indent=2))
+        say(f"written: {path}")
+        return 0
     if args.cluster_only:
         only = {"cluster": cluster_run(args.scale, args.pending, clients, args.seconds, say)}
         args.out.mkdir(parents=True, exist_ok=True)
@@ -481,6 +495,7 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
             report["profile"] = profile(server.conninfo("loyalty"))
         sizes = [int(s) for s in args.scale_check.split(",") if s]
         report["scale_check"] = scale_check(server, sizes, args.seconds, say) if sizes else []
+        report["legacy_import"] = legacy_import.run(server, legacy_sizes, args.legacy_rounds, say)
     if args.cluster:
         report["cluster"] = cluster_run(min(args.scale, 100_000), 60_000, [1, 8], args.seconds, say)
     report["when"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -503,6 +518,7 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
             f"{large['cost_ms_1_client'] / small['cost_ms_1_client']:.2f}")  # fmt: skip
     for row in report.get("profile", []):
         say(f"profile {row['us_per_call']:>7} us x {row['calls']:>7}  {row['statement']}")
+    legacy_import.print_figures(report["legacy_import"], say)
     say(f"seq scans on loyalty tables during the measurements: {report['seq_scans_during_measurements']}")
     say(f"written: {stem.with_suffix('.json')}" + (f", {stem.with_suffix('.png')}" if drawn else " (no matplotlib)"))
     return 0
