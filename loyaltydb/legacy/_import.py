@@ -192,13 +192,14 @@ def _report(
         )
         for name in REPORTED
     ]
-    rows = [
-        ReportRow(*row)
-        for row in target.execute(
+    # Through a server-side cursor: the client holds the report, never a second copy of it.
+    with target.cursor(name="legacy_report") as cur:
+        cur.itersize = 2000
+        cur.execute(
             "SELECT table_name, legacy_id, action, reason FROM legacy_report"
             " ORDER BY table_name, action, length(legacy_id), legacy_id"
         )
-    ]
+        rows = [ReportRow(*row) for row in cur]
     return ImportReport(dry_run=dry_run, tables=tables, rows=rows)
 
 

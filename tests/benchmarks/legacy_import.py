@@ -104,7 +104,6 @@ def run(server: TempServer, sizes: Sequence[int], rounds: int, say: Say) -> list
                 "peak_rss_mb": round(max(i["peak_rss_mb"] for i in imports), 1),
             }
         )
-    drop_database(server, template)
     return results
 
 
