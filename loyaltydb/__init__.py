@@ -13,7 +13,7 @@ try:  # one source of truth: the version in pyproject.toml, as installed
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
-from . import errors
+from . import errors, events
 from .api import (
     accept_invitation,
     approve_enrollment,
@@ -55,6 +55,7 @@ __all__ = [
     "decline_invitation",
     "ensure_customer",
     "errors",
+    "events",
     "expire_requests",
     "find_card",
     "invite_customer",

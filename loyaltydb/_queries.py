@@ -39,6 +39,19 @@ REQUEST: Final[LiteralString] = (
 )
 ENSURE_CUSTOMER: Final[LiteralString] = "SELECT * FROM loyalty.ensure_customer(p_user_id => %(user_id)s::bigint)"
 CUSTOMER_CARDS: Final[LiteralString] = "SELECT * FROM loyalty.customer_cards(p_customer_id => %(customer_id)s::bigint)"
+#: The consumer API of the events outbox (docs/events.md).
+FETCH_EVENTS: Final[LiteralString] = (
+    "SELECT * FROM loyalty.fetch_events(p_consumer => %(consumer)s::text, p_limit => %(limit)s::integer,"
+    " p_visibility_timeout => %(visibility_timeout)s::double precision)"
+)
+ACK_EVENTS: Final[LiteralString] = (
+    "SELECT loyalty.ack_events(p_consumer => %(consumer)s::text, p_event_ids => %(event_ids)s::bigint[])"
+)
+PRUNE_EVENTS: Final[LiteralString] = (
+    "SELECT loyalty.prune_events(p_older_than => make_interval(secs => %(older_than)s::double precision))"
+)
+LISTEN_EVENTS: Final[LiteralString] = "LISTEN loyalty_events"
+LISTENING: Final[LiteralString] = "SELECT 'loyalty_events' = ANY (ARRAY(SELECT pg_listening_channels()))"
 #: A card by its number, or by a number it carried in the replaced system (0 or 1 row).
 FIND_CARD: Final[LiteralString] = "SELECT * FROM loyalty.find_card(p_card_number => %(card_number)s::text)"
 PENDING: Final[LiteralString] = (
@@ -142,6 +155,37 @@ def user(user_id: int) -> Params:
 def customer(customer_id: int) -> Params:
     """Parameters of :data:`CUSTOMER_CARDS`."""
     return {"customer_id": _id("customer_id", customer_id)}
+
+
+def events_fetch(consumer: str, *, limit: int, visibility_timeout: float) -> Params:
+    """Parameters of :data:`FETCH_EVENTS` (the ranges are checked by the server)."""
+    if isinstance(visibility_timeout, bool) or not isinstance(visibility_timeout, int | float):
+        raise InvalidInput(f"visibility_timeout must be a number of seconds, not {type(visibility_timeout).__name__}")
+    return {
+        "consumer": _consumer(consumer),
+        "limit": _id("limit", limit),
+        "visibility_timeout": float(visibility_timeout),
+    }
+
+
+def events_ack(consumer: str, event_ids: Iterable[int]) -> Params:
+    """Parameters of :data:`ACK_EVENTS`: the ids as a list (one round trip)."""
+    if isinstance(event_ids, str | bytes | int):
+        raise InvalidInput(f"event_ids must be a list of event ids, not {type(event_ids).__name__}")
+    return {"consumer": _consumer(consumer), "event_ids": [_id("event id", i) for i in event_ids]}
+
+
+def events_prune(older_than: float) -> Params:
+    """Parameters of :data:`PRUNE_EVENTS`: seconds."""
+    if isinstance(older_than, bool) or not isinstance(older_than, int | float):
+        raise InvalidInput(f"older_than must be a number of seconds, not {type(older_than).__name__}")
+    return {"older_than": float(older_than)}
+
+
+def _consumer(name: object) -> str:
+    if not isinstance(name, str):
+        raise InvalidInput(f"consumer must be a name (a string), not {type(name).__name__}")
+    return name
 
 
 def card_number(number: str) -> Params:

@@ -29,11 +29,12 @@ from ._connections import Connectable, sync_connection
 from ._notices import forward_notices
 from ._queries import RequestId
 from ._transactions import TransactionPlan, record_retry
-from .errors import TransactionConflict, translated_errors
-from .models import Card, Customer, EnrollmentResult, Notification, PendingInvitation, PendingRequest
+from .errors import InvalidInput, TransactionConflict, translated_errors
+from .models import Card, Customer, EnrollmentResult, Event, Notification, PendingInvitation, PendingRequest
 
 __all__ = [
     "accept_invitation",
+    "ack_events",
     "approve_enrollment",
     "approve_enrollments",
     "business_notifications",
@@ -41,12 +42,16 @@ __all__ = [
     "customer_notifications",
     "decline_invitation",
     "ensure_customer",
+    "events",
     "expire_requests",
+    "fetch_events",
     "find_card",
     "invite_customer",
+    "listen_events",
     "mark_notifications_read",
     "pending_invitations",
     "pending_requests",
+    "prune_events",
     "reject_enrollment",
     "request_enrollment",
 ]
@@ -265,3 +270,54 @@ def expire_requests(conn: Connectable, *, limit: int = 1000) -> int:
     returns how many. Call again until it returns less than ``limit``."""
     expired: int = _fetch_one(conn, queries.EXPIRE, queries.expire(limit), scalar_row)
     return expired
+
+
+def fetch_events(
+    conn: Connectable, consumer: str, *, limit: int = 100, visibility_timeout: float = 30.0
+) -> list[Event]:
+    """Up to ``limit`` events ``consumer`` has not acknowledged and no other worker of it holds,
+    oldest first, each held for ``visibility_timeout`` seconds (then given again unless acked:
+    at least once). The first fetch registers the consumer; it then receives every event
+    committed after that, whatever order the transactions commit in."""
+    params = queries.events_fetch(consumer, limit=limit, visibility_timeout=visibility_timeout)
+    return _fetch_all(conn, queries.FETCH_EVENTS, params, class_row(Event))
+
+
+def ack_events(conn: Connectable, consumer: str, event_ids: Iterable[int]) -> int:
+    """Acknowledge events ``consumer`` has handled; returns how many were its to acknowledge."""
+    acked: int = _fetch_one(conn, queries.ACK_EVENTS, queries.events_ack(consumer, event_ids), scalar_row)
+    return acked
+
+
+def prune_events(conn: Connectable, *, older_than: float = 7 * 86400.0) -> int:
+    """Delete events older than ``older_than`` seconds (default 7 days) that every registered
+    consumer has acknowledged; returns how many. An event a consumer has not acked is kept."""
+    pruned: int = _fetch_one(conn, queries.PRUNE_EVENTS, queries.events_prune(older_than), scalar_row)
+    return pruned
+
+
+def listen_events(conn: Connectable, *, timeout: float) -> bool:
+    """Return when new events may be waiting: True on a notification (sent at the commit of a
+    change that wrote events) or at once on the connection's first call, which starts listening
+    (so nothing committed before it is missed); False after ``timeout`` seconds without one. The
+    connection must have no transaction open: notifications arrive between transactions."""
+    pg = sync_connection(conn)
+    if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise InvalidInput("listen_events needs a connection with no transaction open (commit or roll back first)")
+    with _autocommit(pg):
+        listening = (pg.execute(queries.LISTENING)).fetchone()
+        if not (listening and listening[0]):
+            pg.execute(queries.LISTEN_EVENTS)
+            return True
+        for _ in pg.notifies(timeout=timeout, stop_after=1):
+            return True
+    return False
+
+
+class events:  # noqa: N801  (a namespace: loyaltydb.aio.events.fetch, as loyaltydb.events.fetch)
+    """The consumer API of the events outbox under the contract's names (docs/events.md)."""
+
+    fetch = staticmethod(fetch_events)
+    ack = staticmethod(ack_events)
+    listen = staticmethod(listen_events)
+    prune = staticmethod(prune_events)

@@ -21,6 +21,7 @@ import psycopg
 import yoyo.exceptions as yoyo_errors
 
 from . import __version__, api, distribution, migrations
+from . import _cli_events as events_cli
 from . import _cli_flow as flow
 from . import _cli_legacy as legacy
 from . import _demo as demo
@@ -123,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     pending.add_argument("--json", action="store_true", help="print the requests as JSON")
     flow.add_commands(command, common)
     legacy.add_command(command, common)
+    events_cli.add_command(command, common)
     command(
         "selfcheck",
         "prove approval works on this database, in a transaction it rolls back",
@@ -268,6 +270,8 @@ def _run(args: argparse.Namespace) -> int:
         return flow.run(args)
     elif args.command == "import-legacy":
         return legacy.run(args)
+    elif args.command == "events":
+        return events_cli.run(args)
     elif args.command == "selfcheck":
         return _selfcheck(args)
     elif args.command == "distribute":

@@ -88,3 +88,17 @@ class Notification:
     action_taken: bool
     is_read: bool
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change, as ``loyaltydb.events.fetch`` returns it (a ``loyalty.event`` row): ``type`` one
+    of docs/events.md's list, ``payload`` naming people and programs by name, with the ids and,
+    for an event that notifies a customer, ``channels``."""
+
+    id: int
+    type: str
+    customer_id: int
+    business_id: int | None
+    occurred_at: datetime
+    payload: dict[str, Any]

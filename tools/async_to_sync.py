@@ -46,6 +46,7 @@ RULES: list[tuple[str, str]] = [
     (r"\basync_connection\(", "sync_connection("),
     (r"\bAsyncConnectable\b", "Connectable"),
     (r"async with ", "with "),
+    (r"async for ", "for "),
     (r"async def ", "def "),
     (r"await ", ""),
 ]

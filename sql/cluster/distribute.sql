@@ -24,6 +24,9 @@ BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = 'users_refresh_business') THEN
         DROP TRIGGER users_refresh_business ON loyalty.users;
     END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = 'events_notify') THEN
+        DROP TRIGGER events_notify ON loyalty.events;
+    END IF;
     ALTER TABLE loyalty.businesses DROP CONSTRAINT IF EXISTS businesses_id_fkey;
     ALTER TABLE loyalty.loyalty_cards DROP CONSTRAINT IF EXISTS loyalty_cards_card_number_key;
     -- The same for the imported cards' legacy numbers (0024): looked up by an index of each shard.
@@ -61,7 +64,8 @@ BEGIN
                    ('loyalty.customer_notifications', 'customer_id', 'loyalty.users'),
                    ('loyalty.customer_approval_requests', 'customer_id', 'loyalty.users'),
                    ('loyalty.point_transactions', 'customer_id', 'loyalty.users'),
-                   ('loyalty.card_aliases', 'customer_id', 'loyalty.users')
+                   ('loyalty.card_aliases', 'customer_id', 'loyalty.users'),
+                   ('loyalty.events', 'customer_id', 'loyalty.users')
         LOOP
             -- A table a later migration adds (distributed by that migration if it comes after this).
             CONTINUE WHEN to_regclass(v_table) IS NULL;

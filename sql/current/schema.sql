@@ -86,6 +86,22 @@ CREATE TYPE loyalty.enrollment_result AS (
 ALTER TYPE loyalty.enrollment_result OWNER TO loyalty_owner;
 
 --
+-- Name: event; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty.event AS (
+	id bigint,
+	type text,
+	customer_id bigint,
+	business_id bigint,
+	occurred_at timestamp with time zone,
+	payload jsonb
+);
+
+
+ALTER TYPE loyalty.event OWNER TO loyalty_owner;
+
+--
 -- Name: notification; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -266,6 +282,9 @@ DECLARE
     v_card_number     text;
     v_notification_id uuid;
     v_welcome_points  integer := 0;
+    v_card_created    boolean := false;
+    v_preferences     jsonb;
+    v_payload         jsonb;
 BEGIN
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
     -- Not on a cluster: there a row lock on reference data locks the whole shard.
@@ -318,6 +337,7 @@ BEGIN
         -- A new card starts with the program's welcome points: on the card and in the ledger,
         -- whose unique key allows one WELCOME row a card, whatever path made it.
         v_welcome_points := v_program.welcome_points;
+        v_card_created := true;
         INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
         VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id),
                 v_welcome_points)
@@ -361,6 +381,23 @@ BEGIN
            SET action_taken = true, actioned_at = now()
          WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
     END IF;
+
+    -- The events: the decision (an accepted invitation tells the business, an approval the
+    -- customer), then a new card and its welcome points, each with the customer's channels.
+    SELECT c.notification_preferences INTO v_preferences FROM loyalty.customers AS c WHERE c.id = v_customer.id;
+    v_payload := jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                                    'business_name', v_program.business_name, 'request_id', p_request.id,
+                                    'program_id', v_program.id, 'card_id', v_card_id, 'card_number', v_card_number);
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    SELECT v_customer.id, v_program.business_id, e.type,
+           v_payload || jsonb_strip_nulls(jsonb_build_object('channels', loyalty._event_channels(v_preferences, e.category),
+                                                             'points', e.points))
+      FROM (VALUES (CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
+                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
+                   ('card.created', 'rewards', v_welcome_points, v_card_created),
+                   ('points.credited', 'rewards', v_welcome_points, v_welcome_points > 0))
+           AS e (type, category, points, wanted)
+     WHERE e.wanted;
 
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'APPROVED', response_at = now(),
@@ -837,6 +874,9 @@ BEGIN
     INTO v_result;
     IF FOUND THEN
         RAISE NOTICE 'created customer % (%) from user %', v_result.id, v_result.name, p_user_id;
+        INSERT INTO loyalty.events (customer_id, type, payload)
+        VALUES (v_result.id, 'customer.created',
+                jsonb_build_object('customer_name', v_result.name, 'email', v_result.email));
         RETURN v_result;
     END IF;
 
@@ -852,6 +892,25 @@ $$;
 
 
 ALTER FUNCTION loyalty._ensure_customer(p_user_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _event_channels(jsonb, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._event_channels(p_preferences jsonb, p_category text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN p_category IS NULL THEN NULL
+                WHEN NOT coalesce((p_preferences ->> p_category)::boolean, true) THEN '[]'::jsonb
+                ELSE to_jsonb(array_remove(ARRAY[
+                         CASE WHEN coalesce((p_preferences ->> 'email')::boolean, true) THEN 'email' END,
+                         CASE WHEN coalesce((p_preferences ->> 'push')::boolean, true) THEN 'push' END,
+                         CASE WHEN coalesce((p_preferences ->> 'sms')::boolean, false) THEN 'sms' END], NULL))
+           END
+$$;
+
+
+ALTER FUNCTION loyalty._event_channels(p_preferences jsonb, p_category text) OWNER TO loyalty_owner;
 
 --
 -- Name: _id_carries_customer(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1003,6 +1062,22 @@ $$;
 
 
 ALTER FUNCTION loyalty._notification_page(p_audience text, p_reader_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) OWNER TO loyalty_owner;
+
+--
+-- Name: _notify_events(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._notify_events() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('loyalty_events', '');
+    RETURN NULL;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._notify_events() OWNER TO loyalty_owner;
 
 --
 -- Name: _other_side_message(boolean, text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1161,6 +1236,18 @@ BEGIN
          WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
     END IF;
 
+    -- The event: a declined invitation tells the business; a rejection the customer, on the
+    -- channels their preferences allow (defaults for a person who is no customer).
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_request.customer_id, p_request.business_id,
+            CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.declined' ELSE 'enrollment.rejected' END,
+            jsonb_strip_nulls(jsonb_build_object(
+                'customer_name', v_customer_name, 'program_name', v_program.name,
+                'business_name', v_program.business_name, 'request_id', p_request.id,
+                'program_id', p_request.program_id, 'reason', p_reason,
+                'channels', loyalty._event_channels(
+                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_request.customer_id),
+                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END))));
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
            customer_created = false, result_notification_id = v_notification_id
@@ -1279,6 +1366,27 @@ $$;
 
 
 ALTER FUNCTION loyalty.accept_invitation(p_request_id uuid, p_customer_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: ack_events(text, bigint[]); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_acked integer;
+BEGIN
+    DELETE FROM loyalty.event_deliveries AS d
+     WHERE d.consumer = p_consumer AND d.event_id = ANY (p_event_ids);
+    GET DIAGNOSTICS v_acked = ROW_COUNT;
+    RETURN v_acked;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[]) OWNER TO loyalty_owner;
 
 --
 -- Name: approve_enrollment(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1507,20 +1615,25 @@ CREATE FUNCTION loyalty.expire_requests(p_limit integer DEFAULT 1000) RETURNS in
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_expired integer;
+    v_expired loyalty.customer_approval_requests[];
+    v_request loyalty.customer_approval_requests;
 BEGIN
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 100000, not %s', p_limit);
     END IF;
     IF loyalty._distributed() THEN
         PERFORM loyalty._share_lock_timeout();  -- the caller's lock_timeout reaches the workers
-        UPDATE loyalty.customer_approval_requests AS r
-           SET status = 'EXPIRED', response_at = now()
-         WHERE (r.customer_id, r.id) IN (SELECT d.customer_id, d.id
-                                           FROM loyalty.customer_approval_requests AS d
-                                          WHERE d.status = 'PENDING' AND d.expires_at <= now()
-                                          LIMIT p_limit)
-           AND r.status = 'PENDING' AND r.expires_at <= now();
+        WITH expired AS (
+            UPDATE loyalty.customer_approval_requests AS r
+               SET status = 'EXPIRED', response_at = now()
+             WHERE (r.customer_id, r.id) IN (SELECT d.customer_id, d.id
+                                               FROM loyalty.customer_approval_requests AS d
+                                              WHERE d.status = 'PENDING' AND d.expires_at <= now()
+                                              LIMIT p_limit)
+               AND r.status = 'PENDING' AND r.expires_at <= now()
+            RETURNING r.*
+        )
+        SELECT coalesce(array_agg(expired), '{}') INTO v_expired FROM expired;
     ELSE
         WITH due AS (
             SELECT d.customer_id, d.id
@@ -1529,19 +1642,104 @@ BEGIN
              ORDER BY d.expires_at
              LIMIT p_limit
                FOR UPDATE SKIP LOCKED
+        ), expired AS (
+            UPDATE loyalty.customer_approval_requests AS r
+               SET status = 'EXPIRED', response_at = now()
+              FROM due
+             WHERE r.customer_id = due.customer_id AND r.id = due.id
+            RETURNING r.*
         )
-        UPDATE loyalty.customer_approval_requests AS r
-           SET status = 'EXPIRED', response_at = now()
-          FROM due
-         WHERE r.customer_id = due.customer_id AND r.id = due.id;
+        SELECT coalesce(array_agg(expired), '{}') INTO v_expired FROM expired;
     END IF;
-    GET DIAGNOSTICS v_expired = ROW_COUNT;
-    RETURN v_expired;
+    FOREACH v_request IN ARRAY v_expired LOOP
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        SELECT v_request.customer_id, v_request.business_id, 'request.expired',
+               jsonb_build_object(
+                   'customer_name', coalesce(
+                       (SELECT c.name FROM loyalty.customers AS c WHERE c.id = v_request.customer_id),
+                       (SELECT loyalty._display_name(u.id, u.name, u.email) FROM loyalty.users AS u
+                         WHERE u.id = v_request.customer_id)),
+                   'program_name', g.name, 'business_name', g.business_name, 'request_id', v_request.id,
+                   'program_id', v_request.program_id, 'kind', v_request.kind,
+                   'channels', loyalty._event_channels(
+                       (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = v_request.customer_id),
+                       'system'))
+          FROM loyalty._program_info(v_request.program_id) AS g;
+    END LOOP;
+    RETURN cardinality(v_expired);
 END;
 $$;
 
 
 ALTER FUNCTION loyalty.expire_requests(p_limit integer) OWNER TO loyalty_owner;
+
+--
+-- Name: fetch_events(text, integer, double precision); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.fetch_events(p_consumer text, p_limit integer DEFAULT 100, p_visibility_timeout double precision DEFAULT 30) RETURNS SETOF loyalty.event
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_position pg_snapshot;
+BEGIN
+    IF p_consumer IS NULL OR p_consumer !~ '^[A-Za-z0-9_.:-]{1,100}$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a consumer name is 1 to 100 letters, digits or _ . : -, not %s', coalesce(quote_literal(p_consumer), 'NULL'));
+    END IF;
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 10000, not %s', p_limit);
+    END IF;
+    IF p_visibility_timeout IS NULL OR p_visibility_timeout NOT BETWEEN 0 AND 86400 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('visibility_timeout must be from 0 to 86400 seconds, not %s', p_visibility_timeout);
+    END IF;
+    -- The first fetch registers the consumer at the current snapshot.
+    INSERT INTO loyalty.event_consumers AS c (name, position)
+    VALUES (p_consumer, pg_current_snapshot())
+    ON CONFLICT (name) DO NOTHING;
+    -- One worker at a time moves the position (a statement of its own, so the snapshot below is
+    -- taken after the lock: it is never older than the position another worker just stored).
+    SELECT c.position INTO STRICT v_position FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
+    WITH moved AS (
+        UPDATE loyalty.event_consumers AS c
+           SET position = pg_current_snapshot(), updated_at = now()
+         WHERE c.name = p_consumer
+        RETURNING c.position
+    )
+    INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
+    SELECT p_consumer, e.customer_id, e.id
+      FROM loyalty.events AS e, moved
+     -- Transactions below the old snapshot's xmin were all visible to it: only the ones above.
+     WHERE e.xid >= pg_snapshot_xmin(v_position)
+       AND NOT pg_visible_in_snapshot(e.xid, v_position)
+       AND pg_visible_in_snapshot(e.xid, moved.position)
+    ON CONFLICT DO NOTHING;
+    -- Claim: the oldest queued events no worker holds, held until the timeout.
+    RETURN QUERY
+        WITH claimed AS (
+            UPDATE loyalty.event_deliveries AS d
+               SET visible_at = clock_timestamp() + make_interval(secs => p_visibility_timeout),
+                   deliveries = d.deliveries + 1
+              FROM (SELECT q.consumer, q.event_id
+                      FROM loyalty.event_deliveries AS q
+                     WHERE q.consumer = p_consumer AND q.visible_at <= clock_timestamp()
+                     ORDER BY q.event_id
+                     LIMIT p_limit
+                       FOR UPDATE SKIP LOCKED) AS q
+             WHERE d.consumer = q.consumer AND d.event_id = q.event_id
+            RETURNING d.customer_id, d.event_id
+        )
+        SELECT e.id, e.type, e.customer_id, e.business_id, e.occurred_at, e.payload
+          FROM claimed
+          JOIN loyalty.events AS e ON e.customer_id = claimed.customer_id AND e.id = claimed.event_id
+         ORDER BY e.id;
+END;
+$_$;
+
+
+ALTER FUNCTION loyalty.fetch_events(p_consumer text, p_limit integer, p_visibility_timeout double precision) OWNER TO loyalty_owner;
 
 --
 -- Name: find_card(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1604,11 +1802,23 @@ BEGIN
             MESSAGE = format('User not found for customer_id: %s. Cannot invite.', p_customer_id);
     END IF;
 
-    -- An overdue invitation still PENDING (not swept yet) makes way for the new one.
-    UPDATE loyalty.customer_approval_requests AS r
-       SET status = 'EXPIRED', response_at = now()
-     WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
-       AND r.kind = 'INVITATION' AND r.status = 'PENDING' AND r.expires_at <= now();
+    -- An overdue invitation still PENDING (not swept yet) makes way for the new one, expired.
+    WITH expired AS (
+        UPDATE loyalty.customer_approval_requests AS r
+           SET status = 'EXPIRED', response_at = now()
+         WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
+           AND r.kind = 'INVITATION' AND r.status = 'PENDING' AND r.expires_at <= now()
+        RETURNING r.id
+    )
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    SELECT p_customer_id, p_business_id, 'request.expired',
+           jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                              'business_name', v_program.business_name, 'request_id', expired.id,
+                              'program_id', p_program_id, 'kind', 'INVITATION',
+                              'channels', loyalty._event_channels(
+                                  (SELECT c.notification_preferences FROM loyalty.customers AS c
+                                    WHERE c.id = p_customer_id), 'system'))
+      FROM expired;
 
     -- The row first, so that a concurrent invitation waits here and then returns this one.
     INSERT INTO loyalty.customer_approval_requests AS r
@@ -1643,6 +1853,16 @@ BEGIN
        SET notification_id = v_notification_id
      WHERE r.customer_id = p_customer_id AND r.id = v_request_id;
 
+    -- The event: the customer is invited, on the channels their preferences allow for promotions.
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, p_business_id, 'invitation.sent',
+            jsonb_strip_nulls(jsonb_build_object(
+                'customer_name', v_customer_name, 'program_name', v_program.name,
+                'business_name', v_program.business_name, 'request_id', v_request_id,
+                'program_id', p_program_id, 'message', p_message,
+                'channels', loyalty._event_channels(
+                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_customer_id),
+                    'promotions'))));
     RETURN v_request_id;
 END;
 $$;
@@ -2158,6 +2378,43 @@ BEGIN
                AS k (customer_id, program_id, enrollment_id, card_id, notification_id)
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
          WHERE r.customer_id = f.customer_id AND r.id = f.id;
+
+        -- The batch's events, as one by one would publish them (docs/events.md): each customer
+        -- it created, then for each request its decision and, for a card's first request, the
+        -- new card and its welcome points, with the customer's channels.
+        INSERT INTO loyalty.events (customer_id, type, payload)
+        SELECT c.id, 'customer.created', jsonb_build_object('customer_name', c.name, 'email', c.email)
+          FROM loyalty.customers AS c
+         WHERE c.id = ANY (v_created)
+         ORDER BY c.id;
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        SELECT f.customer_id, f.business_id, e.type,
+               jsonb_build_object('customer_name', cu.name, 'program_name', p.name, 'business_name', p.business_name,
+                                  'request_id', f.id, 'program_id', f.program_id, 'card_id', k.id,
+                                  'card_number', k.card_number)
+               || jsonb_strip_nulls(jsonb_build_object('channels', loyalty._event_channels(cu.notification_preferences, e.category),
+                                                       'points', e.points))
+          FROM (SELECT f.*, min(f.position) OVER (PARTITION BY f.customer_id, f.program_id) AS first_position
+                  FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
+                       AS f (id, customer_id, program_id, business_id, kind, position)) AS f
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers)
+               AS k (customer_id, program_id, id, card_number)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN (SELECT p.id, p.name, p.welcome_points, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
+                  FROM loyalty.loyalty_programs AS p
+                  JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
+         CROSS JOIN LATERAL (SELECT f.position = f.first_position
+                                    AND EXISTS (SELECT FROM unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
+                                                 WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id)
+                                    AS new_card) AS n
+         CROSS JOIN LATERAL (VALUES (1, CASE WHEN f.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
+                                     CASE WHEN f.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
+                                    (2, 'card.created', 'rewards', CASE WHEN n.new_card THEN p.welcome_points ELSE 0 END, n.new_card),
+                                    (3, 'points.credited', 'rewards', p.welcome_points, n.new_card AND p.welcome_points > 0))
+               AS e (ordinal, type, category, points, wanted)
+         WHERE e.wanted
+         ORDER BY f.position, e.ordinal;
     END IF;
 
     -- Every request of the batch is APPROVED now: its stored outcome is its result.
@@ -2176,6 +2433,33 @@ $$;
 
 
 ALTER FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: prune_events(interval); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.prune_events(p_older_than interval DEFAULT '7 days'::interval) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_pruned integer;
+BEGIN
+    IF p_older_than IS NULL OR p_older_than < interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('older_than must be 0 or more, not %s', p_older_than);
+    END IF;
+    DELETE FROM loyalty.events AS e
+     WHERE e.occurred_at < now() - p_older_than
+       AND EXISTS (SELECT FROM loyalty.event_consumers)
+       AND NOT EXISTS (SELECT FROM loyalty.event_consumers AS c WHERE NOT pg_visible_in_snapshot(e.xid, c.position))
+       AND NOT EXISTS (SELECT FROM loyalty.event_deliveries AS d WHERE d.event_id = e.id);
+    GET DIAGNOSTICS v_pruned = ROW_COUNT;
+    RETURN v_pruned;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.prune_events(p_older_than interval) OWNER TO loyalty_owner;
 
 --
 -- Name: register_business(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -2268,6 +2552,12 @@ BEGIN
     VALUES (v_request_id, p_customer_id, p_program_id, v_program.business_id, v_notification_id, p_message,
             now() + v_program.request_ttl);
 
+    -- The event (the business decides: no customer channels).
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, v_program.business_id, 'enrollment.requested',
+            jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'request_id', v_request_id,
+                               'program_id', p_program_id));
     RETURN v_request_id;
 END;
 $$;
@@ -2400,6 +2690,80 @@ ALTER TABLE loyalty.customers OWNER TO loyalty_owner;
 --
 
 COMMENT ON TABLE loyalty.customers IS 'Customers; id = user_id, created from users on first approval.';
+
+
+--
+-- Name: event_consumers; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.event_consumers (
+    name text NOT NULL,
+    "position" pg_snapshot NOT NULL,
+    registered_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE loyalty.event_consumers OWNER TO loyalty_owner;
+
+--
+-- Name: event_deliveries; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.event_deliveries (
+    consumer text NOT NULL,
+    event_id bigint NOT NULL,
+    customer_id bigint NOT NULL,
+    visible_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
+    deliveries integer DEFAULT 0 NOT NULL
+);
+
+
+ALTER TABLE loyalty.event_deliveries OWNER TO loyalty_owner;
+
+--
+-- Name: events; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.events (
+    customer_id bigint NOT NULL,
+    id bigint NOT NULL,
+    type text NOT NULL,
+    business_id bigint,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL
+);
+
+
+ALTER TABLE loyalty.events OWNER TO loyalty_owner;
+
+--
+-- Name: TABLE events; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
+--
+
+COMMENT ON TABLE loyalty.events IS 'Every change, written by its own transaction (docs/events.md); read through loyalty.fetch_events.';
+
+
+--
+-- Name: events_id_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE SEQUENCE loyalty.events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+
+ALTER TABLE loyalty.events_id_seq OWNER TO loyalty_owner;
+
+--
+-- Name: events_id_seq; Type: SEQUENCE OWNED BY; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER SEQUENCE loyalty.events_id_seq OWNED BY loyalty.events.id;
 
 
 --
@@ -2553,6 +2917,13 @@ ALTER TABLE ONLY loyalty.customer_business_relationships ALTER COLUMN id SET DEF
 
 
 --
+-- Name: events id; Type: DEFAULT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.events ALTER COLUMN id SET DEFAULT nextval('loyalty.events_id_seq'::regclass);
+
+
+--
 -- Name: loyalty_cards id; Type: DEFAULT; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2642,6 +3013,30 @@ ALTER TABLE ONLY loyalty.customer_notifications
 
 ALTER TABLE ONLY loyalty.customers
     ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: event_consumers event_consumers_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.event_consumers
+    ADD CONSTRAINT event_consumers_pkey PRIMARY KEY (name);
+
+
+--
+-- Name: event_deliveries event_deliveries_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.event_deliveries
+    ADD CONSTRAINT event_deliveries_pkey PRIMARY KEY (consumer, event_id);
+
+
+--
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (customer_id, id);
 
 
 --
@@ -2801,6 +3196,20 @@ CREATE INDEX customer_notifications_customer_feed_idx ON loyalty.customer_notifi
 
 
 --
+-- Name: event_deliveries_due_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX event_deliveries_due_idx ON loyalty.event_deliveries USING btree (consumer, visible_at, event_id);
+
+
+--
+-- Name: events_xid_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX events_xid_idx ON loyalty.events USING btree (xid);
+
+
+--
 -- Name: loyalty_cards_program_id_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2826,6 +3235,13 @@ CREATE UNIQUE INDEX point_transactions_welcome_key ON loyalty.point_transactions
 --
 
 CREATE INDEX program_enrollments_program_id_idx ON loyalty.program_enrollments USING btree (program_id);
+
+
+--
+-- Name: events events_notify; Type: TRIGGER; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TRIGGER events_notify AFTER INSERT ON loyalty.events FOR EACH STATEMENT EXECUTE FUNCTION loyalty._notify_events();
 
 
 --
@@ -2904,6 +3320,14 @@ ALTER TABLE ONLY loyalty.customer_notifications
 
 ALTER TABLE ONLY loyalty.customers
     ADD CONSTRAINT customers_user_id_fkey FOREIGN KEY (id) REFERENCES loyalty.users(id);
+
+
+--
+-- Name: event_deliveries event_deliveries_consumer_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.event_deliveries
+    ADD CONSTRAINT event_deliveries_consumer_fkey FOREIGN KEY (consumer) REFERENCES loyalty.event_consumers(name) ON DELETE CASCADE;
 
 
 --
@@ -3088,6 +3512,13 @@ REVOKE ALL ON FUNCTION loyalty._ensure_customer(p_user_id bigint) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _event_channels(p_preferences jsonb, p_category text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._event_channels(p_preferences jsonb, p_category text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _id_carries_customer(p_request_id uuid, p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3120,6 +3551,13 @@ REVOKE ALL ON FUNCTION loyalty._next_card_number() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION loyalty._notification_page(p_audience text, p_reader_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _notify_events(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._notify_events() FROM PUBLIC;
 
 
 --
@@ -3208,6 +3646,14 @@ GRANT ALL ON FUNCTION loyalty.accept_invitation(p_request_id uuid, p_customer_id
 
 
 --
+-- Name: FUNCTION ack_events(p_consumer text, p_event_ids bigint[]); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[]) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION approve_enrollment(p_request_id uuid, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3280,6 +3726,14 @@ GRANT ALL ON FUNCTION loyalty.expire_requests(p_limit integer) TO loyalty_app;
 
 
 --
+-- Name: FUNCTION fetch_events(p_consumer text, p_limit integer, p_visibility_timeout double precision); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.fetch_events(p_consumer text, p_limit integer, p_visibility_timeout double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.fetch_events(p_consumer text, p_limit integer, p_visibility_timeout double precision) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION find_card(p_card_number text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3341,6 +3795,14 @@ GRANT ALL ON FUNCTION loyalty.process_enrollment_approval(p_customer_id integer,
 
 REVOKE ALL ON FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION prune_events(p_older_than interval); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.prune_events(p_older_than interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.prune_events(p_older_than interval) TO loyalty_app;
 
 
 --

@@ -5,6 +5,7 @@
 -- is a few pages in most installations, so the planner read it whole (a hash of every business
 -- for the program's join, and a scan for the foreign-key check of a new relationship) on every
 -- approval, 7.6% of an approval's instructions (docs/benchmarks.md); a key probe is what each needs.
+-- Since 0025 it publishes the approval's events (docs/events.md) in the same transaction.
 CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
  RETURNS loyalty.enrollment_result
  LANGUAGE plpgsql
@@ -18,6 +19,9 @@ DECLARE
     v_card_number     text;
     v_notification_id uuid;
     v_welcome_points  integer := 0;
+    v_card_created    boolean := false;
+    v_preferences     jsonb;
+    v_payload         jsonb;
 BEGIN
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
     -- Not on a cluster: there a row lock on reference data locks the whole shard.
@@ -70,6 +74,7 @@ BEGIN
         -- A new card starts with the program's welcome points: on the card and in the ledger,
         -- whose unique key allows one WELCOME row a card, whatever path made it.
         v_welcome_points := v_program.welcome_points;
+        v_card_created := true;
         INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
         VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id),
                 v_welcome_points)
@@ -113,6 +118,23 @@ BEGIN
            SET action_taken = true, actioned_at = now()
          WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
     END IF;
+
+    -- The events: the decision (an accepted invitation tells the business, an approval the
+    -- customer), then a new card and its welcome points, each with the customer's channels.
+    SELECT c.notification_preferences INTO v_preferences FROM loyalty.customers AS c WHERE c.id = v_customer.id;
+    v_payload := jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                                    'business_name', v_program.business_name, 'request_id', p_request.id,
+                                    'program_id', v_program.id, 'card_id', v_card_id, 'card_number', v_card_number);
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    SELECT v_customer.id, v_program.business_id, e.type,
+           v_payload || jsonb_strip_nulls(jsonb_build_object('channels', loyalty._event_channels(v_preferences, e.category),
+                                                             'points', e.points))
+      FROM (VALUES (CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
+                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
+                   ('card.created', 'rewards', v_welcome_points, v_card_created),
+                   ('points.credited', 'rewards', v_welcome_points, v_welcome_points > 0))
+           AS e (type, category, points, wanted)
+     WHERE e.wanted;
 
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'APPROVED', response_at = now(),

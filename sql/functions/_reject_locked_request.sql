@@ -1,5 +1,6 @@
 -- Reject a PENDING request whose row (and its siblings') the caller has locked; statements by customer.
--- A declined invitation tells the business instead of the customer (0020).
+-- A declined invitation tells the business instead of the customer (0020). Since 0025 the decision
+-- is published as an event (docs/events.md).
 CREATE OR REPLACE FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text)
  RETURNS loyalty.enrollment_result
  LANGUAGE plpgsql
@@ -62,6 +63,18 @@ BEGIN
          WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
     END IF;
 
+    -- The event: a declined invitation tells the business; a rejection the customer, on the
+    -- channels their preferences allow (defaults for a person who is no customer).
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_request.customer_id, p_request.business_id,
+            CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.declined' ELSE 'enrollment.rejected' END,
+            jsonb_strip_nulls(jsonb_build_object(
+                'customer_name', v_customer_name, 'program_name', v_program.name,
+                'business_name', v_program.business_name, 'request_id', p_request.id,
+                'program_id', p_request.program_id, 'reason', p_reason,
+                'channels', loyalty._event_channels(
+                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_request.customer_id),
+                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END))));
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
            customer_created = false, result_notification_id = v_notification_id

@@ -2,27 +2,34 @@
 -- until it returns less than p_limit (`loyaltydb expire` does, one transaction a batch). A row
 -- being decided is skipped on one server (SKIP LOCKED) and waited for on a cluster, where a
 -- statement cannot lock rows on several workers; the status test is made again after any wait,
--- so a decision that commits first wins and two sweeps never mark a row twice.
+-- so a decision that commits first wins and two sweeps never mark a row twice. Since 0025 each
+-- expiry is published as a request.expired event, one row at a time (a statement a row, routed to
+-- the customer's shard on a cluster; a sweep is a cron job of at most p_limit rows).
 CREATE OR REPLACE FUNCTION loyalty.expire_requests(p_limit integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_expired integer;
+    v_expired loyalty.customer_approval_requests[];
+    v_request loyalty.customer_approval_requests;
 BEGIN
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 100000, not %s', p_limit);
     END IF;
     IF loyalty._distributed() THEN
         PERFORM loyalty._share_lock_timeout();  -- the caller's lock_timeout reaches the workers
-        UPDATE loyalty.customer_approval_requests AS r
-           SET status = 'EXPIRED', response_at = now()
-         WHERE (r.customer_id, r.id) IN (SELECT d.customer_id, d.id
-                                           FROM loyalty.customer_approval_requests AS d
-                                          WHERE d.status = 'PENDING' AND d.expires_at <= now()
-                                          LIMIT p_limit)
-           AND r.status = 'PENDING' AND r.expires_at <= now();
+        WITH expired AS (
+            UPDATE loyalty.customer_approval_requests AS r
+               SET status = 'EXPIRED', response_at = now()
+             WHERE (r.customer_id, r.id) IN (SELECT d.customer_id, d.id
+                                               FROM loyalty.customer_approval_requests AS d
+                                              WHERE d.status = 'PENDING' AND d.expires_at <= now()
+                                              LIMIT p_limit)
+               AND r.status = 'PENDING' AND r.expires_at <= now()
+            RETURNING r.*
+        )
+        SELECT coalesce(array_agg(expired), '{}') INTO v_expired FROM expired;
     ELSE
         WITH due AS (
             SELECT d.customer_id, d.id
@@ -31,13 +38,30 @@ BEGIN
              ORDER BY d.expires_at
              LIMIT p_limit
                FOR UPDATE SKIP LOCKED
+        ), expired AS (
+            UPDATE loyalty.customer_approval_requests AS r
+               SET status = 'EXPIRED', response_at = now()
+              FROM due
+             WHERE r.customer_id = due.customer_id AND r.id = due.id
+            RETURNING r.*
         )
-        UPDATE loyalty.customer_approval_requests AS r
-           SET status = 'EXPIRED', response_at = now()
-          FROM due
-         WHERE r.customer_id = due.customer_id AND r.id = due.id;
+        SELECT coalesce(array_agg(expired), '{}') INTO v_expired FROM expired;
     END IF;
-    GET DIAGNOSTICS v_expired = ROW_COUNT;
-    RETURN v_expired;
+    FOREACH v_request IN ARRAY v_expired LOOP
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        SELECT v_request.customer_id, v_request.business_id, 'request.expired',
+               jsonb_build_object(
+                   'customer_name', coalesce(
+                       (SELECT c.name FROM loyalty.customers AS c WHERE c.id = v_request.customer_id),
+                       (SELECT loyalty._display_name(u.id, u.name, u.email) FROM loyalty.users AS u
+                         WHERE u.id = v_request.customer_id)),
+                   'program_name', g.name, 'business_name', g.business_name, 'request_id', v_request.id,
+                   'program_id', v_request.program_id, 'kind', v_request.kind,
+                   'channels', loyalty._event_channels(
+                       (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = v_request.customer_id),
+                       'system'))
+          FROM loyalty._program_info(v_request.program_id) AS g;
+    END LOOP;
+    RETURN cardinality(v_expired);
 END;
 $$;

@@ -1,7 +1,8 @@
 -- A business invites a user (a customer or not yet) to one of its programs; the invitation's id
 -- carries the customer, and it expires after the program's request_ttl. While an invitation of
 -- that customer to that program is PENDING and in time, inviting again returns it: one partial
--- unique index makes concurrent invitations converge on one row.
+-- unique index makes concurrent invitations converge on one row. Since 0025 it publishes
+-- invitation.sent (and request.expired for an overdue invitation it replaces) as events.
 CREATE OR REPLACE FUNCTION loyalty.invite_customer(
     p_business_id bigint,
     p_customer_id bigint,
@@ -42,11 +43,23 @@ BEGIN
             MESSAGE = format('User not found for customer_id: %s. Cannot invite.', p_customer_id);
     END IF;
 
-    -- An overdue invitation still PENDING (not swept yet) makes way for the new one.
-    UPDATE loyalty.customer_approval_requests AS r
-       SET status = 'EXPIRED', response_at = now()
-     WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
-       AND r.kind = 'INVITATION' AND r.status = 'PENDING' AND r.expires_at <= now();
+    -- An overdue invitation still PENDING (not swept yet) makes way for the new one, expired.
+    WITH expired AS (
+        UPDATE loyalty.customer_approval_requests AS r
+           SET status = 'EXPIRED', response_at = now()
+         WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
+           AND r.kind = 'INVITATION' AND r.status = 'PENDING' AND r.expires_at <= now()
+        RETURNING r.id
+    )
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    SELECT p_customer_id, p_business_id, 'request.expired',
+           jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                              'business_name', v_program.business_name, 'request_id', expired.id,
+                              'program_id', p_program_id, 'kind', 'INVITATION',
+                              'channels', loyalty._event_channels(
+                                  (SELECT c.notification_preferences FROM loyalty.customers AS c
+                                    WHERE c.id = p_customer_id), 'system'))
+      FROM expired;
 
     -- The row first, so that a concurrent invitation waits here and then returns this one.
     INSERT INTO loyalty.customer_approval_requests AS r
@@ -81,6 +94,16 @@ BEGIN
        SET notification_id = v_notification_id
      WHERE r.customer_id = p_customer_id AND r.id = v_request_id;
 
+    -- The event: the customer is invited, on the channels their preferences allow for promotions.
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, p_business_id, 'invitation.sent',
+            jsonb_strip_nulls(jsonb_build_object(
+                'customer_name', v_customer_name, 'program_name', v_program.name,
+                'business_name', v_program.business_name, 'request_id', v_request_id,
+                'program_id', p_program_id, 'message', p_message,
+                'channels', loyalty._event_channels(
+                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_customer_id),
+                    'promotions'))));
     RETURN v_request_id;
 END;
 $$;

@@ -311,6 +311,43 @@ BEGIN
                AS k (customer_id, program_id, enrollment_id, card_id, notification_id)
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
          WHERE r.customer_id = f.customer_id AND r.id = f.id;
+
+        -- The batch's events, as one by one would publish them (docs/events.md): each customer
+        -- it created, then for each request its decision and, for a card's first request, the
+        -- new card and its welcome points, with the customer's channels.
+        INSERT INTO loyalty.events (customer_id, type, payload)
+        SELECT c.id, 'customer.created', jsonb_build_object('customer_name', c.name, 'email', c.email)
+          FROM loyalty.customers AS c
+         WHERE c.id = ANY (v_created)
+         ORDER BY c.id;
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        SELECT f.customer_id, f.business_id, e.type,
+               jsonb_build_object('customer_name', cu.name, 'program_name', p.name, 'business_name', p.business_name,
+                                  'request_id', f.id, 'program_id', f.program_id, 'card_id', k.id,
+                                  'card_number', k.card_number)
+               || jsonb_strip_nulls(jsonb_build_object('channels', loyalty._event_channels(cu.notification_preferences, e.category),
+                                                       'points', e.points))
+          FROM (SELECT f.*, min(f.position) OVER (PARTITION BY f.customer_id, f.program_id) AS first_position
+                  FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
+                       AS f (id, customer_id, program_id, business_id, kind, position)) AS f
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers)
+               AS k (customer_id, program_id, id, card_number)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN (SELECT p.id, p.name, p.welcome_points, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
+                  FROM loyalty.loyalty_programs AS p
+                  JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
+         CROSS JOIN LATERAL (SELECT f.position = f.first_position
+                                    AND EXISTS (SELECT FROM unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
+                                                 WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id)
+                                    AS new_card) AS n
+         CROSS JOIN LATERAL (VALUES (1, CASE WHEN f.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
+                                     CASE WHEN f.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
+                                    (2, 'card.created', 'rewards', CASE WHEN n.new_card THEN p.welcome_points ELSE 0 END, n.new_card),
+                                    (3, 'points.credited', 'rewards', p.welcome_points, n.new_card AND p.welcome_points > 0))
+               AS e (ordinal, type, category, points, wanted)
+         WHERE e.wanted
+         ORDER BY f.position, e.ordinal;
     END IF;
 
     -- Every request of the batch is APPROVED now: its stored outcome is its result.

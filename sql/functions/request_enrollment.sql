@@ -1,5 +1,5 @@
 -- Record a user's request to join a program; the request's id carries the customer. It expires
--- after the program's request_ttl (NULL: never).
+-- after the program's request_ttl (NULL: never). Since 0025 it is published as an event.
 CREATE OR REPLACE FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text DEFAULT NULL::text)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -51,6 +51,12 @@ BEGIN
     VALUES (v_request_id, p_customer_id, p_program_id, v_program.business_id, v_notification_id, p_message,
             now() + v_program.request_ttl);
 
+    -- The event (the business decides: no customer channels).
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, v_program.business_id, 'enrollment.requested',
+            jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'request_id', v_request_id,
+                               'program_id', p_program_id));
     RETURN v_request_id;
 END;
 $function$;

@@ -1,0 +1,1099 @@
+-- 0026_events: every change published from its own transaction (issue 19; the contract's
+-- "Events"; docs/events.md). Decisions, invitations, requests, expiries, created customers, new
+-- cards and welcome points write rows of loyalty.events (0025) in the transaction that makes
+-- them, so a rolled-back change leaves none and a replay, which changes nothing, writes none.
+-- Consumers: fetch_events (at least once, a visibility timeout, never skipped: positions are
+-- transaction snapshots), ack_events and prune_events. A statement that writes events NOTIFYs
+-- loyalty_events, delivered at commit, so listen() wakes idle consumers (one server; not yet on
+-- a cluster, where Citus refuses the trigger).
+-- Written by tools/new_migration.py from sql/functions/, with the trigger by hand.
+-- depends: 0025_events_schema
+
+-- Objects created from here on belong to loyalty_owner (see 0008_roles).
+SET LOCAL ROLE loyalty_owner;
+
+-- sql/functions/_event_channels.sql
+-- The channels an event that notifies a customer goes out on (payload.channels): each of email,
+-- push and sms the customer's notification_preferences allow, when they allow the event's
+-- category (docs/events.md maps types to categories); NULL for an event that tells no customer.
+-- A missing key is its default (email and push on, sms off, every category on), as a new
+-- customer's preferences are; a person who is no customer yet has none, so the defaults hold.
+CREATE OR REPLACE FUNCTION loyalty._event_channels(p_preferences jsonb, p_category text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN p_category IS NULL THEN NULL
+                WHEN NOT coalesce((p_preferences ->> p_category)::boolean, true) THEN '[]'::jsonb
+                ELSE to_jsonb(array_remove(ARRAY[
+                         CASE WHEN coalesce((p_preferences ->> 'email')::boolean, true) THEN 'email' END,
+                         CASE WHEN coalesce((p_preferences ->> 'push')::boolean, true) THEN 'push' END,
+                         CASE WHEN coalesce((p_preferences ->> 'sms')::boolean, false) THEN 'sms' END], NULL))
+           END
+$$;
+
+-- sql/functions/_notify_events.sql
+-- NOTIFY loyalty_events once for each statement that writes events: delivered at commit (never
+-- for a rolled-back one), and folded into one notification a transaction, so an idle consumer's
+-- listen() wakes when there may be something to fetch.
+CREATE OR REPLACE FUNCTION loyalty._notify_events()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM pg_notify('loyalty_events', '');
+    RETURN NULL;
+END;
+$$;
+
+-- sql/functions/ack_events.sql
+-- Acknowledge events a consumer has handled: they are never returned to it again. Returns how
+-- many were its to acknowledge (an id it does not hold, or acked already, counts nothing).
+CREATE OR REPLACE FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[])
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_acked integer;
+BEGIN
+    DELETE FROM loyalty.event_deliveries AS d
+     WHERE d.consumer = p_consumer AND d.event_id = ANY (p_event_ids);
+    GET DIAGNOSTICS v_acked = ROW_COUNT;
+    RETURN v_acked;
+END;
+$$;
+
+-- sql/functions/fetch_events.sql
+-- Up to p_limit events for consumer p_consumer that it has not acknowledged and no worker of it
+-- holds, each held for p_visibility_timeout (seconds) from now: returned again after that
+-- unless acked. The first fetch registers the consumer: it then receives every event whose
+-- transaction commits after that.
+--
+-- Never skipped: a consumer's position is a transaction snapshot (PgQ's tick), not an event id.
+-- Each fetch moves it to the current snapshot and queues for the consumer every event whose
+-- transaction is visible in the new one and was not in the old one, so an event that commits
+-- after later ones were fetched is queued by the next fetch (ids are not commit order; these
+-- snapshots are). Workers of one consumer take turns on its row for that step only, then claim
+-- queued events with SKIP LOCKED, so two never hold the same event at once.
+CREATE OR REPLACE FUNCTION loyalty.fetch_events(
+    p_consumer           text,
+    p_limit              integer DEFAULT 100,
+    p_visibility_timeout double precision DEFAULT 30
+)
+RETURNS SETOF loyalty.event
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_position pg_snapshot;
+BEGIN
+    -- On a cluster each worker numbers its own transactions, so one snapshot cannot be a position.
+    IF loyalty._distributed() THEN
+        RAISE EXCEPTION USING ERRCODE = '0A000',
+            MESSAGE = 'event consumers are not available on a Citus cluster yet (docs/events.md): the events are written there, on each customer''s worker';
+    END IF;
+    IF p_consumer IS NULL OR p_consumer !~ '^[A-Za-z0-9_.:-]{1,100}$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a consumer name is 1 to 100 letters, digits or _ . : -, not %s', coalesce(quote_literal(p_consumer), 'NULL'));
+    END IF;
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 10000, not %s', p_limit);
+    END IF;
+    IF p_visibility_timeout IS NULL OR p_visibility_timeout NOT BETWEEN 0 AND 86400 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('visibility_timeout must be from 0 to 86400 seconds, not %s', p_visibility_timeout);
+    END IF;
+    -- The first fetch registers the consumer at the current snapshot.
+    INSERT INTO loyalty.event_consumers AS c (name, position)
+    VALUES (p_consumer, pg_current_snapshot())
+    ON CONFLICT (name) DO NOTHING;
+    -- One worker at a time moves the position (a statement of its own, so the snapshot below is
+    -- taken after the lock: it is never older than the position another worker just stored).
+    SELECT c.position INTO STRICT v_position FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
+    WITH moved AS (
+        UPDATE loyalty.event_consumers AS c
+           SET position = pg_current_snapshot(), updated_at = now()
+         WHERE c.name = p_consumer
+        RETURNING c.position
+    )
+    INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
+    SELECT p_consumer, e.customer_id, e.id
+      FROM loyalty.events AS e, moved
+     -- Transactions below the old snapshot's xmin were all visible to it: only the ones above.
+     WHERE e.xid >= pg_snapshot_xmin(v_position)
+       AND NOT pg_visible_in_snapshot(e.xid, v_position)
+       AND pg_visible_in_snapshot(e.xid, moved.position)
+    ON CONFLICT DO NOTHING;
+    -- Claim: the oldest queued events no worker holds, held until the timeout.
+    RETURN QUERY
+        WITH claimed AS (
+            UPDATE loyalty.event_deliveries AS d
+               SET visible_at = clock_timestamp() + make_interval(secs => p_visibility_timeout),
+                   deliveries = d.deliveries + 1
+              FROM (SELECT q.consumer, q.event_id
+                      FROM loyalty.event_deliveries AS q
+                     WHERE q.consumer = p_consumer AND q.visible_at <= clock_timestamp()
+                     ORDER BY q.event_id
+                     LIMIT p_limit
+                       FOR UPDATE SKIP LOCKED) AS q
+             WHERE d.consumer = q.consumer AND d.event_id = q.event_id
+            RETURNING d.customer_id, d.event_id
+        )
+        SELECT e.id, e.type, e.customer_id, e.business_id, e.occurred_at, e.payload
+          FROM claimed
+          JOIN loyalty.events AS e ON e.customer_id = claimed.customer_id AND e.id = claimed.event_id
+         ORDER BY e.id;
+END;
+$$;
+
+-- sql/functions/prune_events.sql
+-- Delete events older than p_older_than that every registered consumer has acknowledged: queued
+-- for each (visible in its position) and no longer queued for any. With no consumer registered
+-- nothing is pruned: an event nobody has acknowledged is kept. Returns how many were deleted.
+CREATE OR REPLACE FUNCTION loyalty.prune_events(p_older_than interval DEFAULT '7 days')
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_pruned integer;
+BEGIN
+    IF p_older_than IS NULL OR p_older_than < interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('older_than must be 0 or more, not %s', p_older_than);
+    END IF;
+    DELETE FROM loyalty.events AS e
+     WHERE e.occurred_at < now() - p_older_than
+       AND EXISTS (SELECT FROM loyalty.event_consumers)
+       AND NOT EXISTS (SELECT FROM loyalty.event_consumers AS c WHERE NOT pg_visible_in_snapshot(e.xid, c.position))
+       AND NOT EXISTS (SELECT FROM loyalty.event_deliveries AS d WHERE d.event_id = e.id);
+    GET DIAGNOSTICS v_pruned = ROW_COUNT;
+    RETURN v_pruned;
+END;
+$$;
+
+-- sql/functions/_approve_locked_request.sql
+-- As in 0012, except that on one server the program's row lock comes with the program itself
+-- (one statement, not two), and the customer comes from _ensure_customer. Since 0020 a new card
+-- gets the program's welcome points, and an accepted invitation tells the business. Since 0023
+-- its statements are planned with enable_seqscan off, as the bulk path's are: loyalty.businesses
+-- is a few pages in most installations, so the planner read it whole (a hash of every business
+-- for the program's join, and a scan for the foreign-key check of a new relationship) on every
+-- approval, 7.6% of an approval's instructions (docs/benchmarks.md); a key probe is what each needs.
+-- Since 0025 it publishes the approval's events (docs/events.md) in the same transaction.
+CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
+ RETURNS loyalty.enrollment_result
+ LANGUAGE plpgsql
+ SET enable_seqscan = off
+AS $$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer        loyalty.customer_result;
+    v_enrollment_id   bigint;
+    v_card_id         bigint;
+    v_card_number     text;
+    v_notification_id uuid;
+    v_welcome_points  integer := 0;
+    v_card_created    boolean := false;
+    v_preferences     jsonb;
+    v_payload         jsonb;
+BEGIN
+    -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
+    -- Not on a cluster: there a row lock on reference data locks the whole shard.
+    IF loyalty._distributed() THEN
+        v_program := loyalty._program_info(p_request.program_id);
+    ELSE
+        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+               p.welcome_points, p.request_ttl
+          INTO v_program
+          FROM loyalty.loyalty_programs AS p
+          JOIN loyalty.businesses AS b ON b.id = p.business_id
+         WHERE p.id = p_request.program_id
+           FOR SHARE OF p;
+    END IF;
+    IF v_program.id IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_request.program_id);
+    END IF;
+    IF v_program.status <> 'ACTIVE' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY005',
+            MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
+    END IF;
+
+    -- The customer first: every row below has a foreign key to it.
+    v_customer := loyalty._ensure_customer(p_request.customer_id);
+
+    -- The relationship before the (customer, program) rows: it is shared by all of a customer's
+    -- programs at one business, so taking it first keeps bulk and single approvals deadlock-free.
+    -- The WHERE keeps an already active relationship unwritten (the row is locked all the same).
+    INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
+    VALUES (v_customer.id, v_program.business_id)
+    ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+     WHERE r.status <> 'ACTIVE';
+
+    -- Create or re-activate; the unique key makes concurrent approvals converge on one row.
+    INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
+    VALUES (v_customer.id, v_program.id)
+    ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+    RETURNING e.id INTO v_enrollment_id;
+
+    -- The card that exists (duplicate request, returning customer), re-activated; else a new
+    -- one. The enrollment row locked above serialises this check for the pair, so a card
+    -- number is made only for a card that is really new.
+    UPDATE loyalty.loyalty_cards AS c
+       SET status = 'ACTIVE', updated_at = now()
+     WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
+    RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+    IF NOT FOUND THEN
+        -- A new card starts with the program's welcome points: on the card and in the ledger,
+        -- whose unique key allows one WELCOME row a card, whatever path made it.
+        v_welcome_points := v_program.welcome_points;
+        v_card_created := true;
+        INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
+        VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id),
+                v_welcome_points)
+        RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+        IF v_welcome_points > 0 THEN
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
+            VALUES (v_customer.id, v_card_id, v_program.id, v_welcome_points, 'WELCOME', p_request.id);
+        END IF;
+    END IF;
+
+    -- One CARD_CREATED notification per card (partial unique index); a reused card keeps its own.
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, type, title, message, data, card_id)
+    VALUES (v_customer.id, v_program.business_id, 'CARD_CREATED',
+            loyalty._card_created_title(v_program.name),
+            loyalty._card_created_message(v_program.name, v_program.business_name, v_customer.name, v_welcome_points),
+            loyalty._card_created_data(v_customer.name, v_program.name, v_program.business_name, v_card_number,
+                                       p_request.id, v_welcome_points),
+            v_card_id)
+    ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING
+    RETURNING n.id INTO v_notification_id;
+    IF NOT FOUND THEN
+        SELECT n.id INTO STRICT v_notification_id
+          FROM loyalty.customer_notifications AS n
+         WHERE n.customer_id = v_customer.id AND n.card_id = v_card_id AND n.type = 'CARD_CREATED';
+    END IF;
+
+    -- An accepted invitation: the business is told, by name, on the customer's shard (one hop).
+    IF p_request.kind = 'INVITATION' THEN
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        VALUES (v_customer.id, v_program.business_id, 'BUSINESS', 'CUSTOMER_JOINED',
+                loyalty._other_side_title(true, v_customer.name, v_program.name),
+                loyalty._other_side_message(true, v_customer.name, v_program.name, NULL),
+                jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'request_id', p_request.id,
+                                   'card_id', v_card_id));
+    END IF;
+
+    IF p_request.notification_id IS NOT NULL THEN
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+         WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
+    END IF;
+
+    -- The events: the decision (an accepted invitation tells the business, an approval the
+    -- customer), then a new card and its welcome points, each with the customer's channels.
+    SELECT c.notification_preferences INTO v_preferences FROM loyalty.customers AS c WHERE c.id = v_customer.id;
+    v_payload := jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                                    'business_name', v_program.business_name, 'request_id', p_request.id,
+                                    'program_id', v_program.id, 'card_id', v_card_id, 'card_number', v_card_number);
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    SELECT v_customer.id, v_program.business_id, e.type,
+           v_payload || jsonb_strip_nulls(jsonb_build_object('channels', loyalty._event_channels(v_preferences, e.category),
+                                                             'points', e.points))
+      FROM (VALUES (CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
+                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
+                   ('card.created', 'rewards', v_welcome_points, v_card_created),
+                   ('points.credited', 'rewards', v_welcome_points, v_welcome_points > 0))
+           AS e (type, category, points, wanted)
+     WHERE e.wanted;
+
+    UPDATE loyalty.customer_approval_requests AS r
+       SET status = 'APPROVED', response_at = now(),
+           enrollment_id = v_enrollment_id, card_id = v_card_id,
+           customer_created = v_customer.created, result_notification_id = v_notification_id
+     WHERE r.customer_id = p_request.customer_id AND r.id = p_request.id;
+
+    RETURN ROW(p_request.id, 'APPROVED', v_customer.id, v_program.id, v_enrollment_id,
+               v_card_id, v_card_number, v_customer.created, v_notification_id)::loyalty.enrollment_result;
+END;
+$$;
+
+-- sql/functions/_ensure_customer.sql
+-- The customer for a user, created from the users row when missing; safe under any concurrency.
+-- The body of ensure_customer (0011), which approvals now call without its SECURITY DEFINER
+-- switch (a save and restore of search_path on every call). The lock stays KEY SHARE: a stronger
+-- one here deadlocks with a batch, which takes its customers KEY SHARE and upgrades them later.
+-- Since 0025 a customer it creates is published as a customer.created event.
+CREATE OR REPLACE FUNCTION loyalty._ensure_customer(p_user_id bigint)
+RETURNS loyalty.customer_result
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_user   loyalty.users;
+    v_result loyalty.customer_result;
+BEGIN
+    IF p_user_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'user id must not be NULL';
+    END IF;
+
+    -- Fast path: the customer usually exists. KEY SHARE keeps it until we commit, so the rows
+    -- we write next can refer to it; one deleted meanwhile is not found, and created again.
+    SELECT c.id, c.user_id, c.name, c.email, false
+      INTO v_result
+      FROM loyalty.customers AS c
+     WHERE c.id = p_user_id
+       FOR KEY SHARE;
+    IF FOUND THEN
+        RETURN v_result;
+    END IF;
+
+    -- KEY SHARE: a concurrent DELETE of the user waits for us, or we see it gone.
+    SELECT u.* INTO v_user FROM loyalty.users AS u WHERE u.id = p_user_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot create customer record.', p_user_id);
+    END IF;
+
+    -- A concurrent creator makes us wait for its commit, and then this insert does nothing.
+    INSERT INTO loyalty.customers AS c (id, user_id, name, email)
+    VALUES (v_user.id, v_user.id, loyalty._display_name(v_user.id, v_user.name, v_user.email), v_user.email)
+    ON CONFLICT DO NOTHING
+    RETURNING c.id, c.user_id, c.name, c.email, true
+    INTO v_result;
+    IF FOUND THEN
+        RAISE NOTICE 'created customer % (%) from user %', v_result.id, v_result.name, p_user_id;
+        INSERT INTO loyalty.events (customer_id, type, payload)
+        VALUES (v_result.id, 'customer.created',
+                jsonb_build_object('customer_name', v_result.name, 'email', v_result.email));
+        RETURN v_result;
+    END IF;
+
+    -- DO NOTHING returns no row: lock and read the one the concurrent creator committed.
+    SELECT c.id, c.user_id, c.name, c.email, false
+      INTO STRICT v_result
+      FROM loyalty.customers AS c
+     WHERE c.id = p_user_id
+       FOR KEY SHARE;
+    RETURN v_result;
+END;
+$$;
+
+-- sql/functions/_reject_locked_request.sql
+-- Reject a PENDING request whose row (and its siblings') the caller has locked; statements by customer.
+-- A declined invitation tells the business instead of the customer (0020). Since 0025 the decision
+-- is published as an event (docs/events.md).
+CREATE OR REPLACE FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text)
+ RETURNS loyalty.enrollment_result
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer_name   text;
+    v_is_member       boolean;
+    v_notification_id uuid;
+BEGIN
+    v_program := loyalty._program_info(p_request.program_id);
+
+    -- The person may not be a customer, nor even a user any more: name them as best we can.
+    SELECT coalesce(
+               (SELECT c.name FROM loyalty.customers AS c WHERE c.id = p_request.customer_id),
+               (SELECT loyalty._display_name(u.id, u.name, u.email)
+                  FROM loyalty.users AS u WHERE u.id = p_request.customer_id),
+               loyalty._display_name(p_request.customer_id, NULL, NULL))
+      INTO v_customer_name;
+
+    -- Committed approvals of sibling requests are visible: the caller waited for their locks.
+    v_is_member := EXISTS (SELECT FROM loyalty.program_enrollments AS e
+                            WHERE e.customer_id = p_request.customer_id
+                              AND e.program_id = p_request.program_id
+                              AND e.status = 'ACTIVE');
+
+    IF p_request.kind = 'INVITATION' THEN
+        -- The customer declined: the business is told, by name (the customer knows already).
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        VALUES (p_request.customer_id, p_request.business_id, 'BUSINESS', 'INVITATION_DECLINED',
+                loyalty._other_side_title(false, v_customer_name, v_program.name),
+                loyalty._other_side_message(false, v_customer_name, v_program.name, p_reason),
+                jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'reason', p_reason,
+                                   'request_id', p_request.id))
+        RETURNING n.id INTO v_notification_id;
+    ELSE
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data)
+        VALUES (p_request.customer_id, p_request.business_id,
+                CASE WHEN v_is_member THEN 'ENROLLMENT_REQUEST_CLOSED' ELSE 'ENROLLMENT_REJECTED' END,
+                format('Your request to join %s', v_program.name),
+                CASE WHEN v_is_member
+                     THEN format('%s, you are already a member of %s at %s, so your new request to join was closed.',
+                                 v_customer_name, v_program.name, v_program.business_name)
+                     ELSE format('Sorry %s, %s did not approve your request to join %s.%s',
+                                 v_customer_name, v_program.business_name, v_program.name,
+                                 coalesce(' Reason: ' || p_reason, ''))
+                END,
+                jsonb_build_object('customer_name', v_customer_name,
+                                   'program_name', v_program.name,
+                                   'business_name', v_program.business_name,
+                                   'reason', p_reason,
+                                   'request_id', p_request.id))
+        RETURNING n.id INTO v_notification_id;
+    END IF;
+
+    IF p_request.notification_id IS NOT NULL THEN
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+         WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
+    END IF;
+
+    -- The event: a declined invitation tells the business; a rejection the customer, on the
+    -- channels their preferences allow (defaults for a person who is no customer).
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_request.customer_id, p_request.business_id,
+            CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.declined' ELSE 'enrollment.rejected' END,
+            jsonb_strip_nulls(jsonb_build_object(
+                'customer_name', v_customer_name, 'program_name', v_program.name,
+                'business_name', v_program.business_name, 'request_id', p_request.id,
+                'program_id', p_request.program_id, 'reason', p_reason,
+                'channels', loyalty._event_channels(
+                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_request.customer_id),
+                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END))));
+    UPDATE loyalty.customer_approval_requests AS r
+       SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
+           customer_created = false, result_notification_id = v_notification_id
+     WHERE r.customer_id = p_request.customer_id AND r.id = p_request.id;
+
+    RETURN ROW(p_request.id, 'REJECTED', p_request.customer_id, p_request.program_id, NULL,
+               NULL, NULL, false, v_notification_id)::loyalty.enrollment_result;
+END;
+$function$;
+
+-- sql/functions/expire_requests.sql
+-- Mark at most p_limit overdue PENDING requests and invitations EXPIRED; returns how many. Call it
+-- until it returns less than p_limit (`loyaltydb expire` does, one transaction a batch). A row
+-- being decided is skipped on one server (SKIP LOCKED) and waited for on a cluster, where a
+-- statement cannot lock rows on several workers; the status test is made again after any wait,
+-- so a decision that commits first wins and two sweeps never mark a row twice. Since 0025 each
+-- expiry is published as a request.expired event, one row at a time (a statement a row, routed to
+-- the customer's shard on a cluster; a sweep is a cron job of at most p_limit rows).
+CREATE OR REPLACE FUNCTION loyalty.expire_requests(p_limit integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_expired loyalty.customer_approval_requests[];
+    v_request loyalty.customer_approval_requests;
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 100000, not %s', p_limit);
+    END IF;
+    IF loyalty._distributed() THEN
+        PERFORM loyalty._share_lock_timeout();  -- the caller's lock_timeout reaches the workers
+        WITH expired AS (
+            UPDATE loyalty.customer_approval_requests AS r
+               SET status = 'EXPIRED', response_at = now()
+             WHERE (r.customer_id, r.id) IN (SELECT d.customer_id, d.id
+                                               FROM loyalty.customer_approval_requests AS d
+                                              WHERE d.status = 'PENDING' AND d.expires_at <= now()
+                                              LIMIT p_limit)
+               AND r.status = 'PENDING' AND r.expires_at <= now()
+            RETURNING r.*
+        )
+        SELECT coalesce(array_agg(expired), '{}') INTO v_expired FROM expired;
+    ELSE
+        WITH due AS (
+            SELECT d.customer_id, d.id
+              FROM loyalty.customer_approval_requests AS d
+             WHERE d.status = 'PENDING' AND d.expires_at <= now()
+             ORDER BY d.expires_at
+             LIMIT p_limit
+               FOR UPDATE SKIP LOCKED
+        ), expired AS (
+            UPDATE loyalty.customer_approval_requests AS r
+               SET status = 'EXPIRED', response_at = now()
+              FROM due
+             WHERE r.customer_id = due.customer_id AND r.id = due.id
+            RETURNING r.*
+        )
+        SELECT coalesce(array_agg(expired), '{}') INTO v_expired FROM expired;
+    END IF;
+    FOREACH v_request IN ARRAY v_expired LOOP
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        SELECT v_request.customer_id, v_request.business_id, 'request.expired',
+               jsonb_build_object(
+                   'customer_name', coalesce(
+                       (SELECT c.name FROM loyalty.customers AS c WHERE c.id = v_request.customer_id),
+                       (SELECT loyalty._display_name(u.id, u.name, u.email) FROM loyalty.users AS u
+                         WHERE u.id = v_request.customer_id)),
+                   'program_name', g.name, 'business_name', g.business_name, 'request_id', v_request.id,
+                   'program_id', v_request.program_id, 'kind', v_request.kind,
+                   'channels', loyalty._event_channels(
+                       (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = v_request.customer_id),
+                       'system'))
+          FROM loyalty._program_info(v_request.program_id) AS g;
+    END LOOP;
+    RETURN cardinality(v_expired);
+END;
+$$;
+
+-- sql/functions/invite_customer.sql
+-- A business invites a user (a customer or not yet) to one of its programs; the invitation's id
+-- carries the customer, and it expires after the program's request_ttl. While an invitation of
+-- that customer to that program is PENDING and in time, inviting again returns it: one partial
+-- unique index makes concurrent invitations converge on one row. Since 0025 it publishes
+-- invitation.sent (and request.expired for an overdue invitation it replaces) as events.
+CREATE OR REPLACE FUNCTION loyalty.invite_customer(
+    p_business_id bigint,
+    p_customer_id bigint,
+    p_program_id  bigint,
+    p_message     text DEFAULT NULL
+)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer_name   text;
+    v_request_id      uuid;
+    v_notification_id uuid;
+BEGIN
+    IF p_business_id IS NULL OR p_customer_id IS NULL OR p_program_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'business id, customer id and program id must not be NULL';
+    END IF;
+    -- Capped like a request's message: it is stored and shown to the customer.
+    IF length(p_message) > 1000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY010',
+            MESSAGE = format('An invitation message may be at most 1000 characters; this one has %s', length(p_message));
+    END IF;
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
+
+    v_program := loyalty._active_program(p_program_id, p_business_id);
+
+    SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
+      FROM loyalty.users AS u
+     WHERE u.id = p_customer_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot invite.', p_customer_id);
+    END IF;
+
+    -- An overdue invitation still PENDING (not swept yet) makes way for the new one, expired.
+    WITH expired AS (
+        UPDATE loyalty.customer_approval_requests AS r
+           SET status = 'EXPIRED', response_at = now()
+         WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
+           AND r.kind = 'INVITATION' AND r.status = 'PENDING' AND r.expires_at <= now()
+        RETURNING r.id
+    )
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    SELECT p_customer_id, p_business_id, 'request.expired',
+           jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                              'business_name', v_program.business_name, 'request_id', expired.id,
+                              'program_id', p_program_id, 'kind', 'INVITATION',
+                              'channels', loyalty._event_channels(
+                                  (SELECT c.notification_preferences FROM loyalty.customers AS c
+                                    WHERE c.id = p_customer_id), 'system'))
+      FROM expired;
+
+    -- The row first, so that a concurrent invitation waits here and then returns this one.
+    INSERT INTO loyalty.customer_approval_requests AS r
+           (id, customer_id, program_id, business_id, kind, message, expires_at)
+    VALUES (loyalty._request_id(p_customer_id), p_customer_id, p_program_id, p_business_id, 'INVITATION',
+            p_message, now() + v_program.request_ttl)
+    ON CONFLICT (customer_id, program_id) WHERE kind = 'INVITATION' AND status = 'PENDING' DO NOTHING
+    RETURNING r.id INTO v_request_id;
+    IF NOT FOUND THEN
+        SELECT r.id INTO STRICT v_request_id
+          FROM loyalty.customer_approval_requests AS r
+         WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
+           AND r.kind = 'INVITATION' AND r.status = 'PENDING';
+        RETURN v_request_id;
+    END IF;
+
+    -- The customer's to answer: it names the business and the program.
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, type, title, message, data, requires_action)
+    VALUES (p_customer_id, p_business_id, 'ENROLLMENT_INVITATION',
+            format('%s invites you to %s', v_program.business_name, v_program.name),
+            format('%s would like to enroll you in %s. Would you like to join?',
+                   v_program.business_name, v_program.name),
+            jsonb_build_object('request_id', v_request_id,
+                               'customer_name', v_customer_name,
+                               'program_name', v_program.name,
+                               'business_name', v_program.business_name,
+                               'message', p_message),
+            true)
+    RETURNING n.id INTO v_notification_id;
+    UPDATE loyalty.customer_approval_requests AS r
+       SET notification_id = v_notification_id
+     WHERE r.customer_id = p_customer_id AND r.id = v_request_id;
+
+    -- The event: the customer is invited, on the channels their preferences allow for promotions.
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, p_business_id, 'invitation.sent',
+            jsonb_strip_nulls(jsonb_build_object(
+                'customer_name', v_customer_name, 'program_name', v_program.name,
+                'business_name', v_program.business_name, 'request_id', v_request_id,
+                'program_id', p_program_id, 'message', p_message,
+                'channels', loyalty._event_channels(
+                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_customer_id),
+                    'promotions'))));
+    RETURN v_request_id;
+END;
+$$;
+
+-- sql/functions/process_enrollment_approvals.sql
+CREATE OR REPLACE FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint DEFAULT NULL::bigint)
+ RETURNS SETOF loyalty.enrollment_result
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET enable_seqscan TO 'off'
+AS $$
+DECLARE
+    -- The batch's PENDING requests, each once, in the caller's order of first appearance.
+    v_ids          uuid[];
+    v_customers    bigint[];
+    v_programs     bigint[];
+    v_businesses   bigint[];
+    v_request_note uuid[];
+    v_kinds        text[];
+    -- Their customers that exist (locked), that are missing, and that this batch created.
+    v_existing     bigint[];
+    v_missing      bigint[];
+    v_created      bigint[];
+    -- Users of the missing customers that exist (locked), and the ids no user has.
+    v_found        bigint[];
+    v_no_user      bigint[];
+    -- Per (customer, program) of those requests: enrollment, card and its notification.
+    v_pair_customers     bigint[];
+    v_pair_programs      bigint[];
+    v_pair_enrollments   bigint[];
+    v_pair_cards         bigint[];
+    v_pair_card_numbers  text[];
+    v_pair_notifications uuid[];
+    -- The pairs whose card existed already (re-activated, no new number).
+    v_new_card_customers bigint[];
+    v_new_card_programs  bigint[];
+    -- The pairs that get a new card, in key order, and their numbers.
+    v_card_customers     bigint[];
+    v_card_programs      bigint[];
+    v_card_numbers       text[];
+    v_failure      record;
+    v_customer     record;
+BEGIN
+    IF array_ndims(p_request_ids) > 1 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'request ids must be a one-dimensional array';
+    END IF;
+    IF p_request_ids IS NULL OR array_position(p_request_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request ids must not be NULL';
+    END IF;
+
+    -- On a cluster one statement cannot lock rows on several workers (FOR UPDATE is refused
+    -- there): decide one by one, in the caller's order, each on its customer's shard.
+    IF loyalty._distributed() THEN
+        PERFORM loyalty._share_lock_timeout();  -- the caller's lock_timeout reaches the workers
+        RETURN QUERY SELECT * FROM loyalty._approve_one_by_one(p_request_ids, p_business_id);
+        RETURN;
+    END IF;
+
+    -- Every request, once, in id order: batches never wait on each other's requests in a circle.
+    PERFORM FROM loyalty.customer_approval_requests AS r WHERE r.id = ANY (p_request_ids) ORDER BY r.id FOR UPDATE;
+
+    SELECT array_agg(f.id ORDER BY f.position), array_agg(f.customer_id ORDER BY f.position),
+           array_agg(f.program_id ORDER BY f.position), array_agg(f.business_id ORDER BY f.position),
+           array_agg(f.notification_id ORDER BY f.position), array_agg(f.kind ORDER BY f.position)
+      INTO v_ids, v_customers, v_programs, v_businesses, v_request_note, v_kinds
+      FROM (SELECT DISTINCT ON (r.id) r.id, r.customer_id, r.program_id, r.business_id, r.notification_id, r.kind,
+                   t.position
+              FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
+              JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
+             WHERE r.status = 'PENDING'
+             ORDER BY r.id, t.position) AS f;
+
+    -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
+    PERFORM FROM loyalty.loyalty_programs AS p WHERE p.id = ANY (v_programs) ORDER BY p.id FOR SHARE;
+
+    -- KEY SHARE keeps existing customers until we commit (one deleted meanwhile is skipped here
+    -- and created again below), and keeps the users of the missing ones.
+    SELECT coalesce(array_agg(c.id), '{}') INTO v_existing
+      FROM (SELECT c.id FROM loyalty.customers AS c WHERE c.id = ANY (v_customers) ORDER BY c.id FOR KEY SHARE) AS c;
+    -- A set difference in memory (hashed): no probe of the customers table per request.
+    v_missing := ARRAY(SELECT unnest(v_customers) EXCEPT SELECT unnest(v_existing));
+    SELECT coalesce(array_agg(u.id), '{}') INTO v_found
+      FROM (SELECT u.id FROM loyalty.users AS u WHERE u.id = ANY (v_missing) ORDER BY u.id FOR KEY SHARE) AS u;
+    v_no_user := ARRAY(SELECT unnest(v_missing) EXCEPT SELECT unnest(v_found));
+
+    -- The first request, in the caller's order, that one-by-one approval would fail on.
+    SELECT t.id, r.id IS NULL AS missing, r.status, r.business_id, p.id AS program_id, p.name AS program_name,
+           p.status AS program_status, r.program_id AS requested_program, r.customer_id, r.kind, r.expires_at,
+           r.status = 'EXPIRED' OR (r.status = 'PENDING' AND r.expires_at <= now()) AS expired
+      INTO v_failure
+      FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
+      LEFT JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
+      LEFT JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
+     WHERE r.id IS NULL
+        OR r.business_id <> p_business_id
+        OR (p_business_id IS NOT NULL AND r.kind <> 'REQUEST')
+        OR r.status IN ('REJECTED', 'EXPIRED')
+        OR (r.status = 'PENDING'
+            AND (r.expires_at <= now()
+                 OR p.status IS DISTINCT FROM 'ACTIVE'
+                 OR r.customer_id = ANY (v_no_user)))
+     ORDER BY t.position
+     LIMIT 1;
+    IF FOUND THEN
+        IF v_failure.missing THEN
+            RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', v_failure.id);
+        ELSIF v_failure.business_id <> p_business_id THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY006',
+                MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
+                                 p_business_id, v_failure.id);
+        ELSIF p_business_id IS NOT NULL AND v_failure.kind <> 'REQUEST' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY006',
+                MESSAGE = format('Business %s may not decide %s: it is an invitation, which its customer answers',
+                                 p_business_id, v_failure.id);
+        ELSIF v_failure.expired THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY009', MESSAGE = format('Enrollment request %s expired at %s', v_failure.id, v_failure.expires_at);
+        ELSIF v_failure.status = 'REJECTED' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY002', MESSAGE = format('Enrollment request %s is already REJECTED', v_failure.id);
+        ELSIF v_failure.program_id IS NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', v_failure.requested_program);
+        ELSIF v_failure.program_status <> 'ACTIVE' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY005',
+                MESSAGE = format('Loyalty program "%s" is not active (status %s)',
+                                 v_failure.program_name, v_failure.program_status);
+        ELSE
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY003',
+                MESSAGE = format('User not found for customer_id: %s. Cannot create customer record.',
+                                 v_failure.customer_id);
+        END IF;
+    END IF;
+
+    IF v_ids IS NOT NULL THEN
+        -- Customers from their users, in id order. A concurrent creator makes an insert wait
+        -- for its commit and then do nothing: that customer was not created by this batch.
+        WITH created AS (
+            INSERT INTO loyalty.customers AS c (id, user_id, name, email)
+            SELECT u.id, u.id, loyalty._display_name(u.id, u.name, u.email), u.email
+              FROM loyalty.users AS u
+             WHERE u.id = ANY (v_missing)
+             ORDER BY u.id
+            ON CONFLICT DO NOTHING
+            RETURNING c.id, c.name
+        )
+        SELECT coalesce(array_agg(created.id), '{}') INTO v_created FROM created;
+        FOR v_customer IN
+            SELECT c.id, c.name FROM loyalty.customers AS c WHERE c.id = ANY (v_created) ORDER BY c.id
+        LOOP
+            RAISE NOTICE 'created customer % (%) from user %', v_customer.id, v_customer.name, v_customer.id;
+        END LOOP;
+        -- Missing customers that a concurrent transaction created (committed now, since our
+        -- insert waited for it): kept until we commit, like the others.
+        IF cardinality(v_created) < cardinality(v_missing) THEN
+            PERFORM FROM loyalty.customers AS c WHERE c.id = ANY (v_customers) ORDER BY c.id FOR KEY SHARE;
+        END IF;
+
+        -- Relationships, then enrollments, then cards, each in key order (see the lock order).
+        -- What each statement makes flows on in arrays, so later statements touch tables only
+        -- by key, whatever the planner's statistics say about the rows this batch just added.
+        INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
+        SELECT DISTINCT f.customer_id, f.business_id
+          FROM unnest(v_customers, v_businesses) AS f (customer_id, business_id)
+         ORDER BY f.customer_id, f.business_id
+        ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+         WHERE r.status <> 'ACTIVE';
+
+        WITH enrolled AS (
+            INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
+            SELECT DISTINCT f.customer_id, f.program_id
+              FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)
+             ORDER BY f.customer_id, f.program_id
+            ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+            RETURNING e.customer_id, e.program_id, e.id
+        )
+        SELECT array_agg(enrolled.customer_id), array_agg(enrolled.program_id), array_agg(enrolled.id)
+          INTO v_pair_customers, v_pair_programs, v_pair_enrollments
+          FROM enrolled;
+
+        -- Cards that exist (duplicates, returning customers) re-activated; then new cards, with
+        -- numbers made only for them (the enrollment rows locked above serialise each pair).
+        WITH reused AS (
+            UPDATE loyalty.loyalty_cards AS c
+               SET status = 'ACTIVE', updated_at = now()
+              FROM unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
+             WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id
+            RETURNING c.customer_id, c.program_id
+        )
+        SELECT array_agg(reused.customer_id), array_agg(reused.program_id)
+          INTO v_new_card_customers, v_new_card_programs
+          FROM reused;
+        SELECT coalesce(array_agg(f.customer_id ORDER BY f.customer_id, f.program_id), '{}'),
+               coalesce(array_agg(f.program_id ORDER BY f.customer_id, f.program_id), '{}')
+          INTO v_card_customers, v_card_programs
+          FROM (SELECT * FROM unnest(v_pair_customers, v_pair_programs)
+                EXCEPT ALL
+                SELECT * FROM unnest(v_new_card_customers, v_new_card_programs)) AS f (customer_id, program_id);
+        -- Card numbers for the whole batch at once (_card_number_for, as _card_number): the customers
+        -- locked in id order, as _card_number would lock them one by one, then each new card's
+        -- ordinal is its customer's card count plus its rank among the customer's new cards.
+        PERFORM FROM loyalty.customers AS c WHERE c.id = ANY (v_card_customers) ORDER BY c.id FOR NO KEY UPDATE;
+        SELECT array_agg(n.card_number ORDER BY n.position)
+          INTO v_card_numbers
+          FROM (SELECT f.position,
+                       loyalty._card_number_for(f.customer_id, k.cards + f.rank) AS card_number
+                  FROM (SELECT f.customer_id, f.position,
+                               row_number() OVER (PARTITION BY f.customer_id ORDER BY f.position) AS rank
+                          FROM unnest(v_card_customers) WITH ORDINALITY AS f (customer_id, position)) AS f
+                 CROSS JOIN LATERAL (SELECT count(*) AS cards FROM loyalty.loyalty_cards AS k
+                                      WHERE k.customer_id = f.customer_id) AS k) AS n;
+        -- Out of the scheme's range, or a number a card has already (imported, or a deleted
+        -- card's successor): then number them one by one, as before, which skips taken numbers.
+        IF array_position(v_card_numbers, NULL) IS NOT NULL
+           OR EXISTS (SELECT FROM loyalty.loyalty_cards AS k WHERE k.card_number = ANY (v_card_numbers)) THEN
+            v_card_numbers := NULL;
+        END IF;
+        -- New cards start with their program's welcome points, each credited once in the ledger
+        -- (its unique key allows one WELCOME row a card) for the card's first request.
+        WITH carded AS (
+            INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
+            SELECT f.customer_id, f.program_id, p.business_id, coalesce(f.card_number, loyalty._card_number(f.customer_id)),
+                   p.welcome_points
+              FROM unnest(v_card_customers, v_card_programs, v_card_numbers) WITH ORDINALITY
+                   AS f (customer_id, program_id, card_number, position)
+              JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+             ORDER BY f.position
+            RETURNING c.customer_id, c.id, c.program_id, c.points_balance
+        )
+        INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
+        SELECT k.customer_id, k.id, k.program_id, k.points_balance, 'WELCOME',
+               (SELECT f.id FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, n)
+                 WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1)
+          FROM carded AS k
+         WHERE k.points_balance > 0
+         ORDER BY k.customer_id, k.id;
+        -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
+        SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n)
+          INTO v_pair_cards, v_pair_card_numbers
+          FROM unnest(v_pair_customers, v_pair_programs) WITH ORDINALITY AS f (customer_id, program_id, n)
+         CROSS JOIN LATERAL (SELECT k.id, k.card_number FROM loyalty.loyalty_cards AS k
+                              WHERE k.customer_id = f.customer_id AND k.program_id = f.program_id LIMIT 1) AS k;
+
+        -- One CARD_CREATED notification per card, naming everyone, for the card's first request.
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data, card_id)
+        SELECT f.customer_id, p.business_id, 'CARD_CREATED',
+               loyalty._card_created_title(p.name),
+               loyalty._card_created_message(p.name, p.business_name, cu.name, w.points),
+               loyalty._card_created_data(cu.name, p.name, p.business_name, k.card_number, f.id, w.points),
+               k.id
+          FROM (SELECT DISTINCT ON (f.customer_id, f.program_id) f.id, f.customer_id, f.program_id
+                  FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, position)
+                 ORDER BY f.customer_id, f.program_id, f.position) AS f
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers)
+               AS k (customer_id, program_id, id, card_number)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          -- Each program's name and business's name once, not once per card.
+          JOIN (SELECT p.id, p.name, p.business_id, p.welcome_points,
+                       loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
+                  FROM loyalty.loyalty_programs AS p
+                  JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
+          -- The welcome points this batch credited: a new card's, none for a card that existed.
+         CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT FROM unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
+                                                      WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id)
+                                         THEN p.welcome_points ELSE 0 END AS points) AS w
+         ORDER BY k.id
+        ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
+        SELECT array_agg(n.id ORDER BY f.n)
+          INTO v_pair_notifications
+          FROM unnest(v_pair_customers, v_pair_cards) WITH ORDINALITY AS f (customer_id, card_id, n)
+         CROSS JOIN LATERAL (SELECT n.id FROM loyalty.customer_notifications AS n
+                              WHERE n.customer_id = f.customer_id AND n.card_id = f.card_id
+                                AND n.type = 'CARD_CREATED' LIMIT 1) AS n;
+
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+          FROM unnest(v_customers, v_request_note) AS f (customer_id, id)
+         WHERE n.customer_id = f.customer_id AND n.id = f.id;
+
+        -- Accepted invitations: each business hears CUSTOMER_JOINED, by name, as one by one.
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        SELECT f.customer_id, f.business_id, 'BUSINESS', 'CUSTOMER_JOINED',
+               loyalty._other_side_title(true, cu.name, p.name),
+               loyalty._other_side_message(true, cu.name, p.name, NULL),
+               jsonb_build_object('customer_name', cu.name, 'program_name', p.name,
+                                  'business_name', loyalty._display_name(b.id, b.name, b.email, 'Business'),
+                                  'request_id', f.id, 'card_id', k.id)
+          FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
+               AS f (id, customer_id, program_id, business_id, kind, position)
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards) AS k (customer_id, program_id, id)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+          JOIN loyalty.businesses AS b ON b.id = f.business_id
+         WHERE f.kind = 'INVITATION'
+         ORDER BY f.position;
+
+        -- The outcome of each request, kept for replays. A customer created by this batch was
+        -- created, one by one, by its first request in the caller's order.
+        UPDATE loyalty.customer_approval_requests AS r
+           SET status = 'APPROVED', response_at = now(),
+               enrollment_id = k.enrollment_id, card_id = k.card_id, result_notification_id = k.notification_id,
+               customer_created = f.created AND f.position = f.first_position
+          FROM (SELECT f.*, min(f.position) OVER (PARTITION BY f.customer_id) AS first_position,
+                       created.id IS NOT NULL AS created
+                  FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY
+                       AS f (id, customer_id, program_id, position)
+                  LEFT JOIN unnest(v_created) AS created (id) ON created.id = f.customer_id) AS f
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_enrollments, v_pair_cards, v_pair_notifications)
+               AS k (customer_id, program_id, enrollment_id, card_id, notification_id)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+         WHERE r.customer_id = f.customer_id AND r.id = f.id;
+
+        -- The batch's events, as one by one would publish them (docs/events.md): each customer
+        -- it created, then for each request its decision and, for a card's first request, the
+        -- new card and its welcome points, with the customer's channels.
+        INSERT INTO loyalty.events (customer_id, type, payload)
+        SELECT c.id, 'customer.created', jsonb_build_object('customer_name', c.name, 'email', c.email)
+          FROM loyalty.customers AS c
+         WHERE c.id = ANY (v_created)
+         ORDER BY c.id;
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        SELECT f.customer_id, f.business_id, e.type,
+               jsonb_build_object('customer_name', cu.name, 'program_name', p.name, 'business_name', p.business_name,
+                                  'request_id', f.id, 'program_id', f.program_id, 'card_id', k.id,
+                                  'card_number', k.card_number)
+               || jsonb_strip_nulls(jsonb_build_object('channels', loyalty._event_channels(cu.notification_preferences, e.category),
+                                                       'points', e.points))
+          FROM (SELECT f.*, min(f.position) OVER (PARTITION BY f.customer_id, f.program_id) AS first_position
+                  FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
+                       AS f (id, customer_id, program_id, business_id, kind, position)) AS f
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers)
+               AS k (customer_id, program_id, id, card_number)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN (SELECT p.id, p.name, p.welcome_points, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
+                  FROM loyalty.loyalty_programs AS p
+                  JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
+         CROSS JOIN LATERAL (SELECT f.position = f.first_position
+                                    AND EXISTS (SELECT FROM unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
+                                                 WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id)
+                                    AS new_card) AS n
+         CROSS JOIN LATERAL (VALUES (1, CASE WHEN f.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
+                                     CASE WHEN f.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
+                                    (2, 'card.created', 'rewards', CASE WHEN n.new_card THEN p.welcome_points ELSE 0 END, n.new_card),
+                                    (3, 'points.credited', 'rewards', p.welcome_points, n.new_card AND p.welcome_points > 0))
+               AS e (ordinal, type, category, points, wanted)
+         WHERE e.wanted
+         ORDER BY f.position, e.ordinal;
+    END IF;
+
+    -- Every request of the batch is APPROVED now: its stored outcome is its result.
+    RETURN QUERY
+        SELECT d.*
+          FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
+         CROSS JOIN LATERAL (SELECT r.id, r.status, r.customer_id, r.program_id, r.enrollment_id, r.card_id,
+                                    k.card_number, coalesce(r.customer_created, false), r.result_notification_id
+                               FROM loyalty.customer_approval_requests AS r
+                               LEFT JOIN loyalty.loyalty_cards AS k ON k.customer_id = r.customer_id AND k.id = r.card_id
+                              WHERE r.id = t.id
+                              LIMIT 1) AS d
+         ORDER BY t.position;
+END;
+$$;
+
+-- sql/functions/request_enrollment.sql
+-- Record a user's request to join a program; the request's id carries the customer. It expires
+-- after the program's request_ttl (NULL: never). Since 0025 it is published as an event.
+CREATE OR REPLACE FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text DEFAULT NULL::text)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer_name   text;
+    v_request_id      uuid := loyalty._request_id(p_customer_id);
+    v_notification_id uuid;
+BEGIN
+    IF p_customer_id IS NULL OR p_program_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id and program id must not be NULL';
+    END IF;
+    -- Capped like a rejection reason: the message is stored and shown to the business.
+    IF length(p_message) > 1000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY010',
+            MESSAGE = format('A request message may be at most 1000 characters; this one has %s', length(p_message));
+    END IF;
+
+    v_program := loyalty._active_program(p_program_id);
+
+    SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
+      FROM loyalty.users AS u
+     WHERE u.id = p_customer_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot request enrollment.', p_customer_id);
+    END IF;
+
+    -- The business's to read and act on (its feed), kept on the customer's shard like the request.
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, audience, type, title, message, data, requires_action)
+    VALUES (p_customer_id, v_program.business_id, 'BUSINESS', 'ENROLLMENT_REQUEST',
+            format('%s wants to join %s', v_customer_name, v_program.name),
+            format('%s asked to join %s at %s.', v_customer_name, v_program.name, v_program.business_name),
+            jsonb_build_object('request_id', v_request_id,
+                               'customer_name', v_customer_name,
+                               'program_name', v_program.name,
+                               'business_name', v_program.business_name),
+            true)
+    RETURNING n.id INTO v_notification_id;
+
+    INSERT INTO loyalty.customer_approval_requests
+           (id, customer_id, program_id, business_id, notification_id, message, expires_at)
+    VALUES (v_request_id, p_customer_id, p_program_id, v_program.business_id, v_notification_id, p_message,
+            now() + v_program.request_ttl);
+
+    -- The event (the business decides: no customer channels).
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, v_program.business_id, 'enrollment.requested',
+            jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'request_id', v_request_id,
+                               'program_id', p_program_id));
+    RETURN v_request_id;
+END;
+$function$;
+
+GRANT EXECUTE ON FUNCTION loyalty.ack_events(text,bigint[]) TO loyalty_app;
+
+GRANT EXECUTE ON FUNCTION loyalty.fetch_events(text,integer,double precision) TO loyalty_app;
+
+GRANT EXECUTE ON FUNCTION loyalty.prune_events(interval) TO loyalty_app;
+
+-- NOTIFY at commit for every statement that writes events (on one server: Citus refuses
+-- triggers on its tables, and distribute drops this one).
+DO $$
+BEGIN
+    IF NOT loyalty._distributed() THEN
+        CREATE TRIGGER events_notify AFTER INSERT ON loyalty.events
+            FOR EACH STATEMENT EXECUTE FUNCTION loyalty._notify_events();
+    END IF;
+END
+$$;
