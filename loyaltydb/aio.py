@@ -41,7 +41,6 @@ __all__ = [
     "customer_notifications",
     "decline_invitation",
     "ensure_customer",
-    "events",
     "expire_requests",
     "fetch_events",
     "find_card",

@@ -6,10 +6,12 @@ the real console script; one server (the cluster is not covered yet: docs/events
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -329,3 +331,43 @@ def test_tail_prints_events_live_through_the_console_script(
     pruned = run_cli("--dsn", dsn, "events", "prune", "--older-than", "1", "--json")
     assert pruned.returncode == 0, pruned.stderr
     assert json.loads(pruned.stdout) == {"pruned": 3}  # the two before ops registered, and its acked one
+
+
+def test_the_example_worker_of_the_docs_sends_card_created_on_its_channels(dsn: str, world: World) -> None:
+    """docs/events.md's worker, run as it is printed: it sends the new card's email and push."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "events.md").read_text(encoding="utf-8")
+    found = re.search(r"A worker that sends email.*?```python\n(.*?)```", page, re.DOTALL)
+    assert found, "docs/events.md has no example worker"
+    namespace: dict[str, Any] = {}
+    exec(compile(found.group(1), "docs/events.md", "exec"), namespace)  # noqa: S102  (our own docs)
+    sent: list[tuple[str, int, str]] = []
+
+    class Done(Exception):
+        pass
+
+    def send_email(customer: int, text: str, dedupe_key: int) -> None:
+        sent.append(("email", customer, text))
+
+    def send_push(customer: int, text: str, dedupe_key: int) -> None:
+        sent.append(("push", customer, text))
+        raise Done
+
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            namespace["run"](dsn, send_email, send_push)
+        except Done:
+            pass
+        except BaseException as exc:  # noqa: BLE001  (reported from the main thread)
+            failures.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    time.sleep(1.0)  # its first fetch registered it, and it listens
+    with psycopg.connect(dsn) as conn:
+        result = loyaltydb.approve_enrollment(conn, loyaltydb.request_enrollment(conn, JOHN, world.coffee_club))
+    thread.join(timeout=15)
+    assert not thread.is_alive() and not failures
+    text = f"John Smith, your Coffee Club card {result.card_number} is ready."
+    assert sent == [("email", JOHN, text), ("push", JOHN, text)]

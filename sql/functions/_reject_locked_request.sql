@@ -10,6 +10,7 @@ DECLARE
     v_customer_name   text;
     v_is_member       boolean;
     v_notification_id uuid;
+    v_preferences     jsonb;
 BEGIN
     v_program := loyalty._program_info(p_request.program_id);
 
@@ -65,6 +66,7 @@ BEGIN
 
     -- The event: a declined invitation tells the business; a rejection the customer, on the
     -- channels their preferences allow (defaults for a person who is no customer).
+    SELECT c.notification_preferences INTO v_preferences FROM loyalty.customers AS c WHERE c.id = p_request.customer_id;
     INSERT INTO loyalty.events (customer_id, business_id, type, payload)
     VALUES (p_request.customer_id, p_request.business_id,
             CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.declined' ELSE 'enrollment.rejected' END,
@@ -73,8 +75,7 @@ BEGIN
                 'business_name', v_program.business_name, 'request_id', p_request.id,
                 'program_id', p_request.program_id, 'reason', p_reason,
                 'channels', loyalty._event_channels(
-                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_request.customer_id),
-                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END))));
+                    v_preferences, CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END))));
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
            customer_created = false, result_notification_id = v_notification_id

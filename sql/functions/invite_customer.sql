@@ -18,6 +18,7 @@ DECLARE
     v_customer_name   text;
     v_request_id      uuid;
     v_notification_id uuid;
+    v_preferences     jsonb;
 BEGIN
     IF p_business_id IS NULL OR p_customer_id IS NULL OR p_program_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'business id, customer id and program id must not be NULL';
@@ -43,6 +44,8 @@ BEGIN
             MESSAGE = format('User not found for customer_id: %s. Cannot invite.', p_customer_id);
     END IF;
 
+    -- The person's channels (Citus plans no subquery inside an INSERT: read them first).
+    SELECT c.notification_preferences INTO v_preferences FROM loyalty.customers AS c WHERE c.id = p_customer_id;
     -- An overdue invitation still PENDING (not swept yet) makes way for the new one, expired.
     WITH expired AS (
         UPDATE loyalty.customer_approval_requests AS r
@@ -56,9 +59,7 @@ BEGIN
            jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
                               'business_name', v_program.business_name, 'request_id', expired.id,
                               'program_id', p_program_id, 'kind', 'INVITATION',
-                              'channels', loyalty._event_channels(
-                                  (SELECT c.notification_preferences FROM loyalty.customers AS c
-                                    WHERE c.id = p_customer_id), 'system'))
+                              'channels', loyalty._event_channels(v_preferences, 'system'))
       FROM expired;
 
     -- The row first, so that a concurrent invitation waits here and then returns this one.
@@ -101,9 +102,7 @@ BEGIN
                 'customer_name', v_customer_name, 'program_name', v_program.name,
                 'business_name', v_program.business_name, 'request_id', v_request_id,
                 'program_id', p_program_id, 'message', p_message,
-                'channels', loyalty._event_channels(
-                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_customer_id),
-                    'promotions'))));
+                'channels', loyalty._event_channels(v_preferences, 'promotions'))));
     RETURN v_request_id;
 END;
 $$;

@@ -395,6 +395,7 @@ DECLARE
     v_customer_name   text;
     v_is_member       boolean;
     v_notification_id uuid;
+    v_preferences     jsonb;
 BEGIN
     v_program := loyalty._program_info(p_request.program_id);
 
@@ -450,6 +451,7 @@ BEGIN
 
     -- The event: a declined invitation tells the business; a rejection the customer, on the
     -- channels their preferences allow (defaults for a person who is no customer).
+    SELECT c.notification_preferences INTO v_preferences FROM loyalty.customers AS c WHERE c.id = p_request.customer_id;
     INSERT INTO loyalty.events (customer_id, business_id, type, payload)
     VALUES (p_request.customer_id, p_request.business_id,
             CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.declined' ELSE 'enrollment.rejected' END,
@@ -458,8 +460,7 @@ BEGIN
                 'business_name', v_program.business_name, 'request_id', p_request.id,
                 'program_id', p_request.program_id, 'reason', p_reason,
                 'channels', loyalty._event_channels(
-                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_request.customer_id),
-                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END))));
+                    v_preferences, CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END))));
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'REJECTED', response_at = now(), rejection_reason = p_reason,
            customer_created = false, result_notification_id = v_notification_id
@@ -484,8 +485,11 @@ LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_expired loyalty.customer_approval_requests[];
-    v_request loyalty.customer_approval_requests;
+    v_expired     loyalty.customer_approval_requests[];
+    v_request     loyalty.customer_approval_requests;
+    v_program     loyalty._program_info;
+    v_name        text;
+    v_preferences jsonb;
 BEGIN
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 100000, not %s', p_limit);
@@ -500,9 +504,9 @@ BEGIN
                                               WHERE d.status = 'PENDING' AND d.expires_at <= now()
                                               LIMIT p_limit)
                AND r.status = 'PENDING' AND r.expires_at <= now()
-            RETURNING r.*
+            RETURNING r
         )
-        SELECT coalesce(array_agg(expired), '{}') INTO v_expired FROM expired;
+        SELECT coalesce(array_agg(expired.r), '{}') INTO v_expired FROM expired;
     ELSE
         WITH due AS (
             SELECT d.customer_id, d.id
@@ -516,24 +520,24 @@ BEGIN
                SET status = 'EXPIRED', response_at = now()
               FROM due
              WHERE r.customer_id = due.customer_id AND r.id = due.id
-            RETURNING r.*
+            RETURNING r
         )
-        SELECT coalesce(array_agg(expired), '{}') INTO v_expired FROM expired;
+        SELECT coalesce(array_agg(expired.r), '{}') INTO v_expired FROM expired;
     END IF;
     FOREACH v_request IN ARRAY v_expired LOOP
+        v_program := loyalty._program_info(v_request.program_id);
+        SELECT c.name, c.notification_preferences INTO v_name, v_preferences
+          FROM loyalty.customers AS c WHERE c.id = v_request.customer_id;
+        IF NOT FOUND THEN  -- invited, never a customer: named from the user, default channels
+            SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_name
+              FROM loyalty.users AS u WHERE u.id = v_request.customer_id;
+        END IF;
         INSERT INTO loyalty.events (customer_id, business_id, type, payload)
-        SELECT v_request.customer_id, v_request.business_id, 'request.expired',
-               jsonb_build_object(
-                   'customer_name', coalesce(
-                       (SELECT c.name FROM loyalty.customers AS c WHERE c.id = v_request.customer_id),
-                       (SELECT loyalty._display_name(u.id, u.name, u.email) FROM loyalty.users AS u
-                         WHERE u.id = v_request.customer_id)),
-                   'program_name', g.name, 'business_name', g.business_name, 'request_id', v_request.id,
-                   'program_id', v_request.program_id, 'kind', v_request.kind,
-                   'channels', loyalty._event_channels(
-                       (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = v_request.customer_id),
-                       'system'))
-          FROM loyalty._program_info(v_request.program_id) AS g;
+        VALUES (v_request.customer_id, v_request.business_id, 'request.expired',
+                jsonb_build_object('customer_name', v_name, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'request_id', v_request.id,
+                                   'program_id', v_request.program_id, 'kind', v_request.kind,
+                                   'channels', loyalty._event_channels(v_preferences, 'system')));
     END LOOP;
     RETURN cardinality(v_expired);
 END;
@@ -560,6 +564,7 @@ DECLARE
     v_customer_name   text;
     v_request_id      uuid;
     v_notification_id uuid;
+    v_preferences     jsonb;
 BEGIN
     IF p_business_id IS NULL OR p_customer_id IS NULL OR p_program_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'business id, customer id and program id must not be NULL';
@@ -585,6 +590,8 @@ BEGIN
             MESSAGE = format('User not found for customer_id: %s. Cannot invite.', p_customer_id);
     END IF;
 
+    -- The person's channels (Citus plans no subquery inside an INSERT: read them first).
+    SELECT c.notification_preferences INTO v_preferences FROM loyalty.customers AS c WHERE c.id = p_customer_id;
     -- An overdue invitation still PENDING (not swept yet) makes way for the new one, expired.
     WITH expired AS (
         UPDATE loyalty.customer_approval_requests AS r
@@ -598,9 +605,7 @@ BEGIN
            jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
                               'business_name', v_program.business_name, 'request_id', expired.id,
                               'program_id', p_program_id, 'kind', 'INVITATION',
-                              'channels', loyalty._event_channels(
-                                  (SELECT c.notification_preferences FROM loyalty.customers AS c
-                                    WHERE c.id = p_customer_id), 'system'))
+                              'channels', loyalty._event_channels(v_preferences, 'system'))
       FROM expired;
 
     -- The row first, so that a concurrent invitation waits here and then returns this one.
@@ -643,9 +648,7 @@ BEGIN
                 'customer_name', v_customer_name, 'program_name', v_program.name,
                 'business_name', v_program.business_name, 'request_id', v_request_id,
                 'program_id', p_program_id, 'message', p_message,
-                'channels', loyalty._event_channels(
-                    (SELECT c.notification_preferences FROM loyalty.customers AS c WHERE c.id = p_customer_id),
-                    'promotions'))));
+                'channels', loyalty._event_channels(v_preferences, 'promotions'))));
     RETURN v_request_id;
 END;
 $$;

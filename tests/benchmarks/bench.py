@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks import legacy_import
+from benchmarks import events_drain, legacy_import
 from loyaltydb import aio, api
 from loyaltydb.distribution import distribute
 from loyaltydb.migrations import migrate
@@ -462,9 +462,14 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("--legacy", default="20000,100000", help="legacy import: customers generated; '' to skip")
     parser.add_argument("--legacy-rounds", type=int, default=2, help="plain copies and imports, alternating")
     parser.add_argument("--legacy-only", action="store_true", help="only the legacy import figures")
+    parser.add_argument("--events-only", action="store_true", help="only the events figures (publish and drain)")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
     legacy_sizes = [int(s) for s in args.legacy.split(",") if s]
+    if args.events_only:
+        with TempServer(settings={"max_connections": "100"}) as server:
+            events_drain.run(server, say)
+        return 0
     if args.legacy_only:
         with TempServer() as server:
             figures = legacy_import.run(server, legacy_sizes, args.legacy_rounds, say)
@@ -496,6 +501,7 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
         sizes = [int(s) for s in args.scale_check.split(",") if s]
         report["scale_check"] = scale_check(server, sizes, args.seconds, say) if sizes else []
         report["legacy_import"] = legacy_import.run(server, legacy_sizes, args.legacy_rounds, say)
+        report["events"] = events_drain.run(server, say)
     if args.cluster:
         report["cluster"] = cluster_run(min(args.scale, 100_000), 60_000, [1, 8], args.seconds, say)
     report["when"] = datetime.now(UTC).isoformat(timespec="seconds")
