@@ -119,22 +119,28 @@ BEGIN
          WHERE n.customer_id = p_request.customer_id AND n.id = p_request.notification_id;
     END IF;
 
-    -- The events: the decision (an accepted invitation tells the business, an approval the
-    -- customer), then a new card and its welcome points, each with the customer's channels.
+    -- The events, in one statement: a new customer, the decision (an accepted invitation tells
+    -- the business, an approval the customer), a new card and its welcome points, each with the
+    -- customer's channels.
     SELECT c.notification_preferences INTO v_preferences FROM loyalty.customers AS c WHERE c.id = v_customer.id;
     v_payload := jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
                                     'business_name', v_program.business_name, 'request_id', p_request.id,
                                     'program_id', v_program.id, 'card_id', v_card_id, 'card_number', v_card_number);
     INSERT INTO loyalty.events (customer_id, business_id, type, payload)
-    SELECT v_customer.id, v_program.business_id, e.type,
-           v_payload || jsonb_strip_nulls(jsonb_build_object('channels', loyalty._event_channels(v_preferences, e.category),
-                                                             'points', e.points))
-      FROM (VALUES (CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
-                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
-                   ('card.created', 'rewards', v_welcome_points, v_card_created),
-                   ('points.credited', 'rewards', v_welcome_points, v_welcome_points > 0))
-           AS e (type, category, points, wanted)
-     WHERE e.wanted;
+    SELECT v_customer.id, CASE WHEN e.ordinal > 0 THEN v_program.business_id END, e.type,
+           CASE WHEN e.ordinal = 0
+                THEN jsonb_build_object('customer_name', v_customer.name, 'email', v_customer.email)
+                ELSE v_payload || jsonb_strip_nulls(jsonb_build_object(
+                         'channels', loyalty._event_channels(v_preferences, e.category), 'points', e.points))
+           END
+      FROM (VALUES (0, 'customer.created', NULL, NULL::integer, v_customer.created),
+                   (1, CASE WHEN p_request.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
+                    CASE WHEN p_request.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL, true),
+                   (2, 'card.created', 'rewards', v_welcome_points, v_card_created),
+                   (3, 'points.credited', 'rewards', v_welcome_points, v_welcome_points > 0))
+           AS e (ordinal, type, category, points, wanted)
+     WHERE e.wanted
+     ORDER BY e.ordinal;
 
     UPDATE loyalty.customer_approval_requests AS r
        SET status = 'APPROVED', response_at = now(),

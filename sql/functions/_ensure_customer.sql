@@ -2,7 +2,6 @@
 -- The body of ensure_customer (0011), which approvals now call without its SECURITY DEFINER
 -- switch (a save and restore of search_path on every call). The lock stays KEY SHARE: a stronger
 -- one here deadlocks with a batch, which takes its customers KEY SHARE and upgrades them later.
--- Since 0025 a customer it creates is published as a customer.created event.
 CREATE OR REPLACE FUNCTION loyalty._ensure_customer(p_user_id bigint)
 RETURNS loyalty.customer_result
 LANGUAGE plpgsql
@@ -42,9 +41,6 @@ BEGIN
     INTO v_result;
     IF FOUND THEN
         RAISE NOTICE 'created customer % (%) from user %', v_result.id, v_result.name, p_user_id;
-        INSERT INTO loyalty.events (customer_id, type, payload)
-        VALUES (v_result.id, 'customer.created',
-                jsonb_build_object('customer_name', v_result.name, 'email', v_result.email));
         RETURN v_result;
     END IF;
 

@@ -134,59 +134,6 @@ BEGIN
 END;
 $$;
 
--- As 0013_faster_approval defined it.
-CREATE OR REPLACE FUNCTION loyalty._ensure_customer(p_user_id bigint)
-RETURNS loyalty.customer_result
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_user   loyalty.users;
-    v_result loyalty.customer_result;
-BEGIN
-    IF p_user_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'user id must not be NULL';
-    END IF;
-
-    -- Fast path: the customer usually exists. KEY SHARE keeps it until we commit, so the rows
-    -- we write next can refer to it; one deleted meanwhile is not found, and created again.
-    SELECT c.id, c.user_id, c.name, c.email, false
-      INTO v_result
-      FROM loyalty.customers AS c
-     WHERE c.id = p_user_id
-       FOR KEY SHARE;
-    IF FOUND THEN
-        RETURN v_result;
-    END IF;
-
-    -- KEY SHARE: a concurrent DELETE of the user waits for us, or we see it gone.
-    SELECT u.* INTO v_user FROM loyalty.users AS u WHERE u.id = p_user_id FOR KEY SHARE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'LY003',
-            MESSAGE = format('User not found for customer_id: %s. Cannot create customer record.', p_user_id);
-    END IF;
-
-    -- A concurrent creator makes us wait for its commit, and then this insert does nothing.
-    INSERT INTO loyalty.customers AS c (id, user_id, name, email)
-    VALUES (v_user.id, v_user.id, loyalty._display_name(v_user.id, v_user.name, v_user.email), v_user.email)
-    ON CONFLICT DO NOTHING
-    RETURNING c.id, c.user_id, c.name, c.email, true
-    INTO v_result;
-    IF FOUND THEN
-        RAISE NOTICE 'created customer % (%) from user %', v_result.id, v_result.name, p_user_id;
-        RETURN v_result;
-    END IF;
-
-    -- DO NOTHING returns no row: lock and read the one the concurrent creator committed.
-    SELECT c.id, c.user_id, c.name, c.email, false
-      INTO STRICT v_result
-      FROM loyalty.customers AS c
-     WHERE c.id = p_user_id
-       FOR KEY SHARE;
-    RETURN v_result;
-END;
-$$;
-
 -- As 0021_invitations defined it.
 CREATE OR REPLACE FUNCTION loyalty._reject_locked_request(p_request loyalty.customer_approval_requests, p_reason text)
  RETURNS loyalty.enrollment_result
@@ -259,6 +206,20 @@ BEGIN
                NULL, NULL, false, v_notification_id)::loyalty.enrollment_result;
 END;
 $function$;
+
+-- As 0019_cluster_lock_timeout defined it.
+CREATE OR REPLACE FUNCTION loyalty.ensure_customer(p_user_id bigint)
+RETURNS loyalty.customer_result
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
+    RETURN loyalty._ensure_customer(p_user_id);
+END;
+$$;
 
 -- As 0021_invitations defined it.
 CREATE OR REPLACE FUNCTION loyalty.expire_requests(p_limit integer DEFAULT 1000)

@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 
-from benchmarks.bench import PROCEDURE_SCRIPT, load, pgbench
 from loyaltydb import events
 from loyaltydb.testing import TempServer
 from loyaltydb.testing.databases import clone_database, migrated_template
@@ -23,6 +22,8 @@ Say = Callable[[str], None]
 
 
 def run(server: TempServer, say: Say, *, clients: int = 8, seconds: float = 8.0, batch: int = 500) -> dict[str, Any]:
+    from benchmarks.bench import PROCEDURE_SCRIPT, load, pgbench  # bench imports this module
+
     template = migrated_template(server, "events_template")
     dsn = clone_database(server, template, "events_drain")
     load(dsn, 20_000, 60_000, say)
