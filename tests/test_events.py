@@ -371,3 +371,33 @@ def test_the_example_worker_of_the_docs_sends_card_created_on_its_channels(dsn: 
     assert not thread.is_alive() and not failures
     text = f"John Smith, your Coffee Club card {result.card_number} is ready."
     assert sent == [("email", JOHN, text), ("push", JOHN, text)]
+
+
+@pytest.mark.both_modes
+def test_events_are_written_with_their_customer_on_both_kinds_of_database(
+    db: psycopg.Connection[Any], world: World, mode: str
+) -> None:
+    """On the cluster too an approval writes its events, on the customer's worker in the same
+    (delegated) transaction; there consumers are refused in one sentence (not available yet)."""
+    result = loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, JOHN, world.coffee_club))
+    rows = db.execute(
+        "SELECT type, payload ->> 'card_number' FROM loyalty.events WHERE customer_id = %s ORDER BY id", (JOHN,)
+    ).fetchall()
+    db.commit()
+    assert rows == [
+        ("enrollment.requested", None),
+        ("customer.created", None),
+        ("enrollment.approved", result.card_number),
+        ("card.created", result.card_number),
+    ]
+    if mode == "cluster":
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="not available on a Citus cluster yet"):
+            events.fetch(db, "anyone")
+        db.rollback()
+        nodes = db.execute(
+            "SELECT DISTINCT nodeport FROM citus_shards WHERE citus_table_type = 'distributed' AND shardid IN ("
+            " get_shard_id_for_distribution_column('loyalty.events', %s),"
+            " get_shard_id_for_distribution_column('loyalty.loyalty_cards', %s))",
+            (JOHN, JOHN),
+        ).fetchall()
+        assert len(nodes) == 1  # the same worker as the card
