@@ -22,10 +22,7 @@ Command = Callable[..., argparse.ArgumentParser]
 _SINCE = (
     "WITH here AS (SELECT pg_current_snapshot() AS position)"
     " SELECT here.position::text AS position, e.id, e.type, e.customer_id, e.business_id, e.occurred_at, e.payload"
-    " FROM here LEFT JOIN loyalty.events AS e"
-    "   ON e.xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)"
-    "  AND NOT pg_visible_in_snapshot(e.xid, %(since)s::pg_snapshot)"
-    "  AND pg_visible_in_snapshot(e.xid, here.position)"
+    " FROM here LEFT JOIN LATERAL loyalty._events_between(%(since)s::pg_snapshot, here.position) AS e ON true"
     " ORDER BY e.id"
 )
 

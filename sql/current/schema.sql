@@ -916,6 +916,47 @@ $$;
 ALTER FUNCTION loyalty._event_channels(p_preferences jsonb, p_category text) OWNER TO loyalty_owner;
 
 --
+-- Name: events; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.events (
+    customer_id bigint NOT NULL,
+    id bigint NOT NULL,
+    type text NOT NULL,
+    business_id bigint,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL
+);
+
+
+ALTER TABLE loyalty.events OWNER TO loyalty_owner;
+
+--
+-- Name: TABLE events; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
+--
+
+COMMENT ON TABLE loyalty.events IS 'Every change, written by its own transaction (docs/events.md); read through loyalty.fetch_events.';
+
+
+--
+-- Name: _events_between(pg_snapshot, pg_snapshot); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._events_between(p_from pg_snapshot, p_to pg_snapshot) RETURNS SETOF loyalty.events
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT e.*
+      FROM loyalty.events AS e
+     WHERE e.xid >= pg_snapshot_xmin(p_from)
+       AND NOT pg_visible_in_snapshot(e.xid, p_from)
+       AND pg_visible_in_snapshot(e.xid, p_to)
+$$;
+
+
+ALTER FUNCTION loyalty._events_between(p_from pg_snapshot, p_to pg_snapshot) OWNER TO loyalty_owner;
+
+--
 -- Name: _id_carries_customer(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1731,11 +1772,7 @@ BEGIN
     )
     INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
     SELECT p_consumer, e.customer_id, e.id
-      FROM loyalty.events AS e, moved
-     -- Transactions below the old snapshot's xmin were all visible to it: only the ones above.
-     WHERE e.xid >= pg_snapshot_xmin(v_position)
-       AND NOT pg_visible_in_snapshot(e.xid, v_position)
-       AND pg_visible_in_snapshot(e.xid, moved.position)
+      FROM moved, loyalty._events_between(v_position, moved.position) AS e
     ON CONFLICT DO NOTHING;
     -- Claim: the oldest queued events no worker holds, held until the timeout.
     RETURN QUERY
@@ -2742,30 +2779,6 @@ CREATE TABLE loyalty.event_deliveries (
 ALTER TABLE loyalty.event_deliveries OWNER TO loyalty_owner;
 
 --
--- Name: events; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE TABLE loyalty.events (
-    customer_id bigint NOT NULL,
-    id bigint NOT NULL,
-    type text NOT NULL,
-    business_id bigint,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
-    xid xid8 DEFAULT pg_current_xact_id() NOT NULL
-);
-
-
-ALTER TABLE loyalty.events OWNER TO loyalty_owner;
-
---
--- Name: TABLE events; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
---
-
-COMMENT ON TABLE loyalty.events IS 'Every change, written by its own transaction (docs/events.md); read through loyalty.fetch_events.';
-
-
---
 -- Name: events_id_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3536,6 +3549,13 @@ REVOKE ALL ON FUNCTION loyalty._ensure_customer(p_user_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION loyalty._event_channels(p_preferences jsonb, p_category text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _events_between(p_from pg_snapshot, p_to pg_snapshot); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._events_between(p_from pg_snapshot, p_to pg_snapshot) FROM PUBLIC;
 
 
 --

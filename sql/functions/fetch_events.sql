@@ -52,11 +52,7 @@ BEGIN
     )
     INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
     SELECT p_consumer, e.customer_id, e.id
-      FROM loyalty.events AS e, moved
-     -- Transactions below the old snapshot's xmin were all visible to it: only the ones above.
-     WHERE e.xid >= pg_snapshot_xmin(v_position)
-       AND NOT pg_visible_in_snapshot(e.xid, v_position)
-       AND pg_visible_in_snapshot(e.xid, moved.position)
+      FROM moved, loyalty._events_between(v_position, moved.position) AS e
     ON CONFLICT DO NOTHING;
     -- Claim: the oldest queued events no worker holds, held until the timeout.
     RETURN QUERY

@@ -5,6 +5,8 @@ DROP TRIGGER IF EXISTS events_notify ON loyalty.events;
 
 DROP FUNCTION loyalty._event_channels(jsonb,text);
 
+DROP FUNCTION loyalty._events_between(pg_snapshot,pg_snapshot);
+
 DROP FUNCTION loyalty._notify_events();
 
 DROP FUNCTION loyalty.ack_events(text,bigint[]);

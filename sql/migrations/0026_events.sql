@@ -34,6 +34,22 @@ AS $$
            END
 $$;
 
+-- sql/functions/_events_between.sql
+-- The events whose transactions committed between two positions: visible in p_to and not in
+-- p_from (transactions below p_from's xmin were all visible to it, so only the ones above are
+-- looked at, through events_xid_idx). The one statement of "never skipped", for fetch_events
+-- and for `loyaltydb events tail` as an observer. Inlined into its caller (SQL, STABLE).
+CREATE OR REPLACE FUNCTION loyalty._events_between(p_from pg_snapshot, p_to pg_snapshot)
+RETURNS SETOF loyalty.events
+LANGUAGE sql STABLE
+AS $$
+    SELECT e.*
+      FROM loyalty.events AS e
+     WHERE e.xid >= pg_snapshot_xmin(p_from)
+       AND NOT pg_visible_in_snapshot(e.xid, p_from)
+       AND pg_visible_in_snapshot(e.xid, p_to)
+$$;
+
 -- sql/functions/_notify_events.sql
 -- NOTIFY loyalty_events once for each statement that writes events: delivered at commit (never
 -- for a rolled-back one), and folded into one notification a transaction, so an idle consumer's
@@ -121,11 +137,7 @@ BEGIN
     )
     INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
     SELECT p_consumer, e.customer_id, e.id
-      FROM loyalty.events AS e, moved
-     -- Transactions below the old snapshot's xmin were all visible to it: only the ones above.
-     WHERE e.xid >= pg_snapshot_xmin(v_position)
-       AND NOT pg_visible_in_snapshot(e.xid, v_position)
-       AND pg_visible_in_snapshot(e.xid, moved.position)
+      FROM moved, loyalty._events_between(v_position, moved.position) AS e
     ON CONFLICT DO NOTHING;
     -- Claim: the oldest queued events no worker holds, held until the timeout.
     RETURN QUERY
