@@ -51,6 +51,9 @@ PRUNE_EVENTS: Final[LiteralString] = (
     "SELECT loyalty.prune_events(p_older_than => make_interval(secs => %(older_than)s::double precision))"
 )
 LISTEN_EVENTS: Final[LiteralString] = "LISTEN loyalty_events"
+#: Around a consumer's sleep on LISTEN: writers notify only between the two (docs/events.md).
+BEGIN_EVENTS_WAIT: Final[LiteralString] = "SELECT loyalty.begin_events_wait(p_timeout => %(timeout)s::double precision)"
+END_EVENTS_WAIT: Final[LiteralString] = "SELECT loyalty.end_events_wait()"
 LISTENING: Final[LiteralString] = "SELECT 'loyalty_events' = ANY (ARRAY(SELECT pg_listening_channels()))"
 #: A card by its number, or by a number it carried in the replaced system (0 or 1 row).
 FIND_CARD: Final[LiteralString] = "SELECT * FROM loyalty.find_card(p_card_number => %(card_number)s::text)"

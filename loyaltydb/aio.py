@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
+from time import monotonic
 from typing import Any, LiteralString, TypeVar
 from uuid import UUID
 
@@ -298,20 +299,37 @@ async def prune_events(conn: AsyncConnectable, *, older_than: float = 7 * 86400.
 
 async def listen_events(conn: AsyncConnectable, *, timeout: float) -> bool:
     """Return when new events may be waiting: True on a notification (sent at the commit of a
-    change that wrote events) or at once on the connection's first call, which starts listening
-    (so nothing committed before it is missed); False after ``timeout`` seconds without one. The
-    connection must have no transaction open: notifications arrive between transactions."""
+    change that wrote events), when events committed since the last call returned, or at once on
+    the connection's first call, which starts listening (so nothing committed before it is
+    missed); False after ``timeout`` seconds without one. The connection must have no
+    transaction open: notifications arrive between transactions.
+
+    Writers notify only while a consumer waits (``loyalty.begin_events_wait`` to
+    ``loyalty.end_events_wait``; docs/events.md): PostgreSQL commits notifying transactions one
+    at a time, and a busy consumer does not need to be woken."""
     pg = async_connection(conn)
     if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise InvalidInput("listen_events needs a connection with no transaction open (commit or roll back first)")
+    deadline = monotonic() + max(timeout, 0.0)
     async with _autocommit(pg):
         listening = await (await pg.execute(queries.LISTENING)).fetchone()
         if not (listening and listening[0]):
             await pg.execute(queries.LISTEN_EVENTS)
+            await pg.execute(queries.END_EVENTS_WAIT)
             return True
-        async for _ in pg.notifies(timeout=timeout, stop_after=1):
-            return True
-    return False
+        with translated_errors():  # a bad timeout, or a cluster: one sentence
+            begun = await (await pg.execute(queries.BEGIN_EVENTS_WAIT, {"timeout": timeout})).fetchone()
+        if begun is None or begun[0] is None:
+            return False  # a writer's transaction stayed open past the timeout
+        if begun[0]:
+            return True  # committed since the last call: fetch, no sleep
+        try:
+            async for _ in pg.notifies(timeout=max(deadline - monotonic(), 0.0), stop_after=1):
+                return True
+            return False
+        finally:
+            if not pg.closed:
+                await pg.execute(queries.END_EVENTS_WAIT)
 
 
 class events:  # noqa: N801  (a namespace: loyaltydb.aio.events.fetch, as loyaltydb.events.fetch)

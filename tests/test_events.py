@@ -228,11 +228,8 @@ def test_each_consumer_receives_every_event_and_a_late_one_only_what_follows(
     assert _types(db, "latecomer") == ["enrollment.requested"]
 
 
-def test_listen_wakes_an_idle_consumer_within_a_second(
-    dsn: str, world: World, connect: Callable[..., psycopg.Connection[Any]]
-) -> None:
-    listener = connect(autocommit=True)
-    assert events.listen(listener, timeout=5)  # the first call starts listening and returns at once
+def _listen_in_thread(listener: psycopg.Connection[Any]) -> tuple[threading.Thread, list[float]]:
+    """A thread waiting in listen (10 s at most); the list gets the time it woke, if it did."""
     woke: list[float] = []
 
     def wait() -> None:
@@ -241,6 +238,15 @@ def test_listen_wakes_an_idle_consumer_within_a_second(
 
     thread = threading.Thread(target=wait)
     thread.start()
+    return thread, woke
+
+
+def test_listen_wakes_an_idle_consumer_within_a_second(
+    dsn: str, world: World, connect: Callable[..., psycopg.Connection[Any]]
+) -> None:
+    listener = connect(autocommit=True)
+    assert events.listen(listener, timeout=5)  # the first call starts listening and returns at once
+    thread, woke = _listen_in_thread(listener)
     time.sleep(0.5)
     writer = connect()
     committed = time.monotonic()
@@ -249,6 +255,77 @@ def test_listen_wakes_an_idle_consumer_within_a_second(
     assert woke, "listen did not wake"
     assert woke[0] - committed < 1.0
     assert not events.listen(listener, timeout=0.3)  # nothing more
+
+
+def _notified(conn: psycopg.Connection[Any], timeout: float) -> bool:
+    """Whether a raw LISTEN on ``conn`` (no wake-up lock of its own) got a notification."""
+    return any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
+
+
+def test_writers_notify_only_while_a_consumer_waits(
+    dsn: str, world: World, connect: Callable[..., psycopg.Connection[Any]]
+) -> None:
+    """Notifying transactions commit one at a time, so a write with no consumer waiting sends none."""
+    spy = connect(autocommit=True)
+    spy.execute("LISTEN loyalty_events")
+    writer = connect()
+    loyaltydb.request_enrollment(writer, JOHN, world.coffee_club)
+    assert not _notified(spy, 0.5), "a write with nobody waiting notified"
+
+    listener = connect(autocommit=True)
+    assert events.listen(listener, timeout=1)  # starts listening
+    thread = threading.Thread(target=events.listen, args=(listener,), kwargs={"timeout": 10})
+    thread.start()
+    time.sleep(0.5)  # the listener now waits
+    loyaltydb.request_enrollment(writer, JOHN, world.tea_club)
+    assert _notified(spy, 5), "a write while a consumer waited did not notify"
+    thread.join(timeout=15)
+    # Woken, the listener no longer holds the wake-up lock: writes go quiet again.
+    held = spy.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
+        " AND (classid::bigint << 32 | objid::bigint) = loyalty._events_wake_key()"
+    ).fetchone()
+    assert held == (0,)
+    loyaltydb.request_enrollment(writer, JOHN, world.bakery_club)
+    assert not _notified(spy, 0.5)
+
+
+def test_a_writer_that_commits_while_a_consumer_comes_to_wait_still_wakes_it(
+    dsn: str, world: World, connect: Callable[..., psycopg.Connection[Any]]
+) -> None:
+    """The lost wake-up: the writer's statement found nobody waiting (so sends no NOTIFY), and it
+    commits after the consumer looked for events. The consumer's wait for the lock closes it."""
+    listener = connect(autocommit=True)
+    assert events.listen(listener, timeout=1)
+    writer = connect()
+    with writer.transaction():
+        writer.execute(
+            "SELECT loyalty.request_enrollment(p_customer_id => %s, p_program_id => %s)", (JOHN, world.coffee_club)
+        )
+        thread, woke = _listen_in_thread(listener)
+        time.sleep(0.5)
+        assert not woke  # waits for the writer's transaction
+    committed = time.monotonic()
+    thread.join(timeout=15)
+    assert woke, "listen slept through a commit that sent no NOTIFY"
+    assert woke[0] - committed < 1.0
+
+
+def test_listen_gives_up_on_a_writer_left_open_after_its_timeout(
+    dsn: str, world: World, connect: Callable[..., psycopg.Connection[Any]]
+) -> None:
+    listener = connect(autocommit=True)
+    assert events.listen(listener, timeout=1)
+    writer = connect()
+    writer.execute(
+        "SELECT loyalty.request_enrollment(p_customer_id => %s, p_program_id => %s)", (JOHN, world.coffee_club)
+    )
+    started = time.monotonic()
+    assert events.listen(listener, timeout=0.5) is False
+    assert time.monotonic() - started < 3
+    writer.commit()
+    assert events.listen(listener, timeout=5)  # the commit is seen, nothing left held
+    assert listener.execute("SELECT 1").fetchone() == (1,)
 
 
 def test_listen_refuses_a_connection_in_a_transaction(db: psycopg.Connection[Any]) -> None:

@@ -216,7 +216,7 @@ def test_node_postgres_runs_the_invitation_flow_with_untyped_parameters(
 def test_node_postgres_finds_cards_and_consumes_events_with_untyped_parameters(
     db: psycopg.Connection[Any], dsn: str, world: World, mode: str
 ) -> None:
-    """find_card (0024) and the events functions (0026) as a node service calls them, as a login
+    """find_card (0024) and the events functions (0026, 0027) as a node service calls them, as a login
     granted loyalty_app: untyped parameters, an array of ids; on the cluster fetch_events is
     refused with 0A000 (consumers are not available there yet)."""
     db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
@@ -241,6 +241,10 @@ def test_node_postgres_finds_cards_and_consumes_events_with_untyped_parameters(
                 else [
                     _call("fetch", "SELECT * FROM loyalty.fetch_events($1, $2, $3)", "node-mailer", 10, 30),
                     _call("prune", "SELECT loyalty.prune_events($1) AS n", "0 seconds"),
+                    # Around a LISTEN sleep: new since the session's last wait (never), then not.
+                    _call("wait new", "SELECT loyalty.begin_events_wait($1) AS w", 0.5),
+                    _call("wait none", "SELECT loyalty.begin_events_wait($1) AS w", 0.5),
+                    _call("end", "SELECT loyalty.end_events_wait()"),
                 ]
             ),
         ],
@@ -255,3 +259,4 @@ def test_node_postgres_finds_cards_and_consumes_events_with_untyped_parameters(
         # The approval's 4 events came before node-mailer registered: acked by every consumer
         # there is. The request it fetched was still held then, so it stayed.
         assert out["prune"]["rows"] == [{"n": 4}]
+        assert (out["wait new"]["rows"], out["wait none"]["rows"]) == ([{"w": True}], [{"w": False}])

@@ -957,6 +957,19 @@ $$;
 ALTER FUNCTION loyalty._events_between(p_from pg_snapshot, p_to pg_snapshot) OWNER TO loyalty_owner;
 
 --
+-- Name: _events_wake_key(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._events_wake_key() RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT 7263380221487542601::bigint  -- 'loyalty.events wake-up', unique to loyaltydb
+$$;
+
+
+ALTER FUNCTION loyalty._events_wake_key() OWNER TO loyalty_owner;
+
+--
 -- Name: _id_carries_customer(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1115,7 +1128,9 @@ CREATE FUNCTION loyalty._notify_events() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM pg_notify('loyalty_events', '');
+    IF NOT pg_try_advisory_xact_lock_shared(loyalty._events_wake_key()) THEN
+        PERFORM pg_notify('loyalty_events', '');
+    END IF;
     RETURN NULL;
 END;
 $$;
@@ -1450,6 +1465,56 @@ $$;
 ALTER FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: begin_events_wait(double precision); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.begin_events_wait(p_timeout double precision DEFAULT 30) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_seen text := nullif(current_setting('loyalty.events_seen', true), '');
+BEGIN
+    -- As fetch_events: on a cluster a snapshot of this server says nothing of the workers' events.
+    IF loyalty._distributed() THEN
+        RAISE EXCEPTION USING ERRCODE = '0A000',
+            MESSAGE = 'event consumers are not available on a Citus cluster yet (docs/events.md): the events are written there, on each customer''s worker';
+    END IF;
+    IF p_timeout IS NULL OR p_timeout NOT BETWEEN 0 AND 86400 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('timeout must be from 0 to 86400 seconds, not %s', p_timeout);
+    END IF;
+    -- The wake-up lock, held by this session until end_events_wait (once, however often called).
+    -- Taking it waits for every transaction that wrote events without notifying.
+    IF current_setting('loyalty.events_waiting', true) IS DISTINCT FROM 'on' THEN
+        PERFORM set_config('lock_timeout', greatest(1, ceil(p_timeout * 1000))::bigint || 'ms', true);
+        BEGIN
+            PERFORM pg_advisory_lock(loyalty._events_wake_key());
+        EXCEPTION WHEN lock_not_available THEN
+            RETURN NULL;
+        END;
+        PERFORM set_config('loyalty.events_waiting', 'on', false);
+    END IF;
+    -- Anything committed since the last end_events_wait: those transactions did not all notify.
+    BEGIN
+        IF v_seen IS NULL
+           OR EXISTS (SELECT 1 FROM loyalty._events_between(v_seen::pg_snapshot, pg_current_snapshot())) THEN
+            PERFORM loyalty.end_events_wait();
+            RETURN true;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        -- Never leave the lock held by a failed call (every write would notify until the end).
+        PERFORM loyalty.end_events_wait();
+        RAISE;
+    END;
+    RETURN false;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.begin_events_wait(p_timeout double precision) OWNER TO loyalty_owner;
+
+--
 -- Name: business_notifications(bigint, boolean, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1617,6 +1682,26 @@ $$;
 
 
 ALTER FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_id bigint, p_reason text) OWNER TO loyalty_owner;
+
+--
+-- Name: end_events_wait(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.end_events_wait() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM set_config('loyalty.events_seen', pg_current_snapshot()::text, false);
+    IF current_setting('loyalty.events_waiting', true) = 'on' THEN
+        PERFORM pg_advisory_unlock(loyalty._events_wake_key());
+        PERFORM set_config('loyalty.events_waiting', 'off', false);
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.end_events_wait() OWNER TO loyalty_owner;
 
 --
 -- Name: ensure_customer(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -3559,6 +3644,13 @@ REVOKE ALL ON FUNCTION loyalty._events_between(p_from pg_snapshot, p_to pg_snaps
 
 
 --
+-- Name: FUNCTION _events_wake_key(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._events_wake_key() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _id_carries_customer(p_request_id uuid, p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3702,6 +3794,14 @@ GRANT ALL ON FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_i
 
 
 --
+-- Name: FUNCTION begin_events_wait(p_timeout double precision); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.begin_events_wait(p_timeout double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.begin_events_wait(p_timeout double precision) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3739,6 +3839,14 @@ GRANT ALL ON FUNCTION loyalty.decide_enrollment(p_customer_id bigint, p_request_
 
 REVOKE ALL ON FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_id bigint, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_id bigint, p_reason text) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION end_events_wait(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.end_events_wait() FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.end_events_wait() TO loyalty_app;
 
 
 --
