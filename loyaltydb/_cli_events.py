@@ -13,6 +13,7 @@ import psycopg
 from . import api
 from ._cli_args import positive, print_json
 from ._dsn import connect
+from .errors import InvalidInput
 from .models import Event
 
 Command = Callable[..., argparse.ArgumentParser]
@@ -64,6 +65,11 @@ def _tail(args: argparse.Namespace) -> int:
     as an observer, from a snapshot position kept here. Ctrl-C ends it quietly."""
     shown = 0
     with connect(args.dsn, autocommit=True) as conn:
+        if not args.consumer and _distributed(conn):
+            raise InvalidInput(
+                "on a Citus cluster `events tail` reads as a consumer: add --consumer NAME"
+                " (an observer's one snapshot cannot follow every worker; docs/events.md)"
+            )
         api.listen_events(conn, timeout=0)
         since = None if args.consumer else _position(conn)
         try:
@@ -82,6 +88,11 @@ def _tail(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _distributed(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT loyalty._distributed()").fetchone()
+    return bool(row and row[0])
 
 
 def _position(conn: psycopg.Connection[Any]) -> str:

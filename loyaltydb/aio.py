@@ -306,7 +306,8 @@ async def listen_events(conn: AsyncConnectable, *, timeout: float) -> bool:
 
     Writers notify only while a consumer waits (``loyalty.begin_events_wait`` to
     ``loyalty.end_events_wait``; docs/events.md): PostgreSQL commits notifying transactions one
-    at a time, and a busy consumer does not need to be woken."""
+    at a time, and a busy consumer does not need to be woken. On a Citus cluster, where no NOTIFY
+    reaches the coordinator, it returns True every half second (a poll)."""
     pg = async_connection(conn)
     if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise InvalidInput("listen_events needs a connection with no transaction open (commit or roll back first)")
@@ -317,19 +318,20 @@ async def listen_events(conn: AsyncConnectable, *, timeout: float) -> bool:
             await pg.execute(queries.LISTEN_EVENTS)
             await pg.execute(queries.END_EVENTS_WAIT)
             return True
-        with translated_errors():  # a bad timeout, or a cluster: one sentence
+        with translated_errors():  # a bad timeout: one sentence
             begun = await (await pg.execute(queries.BEGIN_EVENTS_WAIT, {"timeout": timeout})).fetchone()
-        if begun is None or begun[0] is None:
-            return False  # a writer's transaction stayed open past the timeout
-        if begun[0]:
+        wait = begun[0] if begun else None
+        if wait is None:
+            return False  # nothing within the timeout (or a writer's transaction stayed open past it)
+        if wait == 0:
             return True  # committed since the last call: fetch, no sleep
         try:
-            async for _ in pg.notifies(timeout=max(deadline - monotonic(), 0.0), stop_after=1):
+            async for _ in pg.notifies(timeout=min(wait, max(deadline - monotonic(), 0.0)), stop_after=1):
                 return True
-            return False
         finally:
             if not pg.closed:
                 await pg.execute(queries.END_EVENTS_WAIT)
+        return bool(wait < timeout)  # a cluster's poll (no NOTIFY reaches it): events may be waiting
 
 
 class events:  # noqa: N801  (a namespace: loyaltydb.aio.events.fetch, as loyaltydb.events.fetch)

@@ -108,5 +108,25 @@ BEGIN
     RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS 'SELECT true';
+
+    -- A function of an event row looks up its own node's position (_current_group's source says
+    -- why it is a function).
+    -- (Only once a migration has made it: replacing keeps its owner, creating would not.)
+    IF to_regprocedure('loyalty._current_group()') IS NOT NULL THEN
+        CREATE OR REPLACE FUNCTION loyalty._current_group()
+        RETURNS integer
+        LANGUAGE sql STABLE PARALLEL SAFE
+        AS 'SELECT groupid FROM pg_catalog.pg_dist_local_group';
+    END IF;
+
+    -- Each event row carries the transaction number of the worker that writes it (_event_xid's
+    -- source says why). A row trigger that touches only its own row is what Citus's "unsafe"
+    -- triggers are safe for: it runs on the shard, on the worker.
+    IF to_regprocedure('loyalty._event_xid()') IS NOT NULL
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = 'events_worker_xid') THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+        CREATE TRIGGER events_worker_xid BEFORE INSERT ON loyalty.events
+            FOR EACH ROW EXECUTE FUNCTION loyalty._event_xid();
+    END IF;
 END
 $$;

@@ -690,6 +690,19 @@ $$;
 ALTER FUNCTION loyalty._check_page_limit(p_limit integer) OWNER TO loyalty_owner;
 
 --
+-- Name: _current_group(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._current_group() RETURNS integer
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT 0
+$$;
+
+
+ALTER FUNCTION loyalty._current_group() OWNER TO loyalty_owner;
+
+--
 -- Name: _decide_by_id(uuid, boolean, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -916,6 +929,52 @@ $$;
 ALTER FUNCTION loyalty._event_channels(p_preferences jsonb, p_category text) OWNER TO loyalty_owner;
 
 --
+-- Name: _event_new_here(xid8, jsonb, jsonb); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._event_new_here(p_xid xid8, p_from jsonb, p_to jsonb) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT p_xid >= pg_snapshot_xmin(coalesce((p_from ->> loyalty._current_group()::text)::pg_snapshot, '1:1:'))
+       AND NOT pg_visible_in_snapshot(p_xid, coalesce((p_from ->> loyalty._current_group()::text)::pg_snapshot, '1:1:'))
+       AND pg_visible_in_snapshot(p_xid, (p_to ->> loyalty._current_group()::text)::pg_snapshot)
+$$;
+
+
+ALTER FUNCTION loyalty._event_new_here(p_xid xid8, p_from jsonb, p_to jsonb) OWNER TO loyalty_owner;
+
+--
+-- Name: _event_passed_here(xid8, jsonb); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._event_passed_here(p_xid xid8, p_positions jsonb) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT NOT EXISTS (
+        SELECT FROM jsonb_array_elements(p_positions) AS p (position)
+         WHERE NOT coalesce(pg_visible_in_snapshot(p_xid, (p.position ->> loyalty._current_group()::text)::pg_snapshot), false))
+$$;
+
+
+ALTER FUNCTION loyalty._event_passed_here(p_xid xid8, p_positions jsonb) OWNER TO loyalty_owner;
+
+--
+-- Name: _event_xid(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._event_xid() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.xid := pg_current_xact_id();
+    RETURN NEW;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._event_xid() OWNER TO loyalty_owner;
+
+--
 -- Name: events; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1061,6 +1120,40 @@ $$;
 ALTER FUNCTION loyalty._next_card_number() OWNER TO loyalty_owner;
 
 --
+-- Name: _node_snapshots(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._node_snapshots() RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $_$
+-- VOLATILE, not STABLE as plpgsql_check guesses: each call asks the nodes anew.
+-- @plpgsql_check_options: performance_warnings = false
+DECLARE
+    v_snapshots jsonb;
+    v_failed    text;
+BEGIN
+    IF NOT loyalty._distributed() THEN
+        RETURN jsonb_build_object('0', pg_current_snapshot()::text);
+    END IF;
+    -- Dynamic: Citus's catalog and functions exist only where Citus is installed.
+    EXECUTE format($q$
+        SELECT jsonb_object_agg(n.groupid::text, r.result) FILTER (WHERE r.success),
+               string_agg(format('%%s:%%s (%%s)', n.nodename, n.nodeport, r.result), ', ') FILTER (WHERE NOT r.success)
+          FROM pg_catalog.run_command_on_all_nodes(%L) AS r
+          JOIN pg_catalog.pg_dist_node AS n ON n.nodeid = r.nodeid
+    $q$, 'SELECT pg_catalog.pg_current_snapshot()') INTO v_snapshots, v_failed;
+    IF v_failed IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '08006',
+            MESSAGE = format('could not read the transaction snapshot of every node: %s', v_failed);
+    END IF;
+    RETURN v_snapshots;
+END;
+$_$;
+
+
+ALTER FUNCTION loyalty._node_snapshots() OWNER TO loyalty_owner;
+
+--
 -- Name: _notification_page(text, bigint, boolean, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1192,6 +1285,44 @@ $$;
 
 
 ALTER FUNCTION loyalty._program_info(p_program_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _queue_events_on_nodes(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._queue_events_on_nodes(p_consumer text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_from jsonb;
+    v_to   jsonb;
+BEGIN
+    -- A snapshot older than the position (REPEATABLE READ, taken at the transaction's start)
+    -- could hide a transaction the new position shows as committed: its events would be skipped.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION USING ERRCODE = '0A000',
+            MESSAGE = format('fetch_events on a Citus cluster runs in READ COMMITTED, not %s (call it in a transaction of its own)',
+                             upper(current_setting('transaction_isolation')));
+    END IF;
+    INSERT INTO loyalty.event_consumers AS c (name, position, node_positions)
+    VALUES (p_consumer, pg_current_snapshot(), loyalty._node_snapshots())
+    ON CONFLICT (name) DO NOTHING;
+    SELECT c.node_positions INTO STRICT v_from FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
+    v_to := loyalty._node_snapshots();
+    -- Each shard's rows against its own node's two snapshots (_event_new_here runs there).
+    INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
+    SELECT p_consumer, e.customer_id, e.id
+      FROM loyalty.events AS e
+     WHERE loyalty._event_new_here(e.xid, v_from, v_to)
+    ON CONFLICT DO NOTHING;
+    UPDATE loyalty.event_consumers AS c
+       SET position = pg_current_snapshot(), node_positions = v_to, updated_at = now()
+     WHERE c.name = p_consumer;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._queue_events_on_nodes(p_consumer text) OWNER TO loyalty_owner;
 
 --
 -- Name: _refresh_business(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1468,21 +1599,19 @@ ALTER FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_id bigin
 -- Name: begin_events_wait(double precision); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE FUNCTION loyalty.begin_events_wait(p_timeout double precision DEFAULT 30) RETURNS boolean
+CREATE FUNCTION loyalty.begin_events_wait(p_timeout double precision DEFAULT 30) RETURNS double precision
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_seen text := nullif(current_setting('loyalty.events_seen', true), '');
 BEGIN
-    -- As fetch_events: on a cluster a snapshot of this server says nothing of the workers' events.
-    IF loyalty._distributed() THEN
-        RAISE EXCEPTION USING ERRCODE = '0A000',
-            MESSAGE = 'event consumers are not available on a Citus cluster yet (docs/events.md): the events are written there, on each customer''s worker';
-    END IF;
     IF p_timeout IS NULL OR p_timeout NOT BETWEEN 0 AND 86400 THEN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('timeout must be from 0 to 86400 seconds, not %s', p_timeout);
+    END IF;
+    IF loyalty._distributed() THEN
+        RETURN nullif(least(p_timeout, 0.5::double precision), 0);
     END IF;
     -- The wake-up lock, held by this session until end_events_wait (once, however often called).
     -- Taking it waits for every transaction that wrote events without notifying.
@@ -1500,14 +1629,18 @@ BEGIN
         IF v_seen IS NULL
            OR EXISTS (SELECT 1 FROM loyalty._events_between(v_seen::pg_snapshot, pg_current_snapshot())) THEN
             PERFORM loyalty.end_events_wait();
-            RETURN true;
+            RETURN 0::double precision;
         END IF;
     EXCEPTION WHEN OTHERS THEN
         -- Never leave the lock held by a failed call (every write would notify until the end).
         PERFORM loyalty.end_events_wait();
         RAISE;
     END;
-    RETURN false;
+    IF p_timeout = 0 THEN
+        PERFORM loyalty.end_events_wait();
+        RETURN NULL;
+    END IF;
+    RETURN p_timeout;
 END;
 $$;
 
@@ -1826,11 +1959,6 @@ CREATE FUNCTION loyalty.fetch_events(p_consumer text, p_limit integer DEFAULT 10
 DECLARE
     v_position pg_snapshot;
 BEGIN
-    -- On a cluster each worker numbers its own transactions, so one snapshot cannot be a position.
-    IF loyalty._distributed() THEN
-        RAISE EXCEPTION USING ERRCODE = '0A000',
-            MESSAGE = 'event consumers are not available on a Citus cluster yet (docs/events.md): the events are written there, on each customer''s worker';
-    END IF;
     IF p_consumer IS NULL OR p_consumer !~ '^[A-Za-z0-9_.:-]{1,100}$' THEN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('a consumer name is 1 to 100 letters, digits or _ . : -, not %s', coalesce(quote_literal(p_consumer), 'NULL'));
@@ -1842,23 +1970,27 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('visibility_timeout must be from 0 to 86400 seconds, not %s', p_visibility_timeout);
     END IF;
-    -- The first fetch registers the consumer at the current snapshot.
-    INSERT INTO loyalty.event_consumers AS c (name, position)
-    VALUES (p_consumer, pg_current_snapshot())
-    ON CONFLICT (name) DO NOTHING;
-    -- One worker at a time moves the position (a statement of its own, so the snapshot below is
-    -- taken after the lock: it is never older than the position another worker just stored).
-    SELECT c.position INTO STRICT v_position FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
-    WITH moved AS (
-        UPDATE loyalty.event_consumers AS c
-           SET position = pg_current_snapshot(), updated_at = now()
-         WHERE c.name = p_consumer
-        RETURNING c.position
-    )
-    INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
-    SELECT p_consumer, e.customer_id, e.id
-      FROM moved, loyalty._events_between(v_position, moved.position) AS e
-    ON CONFLICT DO NOTHING;
+    IF loyalty._distributed() THEN
+        PERFORM loyalty._queue_events_on_nodes(p_consumer);
+    ELSE
+        -- The first fetch registers the consumer at the current snapshot.
+        INSERT INTO loyalty.event_consumers AS c (name, position)
+        VALUES (p_consumer, pg_current_snapshot())
+        ON CONFLICT (name) DO NOTHING;
+        -- One worker at a time moves the position (a statement of its own, so the snapshot below
+        -- is taken after the lock: it is never older than the position another worker just stored).
+        SELECT c.position INTO STRICT v_position FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
+        WITH moved AS (
+            UPDATE loyalty.event_consumers AS c
+               SET position = pg_current_snapshot(), updated_at = now()
+             WHERE c.name = p_consumer
+            RETURNING c.position
+        )
+        INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
+        SELECT p_consumer, e.customer_id, e.id
+          FROM moved, loyalty._events_between(v_position, moved.position) AS e
+        ON CONFLICT DO NOTHING;
+    END IF;
     -- Claim: the oldest queued events no worker holds, held until the timeout.
     RETURN QUERY
         WITH claimed AS (
@@ -2585,16 +2717,47 @@ CREATE FUNCTION loyalty.prune_events(p_older_than interval DEFAULT '7 days'::int
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_pruned integer;
+    v_pruned    integer;
+    v_positions jsonb;
+    v_held      bigint[];
+    v_customers bigint[];
+    v_ids       bigint[];
+    v_deleted   integer;
 BEGIN
     IF p_older_than IS NULL OR p_older_than < interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('older_than must be 0 or more, not %s', p_older_than);
     END IF;
-    DELETE FROM loyalty.events AS e
-     WHERE e.occurred_at < now() - p_older_than
-       AND EXISTS (SELECT FROM loyalty.event_consumers)
-       AND NOT EXISTS (SELECT FROM loyalty.event_consumers AS c WHERE NOT pg_visible_in_snapshot(e.xid, c.position))
-       AND NOT EXISTS (SELECT FROM loyalty.event_deliveries AS d WHERE d.event_id = e.id);
+    IF loyalty._distributed() THEN
+        -- On a cluster the consumers are the coordinator's and the events the workers': each
+        -- shard is given every position and the ids still queued, and compares on its node.
+        SELECT jsonb_agg(c.node_positions), (SELECT array_agg(DISTINCT d.event_id) FROM loyalty.event_deliveries AS d)
+          INTO v_positions, v_held
+          FROM loyalty.event_consumers AS c;
+        v_pruned := 0;
+        -- Citus runs a function of a row's columns in a SELECT, not in a DELETE: find, then
+        -- delete by id, 10,000 at a time. (A position that has passed an event never queues it
+        -- again, so what was found stays prunable.)
+        WHILE v_positions IS NOT NULL LOOP
+            SELECT array_agg(f.customer_id), array_agg(f.id) INTO v_customers, v_ids
+              FROM (SELECT e.customer_id, e.id
+                      FROM loyalty.events AS e
+                     WHERE e.occurred_at < now() - p_older_than
+                       AND loyalty._event_passed_here(e.xid, v_positions)
+                       AND e.id <> ALL (coalesce(v_held, '{}'))
+                     LIMIT 10000) AS f;
+            EXIT WHEN v_ids IS NULL;
+            DELETE FROM loyalty.events AS e WHERE e.customer_id = ANY (v_customers) AND e.id = ANY (v_ids);
+            GET DIAGNOSTICS v_deleted = ROW_COUNT;
+            v_pruned := v_pruned + v_deleted;
+        END LOOP;
+        RETURN v_pruned;
+    ELSE
+        DELETE FROM loyalty.events AS e
+         WHERE e.occurred_at < now() - p_older_than
+           AND EXISTS (SELECT FROM loyalty.event_consumers)
+           AND NOT EXISTS (SELECT FROM loyalty.event_consumers AS c WHERE NOT pg_visible_in_snapshot(e.xid, c.position))
+           AND NOT EXISTS (SELECT FROM loyalty.event_deliveries AS d WHERE d.event_id = e.id);
+    END IF;
     GET DIAGNOSTICS v_pruned = ROW_COUNT;
     RETURN v_pruned;
 END;
@@ -2842,7 +3005,8 @@ CREATE TABLE loyalty.event_consumers (
     name text NOT NULL,
     "position" pg_snapshot NOT NULL,
     registered_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    node_positions jsonb
 );
 
 
@@ -3588,6 +3752,13 @@ REVOKE ALL ON FUNCTION loyalty._check_page_limit(p_limit integer) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _current_group(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._current_group() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _decide_by_id(p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3637,6 +3808,27 @@ REVOKE ALL ON FUNCTION loyalty._event_channels(p_preferences jsonb, p_category t
 
 
 --
+-- Name: FUNCTION _event_new_here(p_xid xid8, p_from jsonb, p_to jsonb); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._event_new_here(p_xid xid8, p_from jsonb, p_to jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _event_passed_here(p_xid xid8, p_positions jsonb); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._event_passed_here(p_xid xid8, p_positions jsonb) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _event_xid(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._event_xid() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _events_between(p_from pg_snapshot, p_to pg_snapshot); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3679,6 +3871,13 @@ REVOKE ALL ON FUNCTION loyalty._next_card_number() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _node_snapshots(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._node_snapshots() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _notification_page(p_audience text, p_reader_id bigint, p_unread_only boolean, p_limit integer, p_before uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3711,6 +3910,13 @@ REVOKE ALL ON FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_na
 --
 
 REVOKE ALL ON FUNCTION loyalty._program_info(p_program_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _queue_events_on_nodes(p_consumer text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._queue_events_on_nodes(p_consumer text) FROM PUBLIC;
 
 
 --

@@ -8,7 +8,8 @@
 -- transaction is visible in the new one and was not in the old one, so an event that commits
 -- after later ones were fetched is queued by the next fetch (ids are not commit order; these
 -- snapshots are). Workers of one consumer take turns on its row for that step only, then claim
--- queued events with SKIP LOCKED, so two never hold the same event at once.
+-- queued events with SKIP LOCKED, so two never hold the same event at once. On a Citus cluster
+-- the position is a snapshot of each node (_queue_events_on_nodes).
 CREATE OR REPLACE FUNCTION loyalty.fetch_events(
     p_consumer           text,
     p_limit              integer DEFAULT 100,
@@ -21,11 +22,6 @@ AS $$
 DECLARE
     v_position pg_snapshot;
 BEGIN
-    -- On a cluster each worker numbers its own transactions, so one snapshot cannot be a position.
-    IF loyalty._distributed() THEN
-        RAISE EXCEPTION USING ERRCODE = '0A000',
-            MESSAGE = 'event consumers are not available on a Citus cluster yet (docs/events.md): the events are written there, on each customer''s worker';
-    END IF;
     IF p_consumer IS NULL OR p_consumer !~ '^[A-Za-z0-9_.:-]{1,100}$' THEN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('a consumer name is 1 to 100 letters, digits or _ . : -, not %s', coalesce(quote_literal(p_consumer), 'NULL'));
@@ -37,23 +33,27 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('visibility_timeout must be from 0 to 86400 seconds, not %s', p_visibility_timeout);
     END IF;
-    -- The first fetch registers the consumer at the current snapshot.
-    INSERT INTO loyalty.event_consumers AS c (name, position)
-    VALUES (p_consumer, pg_current_snapshot())
-    ON CONFLICT (name) DO NOTHING;
-    -- One worker at a time moves the position (a statement of its own, so the snapshot below is
-    -- taken after the lock: it is never older than the position another worker just stored).
-    SELECT c.position INTO STRICT v_position FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
-    WITH moved AS (
-        UPDATE loyalty.event_consumers AS c
-           SET position = pg_current_snapshot(), updated_at = now()
-         WHERE c.name = p_consumer
-        RETURNING c.position
-    )
-    INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
-    SELECT p_consumer, e.customer_id, e.id
-      FROM moved, loyalty._events_between(v_position, moved.position) AS e
-    ON CONFLICT DO NOTHING;
+    IF loyalty._distributed() THEN
+        PERFORM loyalty._queue_events_on_nodes(p_consumer);
+    ELSE
+        -- The first fetch registers the consumer at the current snapshot.
+        INSERT INTO loyalty.event_consumers AS c (name, position)
+        VALUES (p_consumer, pg_current_snapshot())
+        ON CONFLICT (name) DO NOTHING;
+        -- One worker at a time moves the position (a statement of its own, so the snapshot below
+        -- is taken after the lock: it is never older than the position another worker just stored).
+        SELECT c.position INTO STRICT v_position FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
+        WITH moved AS (
+            UPDATE loyalty.event_consumers AS c
+               SET position = pg_current_snapshot(), updated_at = now()
+             WHERE c.name = p_consumer
+            RETURNING c.position
+        )
+        INSERT INTO loyalty.event_deliveries (consumer, customer_id, event_id)
+        SELECT p_consumer, e.customer_id, e.id
+          FROM moved, loyalty._events_between(v_position, moved.position) AS e
+        ON CONFLICT DO NOTHING;
+    END IF;
     -- Claim: the oldest queued events no worker holds, held until the timeout.
     RETURN QUERY
         WITH claimed AS (
