@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import loyaltydb
-from helpers import World, add_request, snapshot
+from helpers import World, add_request, luhn_valid, snapshot
 from loyaltydb.errors import InvalidInput, LoyaltyError, ReasonTooLong, RequestNotFound, UserNotFound
 
 # PostgreSQL's [[:space:]] in ASCII. Other white space (U+00A0, U+2003, ...) is left out of the
@@ -163,3 +163,27 @@ def test_a_nul_byte_is_invalid_input_and_nothing_is_written(db: psycopg.Connecti
     with pytest.raises(InvalidInput, match="NUL"):
         loyaltydb.reject_enrollment(db, request_id, reason="a\x00b")
     _assert_clean_failure(db, before, InvalidInput("NUL"))
+
+
+@PROFILE
+@given(payload=st.text(alphabet="0123456789", min_size=1, max_size=40))
+@example(payload="9" + "0000000032" + "0001")
+@example(payload="0")
+@example(payload="9" * 18)
+@example(payload="9" * 19)
+@example(payload="1" + "0" * 36)
+def test_the_luhn_check_digit_completes_a_valid_number(db: psycopg.Connection[Any], payload: str) -> None:
+    """_luhn_check_digit (arithmetic since 0028, 18 digits at a time) against an independent check."""
+    row = db.execute("SELECT loyalty._luhn_check_digit(%s), loyalty._card_number_is_valid(%s)", (payload, payload)).fetchone()
+    assert row is not None
+    digit, payload_valid = row
+    assert luhn_valid(payload + str(digit))
+    assert [luhn_valid(payload + str(d)) for d in range(10)].count(True) == 1
+    assert payload_valid == (len(payload) >= 2 and luhn_valid(payload))
+
+
+def test_the_luhn_check_digit_refuses_what_is_not_digits(db: psycopg.Connection[Any]) -> None:
+    for payload in ("12a4", "", " 12", "١٢"):
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="not a string of digits"):
+            db.execute("SELECT loyalty._luhn_check_digit(%s)", (payload,))
+        db.rollback()

@@ -1073,28 +1073,43 @@ ALTER FUNCTION loyalty._initcap_unicode(p_text text) OWNER TO loyalty_owner;
 
 CREATE FUNCTION loyalty._luhn_check_digit(p_payload text) RETURNS integer
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$
+    AS $_$
 DECLARE
-    v_sum   integer := 0;
-    v_digit integer;
+    v_sum    integer := 0;
+    v_rest   text := p_payload;
+    v_digits bigint;
 BEGIN
-    FOR v_position IN 1 .. length(p_payload) LOOP
-        v_digit := ascii(substr(p_payload, length(p_payload) + 1 - v_position, 1)) - 48;
-        IF v_digit NOT BETWEEN 0 AND 9 THEN
-            RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('not a string of digits: %s', p_payload);
-        END IF;
-        -- Double every second digit counting from the right; 12 counts as 1 + 2 = 3.
-        IF v_position % 2 = 1 THEN
-            v_digit := v_digit * 2 - CASE WHEN v_digit > 4 THEN 9 ELSE 0 END;
-        END IF;
-        v_sum := v_sum + v_digit;
+    IF p_payload !~ '^[0-9]+$' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('not a string of digits: %s', p_payload);
+    END IF;
+    WHILE v_rest <> '' LOOP
+        v_digits := right(v_rest, 18)::bigint;
+        v_sum := v_sum + loyalty._luhn_pair(v_digits) + loyalty._luhn_pair(v_digits / 100)
+                       + loyalty._luhn_pair(v_digits / 10000) + loyalty._luhn_pair(v_digits / 1000000)
+                       + loyalty._luhn_pair(v_digits / 100000000) + loyalty._luhn_pair(v_digits / 10000000000)
+                       + loyalty._luhn_pair(v_digits / 1000000000000) + loyalty._luhn_pair(v_digits / 100000000000000)
+                       + loyalty._luhn_pair(v_digits / 10000000000000000);
+        v_rest := left(v_rest, -18);
     END LOOP;
     RETURN (10 - v_sum % 10) % 10;
 END;
-$$;
+$_$;
 
 
 ALTER FUNCTION loyalty._luhn_check_digit(p_payload text) OWNER TO loyalty_owner;
+
+--
+-- Name: _luhn_pair(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._luhn_pair(p_digits bigint) RETURNS integer
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT ((2 * (p_digits % 10)) % 10 + (2 * (p_digits % 10)) / 10 + p_digits / 10 % 10)::integer
+$$;
+
+
+ALTER FUNCTION loyalty._luhn_pair(p_digits bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: _next_card_number(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -3861,6 +3876,13 @@ REVOKE ALL ON FUNCTION loyalty._initcap_unicode(p_text text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION loyalty._luhn_check_digit(p_payload text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _luhn_pair(p_digits bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._luhn_pair(p_digits bigint) FROM PUBLIC;
 
 
 --
