@@ -174,7 +174,9 @@ def test_a_nul_byte_is_invalid_input_and_nothing_is_written(db: psycopg.Connecti
 @example(payload="1" + "0" * 36)
 def test_the_luhn_check_digit_completes_a_valid_number(db: psycopg.Connection[Any], payload: str) -> None:
     """_luhn_check_digit (arithmetic since 0028, 18 digits at a time) against an independent check."""
-    row = db.execute("SELECT loyalty._luhn_check_digit(%s), loyalty._card_number_is_valid(%s)", (payload, payload)).fetchone()
+    row = db.execute(
+        "SELECT loyalty._luhn_check_digit(%s), loyalty._card_number_is_valid(%s)", (payload, payload)
+    ).fetchone()
     assert row is not None
     digit, payload_valid = row
     assert luhn_valid(payload + str(digit))
