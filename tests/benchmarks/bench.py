@@ -3,7 +3,8 @@
 On a throwaway server (default settings, fsync on) loaded at ``--scale`` users, at each client
 count it measures (a) ``pgbench -N``, the ceiling; (b) ``pgbench`` calling
 ``loyalty.process_enrollment_approval`` on fresh PENDING requests; (c) ``approve_enrollment``
-from threads and from ``loyaltydb.aio`` tasks, one connection each; (d) ``approve_enrollments``
+from threads and from ``loyaltydb.aio`` tasks, one connection each, and, as the floor of any Python client, the
+same statement sent by bare psycopg from threads (c0); (d) ``approve_enrollments``
 in batches of 100 and 1,000. For each: approvals/s and p50/p95/p99 latency, and the ratios
 b/a and c/b. Then the cost of one approval at 10,000 and at 1,000,000 existing customers.
 Results go to ``results/bench-*.json`` and a PNG chart; a table is printed.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -27,6 +29,7 @@ from typing import Any
 import psycopg
 
 from benchmarks import events_drain, legacy_import
+from loyaltydb import _queries as queries
 from loyaltydb import aio, api
 from loyaltydb.distribution import distribute
 from loyaltydb.migrations import migrate
@@ -50,6 +53,7 @@ class Measurement:
     approvals: int
     seconds: float
     latencies_ms: list[float] = field(repr=False)
+    round: int = 1
 
     @property
     def rate(self) -> float:
@@ -71,6 +75,7 @@ class Measurement:
             "p50_ms": round(self.percentile(0.50), 3),
             "p95_ms": round(self.percentile(0.95), 3),
             "p99_ms": round(self.percentile(0.99), 3),
+            "round": self.round,
         }
 
 
@@ -182,15 +187,19 @@ def pgbench(server: TempServer, dbname: str, clients: int, seconds: float, metho
     return Measurement(method, clients, len(latencies), seconds, latencies)
 
 
-def python_threads(conninfo: str, pool: RequestPool, clients: int, seconds: float, batch: int) -> Measurement:
-    """``clients`` threads, each with its own connection, approving until the deadline."""
+def python_threads(
+    conninfo: str, pool: RequestPool, clients: int, seconds: float, batch: int, *, bare: bool = False
+) -> Measurement:
+    """``clients`` threads, each with its own connection, approving until the deadline. ``bare``:
+    the statement ``approve_enrollment`` sends, by psycopg alone in autocommit (no loyaltydb
+    wrapper: what any Python client costs on this machine, the floor of c/b)."""
     latencies: list[float] = []
     approved = [0] * clients
     barrier = threading.Barrier(clients + 1)
     deadline = [0.0]
 
     def worker(index: int) -> None:
-        with psycopg.connect(conninfo) as conn:
+        with psycopg.connect(conninfo, autocommit=bare) as conn:
             barrier.wait()
             own: list[float] = []
             while time.monotonic() < deadline[0]:
@@ -198,7 +207,10 @@ def python_threads(conninfo: str, pool: RequestPool, clients: int, seconds: floa
                 if not ids:
                     break
                 started = time.perf_counter()
-                if batch == 1:
+                if bare:
+                    query, params = queries.decide(ids[0], approved=True, reason=None, business_id=None)
+                    conn.execute(query, params).fetchone()
+                elif batch == 1:
                     api.approve_enrollment(conn, ids[0])
                 else:
                     api.approve_enrollments(conn, ids)
@@ -214,7 +226,7 @@ def python_threads(conninfo: str, pool: RequestPool, clients: int, seconds: floa
     barrier.wait()
     for thread in threads:
         thread.join()
-    method = "c: python threads" if batch == 1 else f"d: bulk x{batch}"
+    method = "c0: bare psycopg" if bare else "c: python threads" if batch == 1 else f"d: bulk x{batch}"
     return Measurement(method, clients, sum(approved), time.monotonic() - started, latencies)
 
 
@@ -255,8 +267,10 @@ def seq_scans(conn: psycopg.Connection[Any]) -> dict[str, int]:
 
 
 def measure(server: TempServer, scale: int, pending: int, clients: Sequence[int], seconds: float,
-            say: Say) -> dict[str, Any]:  # fmt: skip
-    """The main run: every method at every client count on one loaded database."""
+            say: Say, rounds: int = 1) -> dict[str, Any]:  # fmt: skip
+    """The main run: every method at every client count on one loaded database, ``rounds``
+    times, the methods in reverse order every other round (A B C, C B A: neither the start nor
+    the end of a round favours one method, as the machine drifts)."""
     conninfo = server.conninfo("loyalty")
     say(f"loading scale {scale:,} users, {pending:,} pending requests ...")
     started = time.monotonic()
@@ -269,32 +283,48 @@ def measure(server: TempServer, scale: int, pending: int, clients: Sequence[int]
         script.write(PROCEDURE_SCRIPT)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         pool = RequestPool(conn)
-        scans_before = seq_scans(conn)
-        for count in clients:
-            say(f"{count} client(s):")
-            # Each cell starts from a checkpoint: the dirty pages and full-page writes of the
-            # cell before (a bulk cell writes a lot) are not paid for by the next one.
-            conn.execute("CHECKPOINT")
-            measurements.append(pgbench(server, "pgbench", count, seconds, "a: pgbench -N", ["-N"]))
+
+        def pgbench_a(count: int) -> Measurement:
+            return pgbench(server, "pgbench", count, seconds, "a: pgbench -N", ["-N"])
+
+        def pgbench_b(count: int) -> Measurement:
             pool.before_pgbench(conn)
-            conn.execute("CHECKPOINT")
-            measurements.append(pgbench(server, "loyalty", count, seconds, "b: procedure", ["-f", script.name]))
+            measured = pgbench(server, "loyalty", count, seconds, "b: procedure", ["-f", script.name])
             pool.after_pgbench(conn)
-            conn.execute("CHECKPOINT")
-            measurements.append(python_threads(conninfo, pool, count, seconds, batch=1))
-            conn.execute("CHECKPOINT")
-            measurements.append(python_async(conninfo, pool, count, seconds))
-            for batch in (100, 1000):
-                conn.execute("CHECKPOINT")
-                measurements.append(python_threads(conninfo, pool, count, seconds, batch=batch))
-            for m in measurements[-6:]:
-                say(f"  {m.method:<18} {m.rate:9.0f}/s  p50 {m.percentile(0.5):6.2f} ms"
-                    f"  p99 {m.percentile(0.99):7.2f} ms")  # fmt: skip
+            return measured
+
+        methods: list[Callable[[int], Measurement]] = [
+            pgbench_a,
+            pgbench_b,
+            lambda count: python_threads(conninfo, pool, count, seconds, batch=1),
+            lambda count: python_threads(conninfo, pool, count, seconds, batch=1, bare=True),
+            lambda count: python_async(conninfo, pool, count, seconds),
+            lambda count: python_threads(conninfo, pool, count, seconds, batch=100),
+            lambda count: python_threads(conninfo, pool, count, seconds, batch=1000),
+        ]
+        scans_before = seq_scans(conn)
+        for number in range(1, rounds + 1):
+            for count in clients:
+                say(f"{count} client(s)" + (f", round {number} of {rounds}:" if rounds > 1 else ":"))
+                cell: list[Measurement] = []
+                for method in methods if number % 2 == 1 else methods[::-1]:
+                    # Each cell starts from a checkpoint: the dirty pages and full-page writes of
+                    # the cell before (a bulk cell writes a lot) are not paid for by the next one.
+                    conn.execute("CHECKPOINT")
+                    cell.append(method(count))
+                    cell[-1].round = number
+                if pool.position >= len(pool.ids):
+                    raise RuntimeError(f"the {len(pool.ids):,} pending requests ran out: pass a larger --pending")
+                for m in sorted(cell, key=lambda m: m.method):
+                    say(f"  {m.method:<18} {m.rate:9.0f}/s  p50 {m.percentile(0.5):6.2f} ms"
+                        f"  p99 {m.percentile(0.99):7.2f} ms")  # fmt: skip
+                measurements.extend(cell)
         time.sleep(0.6)  # stats are flushed to shared memory at most once a second per backend
         scans_after = seq_scans(conn)
     Path(script.name).unlink()
     return {
         "scale": scale,
+        "rounds": rounds,
         "load_seconds": round(load_seconds, 1),
         "requests_used": pool.position,
         "requests_loaded": len(pool.ids),
@@ -303,18 +333,45 @@ def measure(server: TempServer, scale: int, pending: int, clients: Sequence[int]
     }
 
 
+def medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row a method and client count: the median of its rounds (rate and percentiles)."""
+    out = []
+    for key in dict.fromkeys((m["method"], m["clients"]) for m in results):
+        cells = [m for m in results if (m["method"], m["clients"]) == key]
+        row: dict[str, Any] = {"method": key[0], "clients": key[1], "rounds": len(cells)}
+        for name in ("per_second", "p50_ms", "p95_ms", "p99_ms"):
+            row[name] = round(statistics.median(m[name] for m in cells), 3)
+        row["per_second_range"] = [min(m["per_second"] for m in cells), max(m["per_second"] for m in cells)]
+        out.append(row)
+    return sorted(out, key=lambda row: (row["clients"], row["method"]))
+
+
 def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by = {(m["method"], m["clients"]): m for m in results}
+    """The ratios of each round (b/a, c/b, bulk/single), then their median and range: a ratio
+    of two cells of one round, minutes apart, not of two medians."""
+    by = {(m["method"], m["clients"], m.get("round", 1)): m["per_second"] for m in results}
     out = []
     for clients in sorted({m["clients"] for m in results}):
-        a = by[("a: pgbench -N", clients)]["per_second"]
-        b = by[("b: procedure", clients)]["per_second"]
-        row = {"clients": clients, "b/a": round(b / a, 3)}
-        for method, label in (("c: python threads", "c_threads/b"), ("c: python aio", "c_aio/b")):
-            row[label] = round(by[(method, clients)]["per_second"] / b, 3)
-        if clients == 1:
-            row["bulk100/single"] = round(by[("d: bulk x100", 1)]["per_second"] / b, 2)
-            row["bulk1000/single"] = round(by[("d: bulk x1000", 1)]["per_second"] / b, 2)
+        per_round: dict[str, list[float]] = {}
+        for number in sorted({m.get("round", 1) for m in results}):
+            b = by[("b: procedure", clients, number)]
+            wanted = {
+                "b/a": ("b: procedure", "a: pgbench -N"),
+                "c_threads/b": ("c: python threads", "b: procedure"),
+                "c_aio/b": ("c: python aio", "b: procedure"),
+                "c0_bare/b": ("c0: bare psycopg", "b: procedure"),
+            }
+            if clients == 1:
+                wanted["bulk100/single"] = ("d: bulk x100", "b: procedure")
+                wanted["bulk1000/single"] = ("d: bulk x1000", "b: procedure")
+            for label, (top, bottom) in wanted.items():
+                if (top, clients, number) in by and b:
+                    per_round.setdefault(label, []).append(by[(top, clients, number)] / by[(bottom, clients, number)])
+        row: dict[str, Any] = {"clients": clients}
+        for label, values in per_round.items():
+            row[label] = round(statistics.median(values), 3)
+            if len(values) > 1:
+                row[label + " range"] = [round(min(values), 3), round(max(values), 3)]
         out.append(row)
     return out
 
@@ -374,11 +431,11 @@ def chart(report: dict[str, Any], path: Path) -> bool:
     except ImportError:
         return False
     figure, axes = plt.subplots(figsize=(8, 5))
-    for method in dict.fromkeys(m["method"] for m in report["measurements"]):
-        points = [(m["clients"], m["per_second"]) for m in report["measurements"] if m["method"] == method]
+    for method in dict.fromkeys(m["method"] for m in report["medians"]):
+        points = [(m["clients"], m["per_second"]) for m in report["medians"] if m["method"] == method]
         axes.plot(*zip(*points, strict=True), marker="o", label=method)
     axes.set_xscale("log", base=2)
-    counts = sorted({m["clients"] for m in report["measurements"]})
+    counts = sorted({m["clients"] for m in report["medians"]})
     axes.set_xticks(counts, [str(count) for count in counts])
     axes.set_xlabel("clients")
     axes.set_ylabel("approvals (pgbench -N: transactions) per second")
@@ -454,6 +511,7 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("--pending", type=int, default=400_000, help="fresh requests to approve")
     parser.add_argument("--clients", default="1,2,4,8,16")
     parser.add_argument("--seconds", type=float, default=4.0, help="per method and client count")
+    parser.add_argument("--rounds", type=int, default=1, help="every cell this many times, alternating the order")
     parser.add_argument("--scale-check", default="10000,1000000", help="user counts to compare; '' to skip")
     parser.add_argument("--out", type=Path, default=Path("results"))
     parser.add_argument("--profile", action="store_true", help="also report the procedure's costliest statements")
@@ -494,7 +552,8 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
             admin.execute("CREATE DATABASE loyalty")
             admin.execute("CREATE DATABASE pgbench")
         migrate(server.conninfo("loyalty"))
-        report = measure(server, args.scale, args.pending, clients, args.seconds, say)
+        report = measure(server, args.scale, args.pending, clients, args.seconds, say, args.rounds)
+        report["medians"] = medians(report["measurements"])
         report["ratios"] = ratios(report["measurements"])
         if args.profile:
             report["profile"] = profile(server.conninfo("loyalty"))
@@ -510,10 +569,12 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
     drawn = chart(report, stem.with_suffix(".png"))
     say("")
-    say(f"{'method':<18} {'clients':>7} {'per s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-    for m in report["measurements"]:
+    say(f"{'method':<18} {'clients':>7} {'per s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        + ("   (medians of the rounds; range of per s)" if args.rounds > 1 else ""))  # fmt: skip
+    for m in report["medians"]:
+        spread = f"   {m['per_second_range'][0]:.0f}-{m['per_second_range'][1]:.0f}" if args.rounds > 1 else ""
         say(f"{m['method']:<18} {m['clients']:>7} {m['per_second']:>9.0f} {m['p50_ms']:>8.2f}"
-            f" {m['p95_ms']:>8.2f} {m['p99_ms']:>8.2f}")  # fmt: skip
+            f" {m['p95_ms']:>8.2f} {m['p99_ms']:>8.2f}{spread}")  # fmt: skip
     for row in report["ratios"]:
         say("ratios " + ", ".join(f"{k} {v}" for k, v in row.items()))
     for row in report["scale_check"]:
