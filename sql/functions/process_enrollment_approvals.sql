@@ -260,10 +260,11 @@ BEGIN
                        loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
                   JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
-          -- The welcome points this batch credited: a new card's, none for a card that existed.
-         CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT FROM unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
-                                                      WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id)
-                                         THEN p.welcome_points ELSE 0 END AS points) AS w
+          -- The welcome points this batch credited: a new card's, none for a card that existed
+          -- (a join with the pairs whose card it made, not a search of the array a row).
+          LEFT JOIN unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
+            ON c.customer_id = f.customer_id AND c.program_id = f.program_id
+         CROSS JOIN LATERAL (SELECT CASE WHEN c.customer_id IS NOT NULL THEN p.welcome_points ELSE 0 END AS points) AS w
          ORDER BY k.id
         ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
         SELECT array_agg(n.id ORDER BY f.n)
@@ -337,10 +338,10 @@ BEGIN
           JOIN (SELECT p.id, p.name, p.welcome_points, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
                   JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
-         CROSS JOIN LATERAL (SELECT f.position = f.first_position
-                                    AND EXISTS (SELECT FROM unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
-                                                 WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id)
-                                    AS new_card) AS n
+          -- The pairs whose card this batch made (a join, not a search of the array a row).
+          LEFT JOIN unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
+            ON c.customer_id = f.customer_id AND c.program_id = f.program_id
+         CROSS JOIN LATERAL (SELECT f.position = f.first_position AND c.customer_id IS NOT NULL AS new_card) AS n
          CROSS JOIN LATERAL (VALUES (1, CASE WHEN f.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
                                      CASE WHEN f.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
                                     (2, 'card.created', 'rewards', CASE WHEN n.new_card THEN p.welcome_points ELSE 0 END, n.new_card),
