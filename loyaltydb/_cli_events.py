@@ -13,7 +13,6 @@ import psycopg
 from . import api
 from ._cli_args import positive, print_json
 from ._dsn import connect
-from .errors import InvalidInput
 from .models import Event
 
 Command = Callable[..., argparse.ArgumentParser]
@@ -25,6 +24,14 @@ _SINCE = (
     " SELECT here.position::text AS position, e.id, e.type, e.customer_id, e.business_id, e.occurred_at, e.payload"
     " FROM here LEFT JOIN LATERAL loyalty._events_between(%(since)s::pg_snapshot, here.position) AS e ON true"
     " ORDER BY e.id"
+)
+#: The same on a Citus cluster, where a position is a snapshot of every node, taken by a statement
+#: before the one that reads (docs/events.md, "On a Citus cluster"): each shard compares its rows
+#: with its own node's snapshots.
+_NODE_POSITION = "SELECT loyalty._node_snapshots()::text"
+_SINCE_ON_NODES = (
+    "SELECT e.id, e.type, e.customer_id, e.business_id, e.occurred_at, e.payload FROM loyalty.events AS e"
+    " WHERE loyalty._event_new_here(e.xid, %(since)s::jsonb, %(to)s::jsonb) ORDER BY e.id"
 )
 
 
@@ -65,19 +72,15 @@ def _tail(args: argparse.Namespace) -> int:
     as an observer, from a snapshot position kept here. Ctrl-C ends it quietly."""
     shown = 0
     with connect(args.dsn, autocommit=True) as conn:
-        if not args.consumer and _distributed(conn):
-            raise InvalidInput(
-                "on a Citus cluster `events tail` reads as a consumer: add --consumer NAME"
-                " (an observer's one snapshot cannot follow every worker; docs/events.md)"
-            )
         api.listen_events(conn, timeout=0)
-        since = None if args.consumer else _position(conn)
+        on_nodes = _distributed(conn)
+        since = None if args.consumer else _position(conn, on_nodes)
         try:
             while args.limit is None or shown < args.limit:
                 if args.consumer:
                     batch = api.fetch_events(conn, args.consumer)
                 else:
-                    since, batch = _since(conn, since or "")
+                    since, batch = _since(conn, since or "", on_nodes)
                 for event in batch:
                     _print(event, args.json)
                     shown += 1
@@ -95,12 +98,16 @@ def _distributed(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
-def _position(conn: psycopg.Connection[Any]) -> str:
-    row = conn.execute("SELECT pg_current_snapshot()::text").fetchone()
+def _position(conn: psycopg.Connection[Any], on_nodes: bool) -> str:
+    row = conn.execute(_NODE_POSITION if on_nodes else "SELECT pg_current_snapshot()::text").fetchone()
     return str(row[0]) if row else ""
 
 
-def _since(conn: psycopg.Connection[Any], since: str) -> tuple[str, list[Event]]:
+def _since(conn: psycopg.Connection[Any], since: str, on_nodes: bool) -> tuple[str, list[Event]]:
+    if on_nodes:
+        position = _position(conn, on_nodes)  # first: what it shows committed, the read below sees
+        rows = conn.execute(_SINCE_ON_NODES, {"since": since, "to": position}).fetchall()
+        return position, [Event(*row) for row in rows]
     rows = conn.execute(_SINCE, {"since": since}).fetchall()
     position = str(rows[0][0])
     return position, [Event(*row[1:]) for row in rows if row[1] is not None]
