@@ -26,10 +26,13 @@ DECLARE
     v_pair_enrollments   bigint[];
     v_pair_cards         bigint[];
     v_pair_card_numbers  text[];
+    v_pair_new_cards     boolean[];  -- whether the pair's card is one this batch made
     v_pair_notifications uuid[];
     -- The pairs whose card existed already (re-activated, no new number).
-    v_new_card_customers bigint[];
-    v_new_card_programs  bigint[];
+    v_reused_customers   bigint[];
+    v_reused_programs    bigint[];
+    -- The cards this batch made.
+    v_new_cards          bigint[];
     -- The pairs that get a new card, in key order, and their numbers.
     v_card_customers     bigint[];
     v_card_programs      bigint[];
@@ -188,14 +191,14 @@ BEGIN
             RETURNING c.customer_id, c.program_id
         )
         SELECT array_agg(reused.customer_id), array_agg(reused.program_id)
-          INTO v_new_card_customers, v_new_card_programs
+          INTO v_reused_customers, v_reused_programs
           FROM reused;
         SELECT coalesce(array_agg(f.customer_id ORDER BY f.customer_id, f.program_id), '{}'),
                coalesce(array_agg(f.program_id ORDER BY f.customer_id, f.program_id), '{}')
           INTO v_card_customers, v_card_programs
           FROM (SELECT * FROM unnest(v_pair_customers, v_pair_programs)
                 EXCEPT ALL
-                SELECT * FROM unnest(v_new_card_customers, v_new_card_programs)) AS f (customer_id, program_id);
+                SELECT * FROM unnest(v_reused_customers, v_reused_programs)) AS f (customer_id, program_id);
         -- Card numbers for the whole batch at once (_card_number_for, as _card_number): the customers
         -- locked in id order, as _card_number would lock them one by one, then each new card's
         -- ordinal is its customer's card count plus its rank among the customer's new cards.
@@ -226,17 +229,20 @@ BEGIN
               JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
              ORDER BY f.position
             RETURNING c.customer_id, c.id, c.program_id, c.points_balance
+        ), credited AS (
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
+            SELECT k.customer_id, k.id, k.program_id, k.points_balance, 'WELCOME',
+                   (SELECT f.id FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, n)
+                     WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1)
+              FROM carded AS k
+             WHERE k.points_balance > 0
+             ORDER BY k.customer_id, k.id
         )
-        INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
-        SELECT k.customer_id, k.id, k.program_id, k.points_balance, 'WELCOME',
-               (SELECT f.id FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, n)
-                 WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1)
-          FROM carded AS k
-         WHERE k.points_balance > 0
-         ORDER BY k.customer_id, k.id;
+        SELECT coalesce(array_agg(carded.id), '{}') INTO v_new_cards FROM carded;
         -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
-        SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n)
-          INTO v_pair_cards, v_pair_card_numbers
+        SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n),
+               array_agg(k.id = ANY (v_new_cards) ORDER BY f.n)
+          INTO v_pair_cards, v_pair_card_numbers, v_pair_new_cards
           FROM unnest(v_pair_customers, v_pair_programs) WITH ORDINALITY AS f (customer_id, program_id, n)
          CROSS JOIN LATERAL (SELECT k.id, k.card_number FROM loyalty.loyalty_cards AS k
                               WHERE k.customer_id = f.customer_id AND k.program_id = f.program_id LIMIT 1) AS k;
@@ -251,8 +257,8 @@ BEGIN
           FROM (SELECT DISTINCT ON (f.customer_id, f.program_id) f.id, f.customer_id, f.program_id
                   FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, position)
                  ORDER BY f.customer_id, f.program_id, f.position) AS f
-          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers)
-               AS k (customer_id, program_id, id, card_number)
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers, v_pair_new_cards)
+               AS k (customer_id, program_id, id, card_number, new_card)
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
           JOIN loyalty.customers AS cu ON cu.id = f.customer_id
           -- Each program's name and business's name once, not once per card.
@@ -260,11 +266,8 @@ BEGIN
                        loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
                   JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
-          -- The welcome points this batch credited: a new card's, none for a card that existed
-          -- (a join with the pairs whose card it made, not a search of the array a row).
-          LEFT JOIN unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
-            ON c.customer_id = f.customer_id AND c.program_id = f.program_id
-         CROSS JOIN LATERAL (SELECT CASE WHEN c.customer_id IS NOT NULL THEN p.welcome_points ELSE 0 END AS points) AS w
+          -- The welcome points this batch credited: a new card's, none for a card that existed.
+         CROSS JOIN LATERAL (SELECT CASE WHEN k.new_card THEN p.welcome_points ELSE 0 END AS points) AS w
          ORDER BY k.id
         ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
         SELECT array_agg(n.id ORDER BY f.n)
@@ -331,17 +334,14 @@ BEGIN
           FROM (SELECT f.*, min(f.position) OVER (PARTITION BY f.customer_id, f.program_id) AS first_position
                   FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
                        AS f (id, customer_id, program_id, business_id, kind, position)) AS f
-          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers)
-               AS k (customer_id, program_id, id, card_number)
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers, v_pair_new_cards)
+               AS k (customer_id, program_id, id, card_number, new_card)
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
           JOIN loyalty.customers AS cu ON cu.id = f.customer_id
           JOIN (SELECT p.id, p.name, p.welcome_points, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
                   FROM loyalty.loyalty_programs AS p
                   JOIN loyalty.businesses AS b ON b.id = p.business_id) AS p ON p.id = f.program_id
-          -- The pairs whose card this batch made (a join, not a search of the array a row).
-          LEFT JOIN unnest(v_card_customers, v_card_programs) AS c (customer_id, program_id)
-            ON c.customer_id = f.customer_id AND c.program_id = f.program_id
-         CROSS JOIN LATERAL (SELECT f.position = f.first_position AND c.customer_id IS NOT NULL AS new_card) AS n
+         CROSS JOIN LATERAL (SELECT f.position = f.first_position AND k.new_card AS new_card) AS n
          CROSS JOIN LATERAL (VALUES (1, CASE WHEN f.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
                                      CASE WHEN f.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
                                     (2, 'card.created', 'rewards', CASE WHEN n.new_card THEN p.welcome_points ELSE 0 END, n.new_card),

@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="instead of pgbench: instructions an approval, from N approvals under valgrind (needs valgrind)",
     )
+    parser.add_argument("--batch", type=int, default=1, help="with --instructions: approve in batches of this many")
     args = parser.parse_args(argv)
     if args.instructions:
         return _instructions(args)
@@ -259,16 +260,30 @@ _APPROVALS = (
     "SELECT count(r.status) FROM bench.queue AS q,"
     " LATERAL loyalty.process_enrollment_approval(p_request_id => q.request_id) AS r WHERE q.n BETWEEN {lo} AND {hi};\n"
 )
+#: The same approvals in batches (``--batch``): one process_enrollment_approvals call a batch.
+_BATCH = (
+    "SELECT count(*) FROM loyalty.process_enrollment_approvals("
+    "(SELECT array_agg(q.request_id ORDER BY q.n) FROM bench.queue AS q WHERE q.n BETWEEN {lo} AND {hi}));\n"
+)
 #: Approvals made first in every count, so that plans and caches are warm in both.
 _WARM_UP = 40
 
 
-def _instructions_of(server: TempServer, dbname: str, approvals: int) -> int:
-    """Instructions of a single-user backend that warms up, makes ``approvals`` approvals and
-    rolls back (the server must be stopped: single-user mode owns the data directory)."""
-    script = f"BEGIN;\n{_APPROVALS.format(lo=1, hi=_WARM_UP)}"
+def _approvals(lo: int, hi: int, batch: int) -> str:
+    """The script approving queue rows lo..hi: one statement, or one batch statement per ``batch``."""
+    if batch <= 1:
+        return _APPROVALS.format(lo=lo, hi=hi)
+    return "".join(_BATCH.format(lo=first, hi=min(hi, first + batch - 1)) for first in range(lo, hi + 1, batch))
+
+
+def _instructions_of(server: TempServer, dbname: str, approvals: int, batch: int = 1) -> int:
+    """Instructions of a single-user backend that warms up, makes ``approvals`` approvals (in
+    batches of ``batch`` when more than 1) and rolls back (the server must be stopped: single-user
+    mode owns the data directory)."""
+    warm_up = max(_WARM_UP, 2 * batch)
+    script = f"BEGIN;\n{_approvals(1, warm_up, batch)}"
     if approvals:
-        script += _APPROVALS.format(lo=_WARM_UP + 1, hi=_WARM_UP + approvals)
+        script += _approvals(warm_up + 1, warm_up + approvals, batch)
     script += "ROLLBACK;\n"
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -290,15 +305,19 @@ def _instructions(args: argparse.Namespace) -> int:
     with TempServer() as server, tempfile.TemporaryDirectory() as scratch:
         sides = {f"A ({args.ref})": _migrations_of(args.ref, Path(scratch)), "B (working tree)": migrations_dir()}
         names = ["ab_count_0", "ab_count_1"]
-        _prepare(server, sides, names, args.scale, max(args.pending, _WARM_UP + args.instructions))
+        warm_up = max(_WARM_UP, 2 * args.batch)
+        _prepare(server, sides, names, args.scale, max(args.pending, warm_up + args.instructions))
         with server.stopped():
             for side, name in zip(sides, names, strict=True):
-                total = _instructions_of(server, name, args.instructions) - _instructions_of(server, name, 0)
+                total = _instructions_of(server, name, args.instructions, args.batch) - _instructions_of(
+                    server, name, 0, args.batch
+                )
                 counts[side] = total / args.instructions
                 print(f"{side}: {counts[side] / 1000:,.1f} k instructions an approval", file=sys.stderr)
     a, b = counts.values()
     print(f"| instructions an approval | {' | '.join(sides)} | B/A |\n|---|---:|---:|---:|")
-    print(f"| {args.instructions:,} approvals, valgrind | {a / 1000:,.1f} k | {b / 1000:,.1f} k | {b / a:.3f} |")
+    how = f" in batches of {args.batch:,}" if args.batch > 1 else ""
+    print(f"| {args.instructions:,} approvals{how}, valgrind | {a / 1000:,.1f} k | {b / 1000:,.1f} k | {b / a:.3f} |")
     return 0
 
 
