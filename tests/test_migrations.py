@@ -15,6 +15,7 @@ import sqlparse
 
 import loyaltydb
 import schema_dump
+from helpers import build_world, count
 from loyaltydb.migrations import _all_migrations, _backend, migrations_dir
 from loyaltydb.testing import TempServer
 
@@ -223,3 +224,62 @@ def test_a_database_migrated_by_0_2_0_migrates_on(empty_dsn: str, tmp_path: Path
     newer = [path.stem for path in _forward_files() if path.name not in RELEASED]
     assert loyaltydb.migrate(empty_dsn) == newer
     assert all(state.applied for state in loyaltydb.status(empty_dsn))
+
+
+def test_the_enumeration_domains_rewrite_no_table_and_keep_its_rows(empty_dsn: str) -> None:
+    """0030 turns the enumerated columns into domains without rewriting a table (each ALTER
+    COLUMN is binary-coercible; the domains' CHECKs are added after, which only scans): every
+    table keeps its storage (relfilenode) and its rows, and the domains' CHECKs are validated."""
+    tables = [
+        "loyalty_programs",
+        "program_enrollments",
+        "loyalty_cards",
+        "customer_business_relationships",
+        "customer_approval_requests",
+        "customer_notifications",
+    ]
+    storage = (
+        "SELECT relname, relfilenode FROM pg_class WHERE relnamespace = 'loyalty'::regnamespace AND relname = ANY (%s)"
+    )
+    indexes = (
+        "SELECT i.relname, i.relfilenode FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid"
+        " WHERE x.indrelid = ANY (SELECT ('loyalty.' || t)::regclass FROM unnest(%s::text[]) AS t)"
+    )
+    everything = _all_migrations()
+    with _backend(empty_dsn) as backend, backend.lock():
+        backend.apply_migrations(everything.__class__([m for m in everything if m.id < "0030"]))
+    with psycopg.connect(empty_dsn) as conn:
+        world = build_world(conn)
+        conn.commit()
+        loyaltydb.approve_enrollment(conn, loyaltydb.request_enrollment(conn, world.new_user, world.coffee_club))
+        conn.commit()
+        before: dict[str, int] = dict(conn.execute(storage, (tables,)).fetchall())
+        indexes_before: dict[str, int] = dict(conn.execute(indexes, (tables,)).fetchall())
+        rows = [count(conn, f"SELECT count(*) FROM loyalty.{table}") for table in tables]
+    assert len(before) == len(tables) and min(rows) >= 1
+    loyaltydb.migrate(empty_dsn)
+    with psycopg.connect(empty_dsn) as conn:
+        assert dict(conn.execute(storage, (tables,)).fetchall()) == before
+        indexes_after: dict[str, int] = dict(conn.execute(indexes, (tables,)).fetchall())
+    # Built again: the partial indexes whose predicate names a changed column; no other.
+    assert sorted(name for name, node in indexes_after.items() if indexes_before[name] != node) == [
+        "customer_approval_requests_expiry_idx",
+        "customer_approval_requests_invitations_idx",
+        "customer_approval_requests_one_invitation_key",
+        "customer_approval_requests_pending_idx",
+        "customer_notifications_business_feed_idx",
+        "customer_notifications_business_id_idx",
+        "customer_notifications_customer_feed_idx",
+    ]
+    with psycopg.connect(empty_dsn) as conn:
+        assert [count(conn, f"SELECT count(*) FROM loyalty.{table}") for table in tables] == rows
+        checks = conn.execute(
+            "SELECT t.typname, c.convalidated FROM pg_constraint AS c JOIN pg_type AS t ON t.oid = c.contypid"
+            " WHERE t.typnamespace = 'loyalty'::regnamespace ORDER BY 1"
+        ).fetchall()
+    assert checks == [
+        ("active_status", True),
+        ("notification_audience", True),
+        ("request_kind", True),
+        ("request_status", True),
+    ]

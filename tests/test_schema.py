@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+import loyaltydb
 from helpers import World, count, luhn_valid
 
 
@@ -123,3 +124,50 @@ def test_a_card_business_must_be_its_program_business(db: psycopg.Connection[Any
         )
     db.rollback()
     assert count(db, "SELECT count(*) FROM loyalty.loyalty_cards") == 0
+
+
+#: The enumerated columns (0030: domains over text, in place of the tables' CHECKs), their
+#: domains, and each domain's values.
+_ENUMERATIONS = [
+    ("loyalty_programs", "status", "active_status", ["ACTIVE", "INACTIVE"]),
+    ("program_enrollments", "status", "active_status", ["ACTIVE", "INACTIVE"]),
+    ("loyalty_cards", "status", "active_status", ["ACTIVE", "INACTIVE"]),
+    ("customer_business_relationships", "status", "active_status", ["ACTIVE", "INACTIVE"]),
+    ("customer_approval_requests", "status", "request_status", ["PENDING", "APPROVED", "REJECTED", "EXPIRED"]),
+    ("customer_approval_requests", "kind", "request_kind", ["REQUEST", "INVITATION"]),
+    ("customer_notifications", "audience", "notification_audience", ["CUSTOMER", "BUSINESS"]),
+]
+
+
+@pytest.mark.both_modes
+@pytest.mark.parametrize(
+    ("table", "column", "domain", "values"),
+    _ENUMERATIONS,
+    ids=[f"{table}.{column}" for table, column, *_ in _ENUMERATIONS],
+)
+def test_an_enumerated_column_takes_its_values_refuses_others_and_reads_as_text(
+    db: psycopg.Connection[Any], world: World, table: str, column: str, domain: str, values: list[str]
+) -> None:
+    """docs/design.md "Enumerations": a value outside the set is refused (23514, naming the
+    domain's constraint) wherever the row is written, on one server and on a cluster's workers,
+    and clients still receive text (PostgreSQL sends a domain's base type)."""
+    request_id = loyaltydb.request_enrollment(db, world.new_user, world.coffee_club)
+    loyaltydb.approve_enrollment(db, request_id)
+    db.commit()
+    assert count(db, f"SELECT count(*) FROM loyalty.{table}") >= 1
+    declared = db.execute(
+        "SELECT domain_schema, domain_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = 'loyalty' AND table_name = %s AND column_name = %s",
+        (table, column),
+    ).fetchone()
+    assert declared == ("loyalty", domain, "text")
+    for value in values:  # every value of the set is taken (rolled back)
+        db.execute(f"UPDATE loyalty.{table} SET {column} = %s", (value,))
+    db.rollback()
+    with pytest.raises(errors.CheckViolation) as caught:
+        db.execute(f"UPDATE loyalty.{table} SET {column} = %s", (values[0].lower(),))
+    assert caught.value.diag.constraint_name == f"{domain}_check"
+    db.rollback()
+    cursor = db.execute(f"SELECT {column} FROM loyalty.{table} LIMIT 1")
+    assert cursor.description is not None and cursor.description[0].type_code == 25  # text's oid
+    assert isinstance(cursor.fetchone()[0], str)  # type: ignore[index]

@@ -52,6 +52,16 @@ CREATE TYPE loyalty._program_info AS (
 ALTER TYPE loyalty._program_info OWNER TO loyalty_owner;
 
 --
+-- Name: active_status; Type: DOMAIN; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE DOMAIN loyalty.active_status AS text
+	CONSTRAINT active_status_check CHECK ((VALUE = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text])));
+
+
+ALTER DOMAIN loyalty.active_status OWNER TO loyalty_owner;
+
+--
 -- Name: customer_result; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -121,6 +131,16 @@ CREATE TYPE loyalty.notification AS (
 ALTER TYPE loyalty.notification OWNER TO loyalty_owner;
 
 --
+-- Name: notification_audience; Type: DOMAIN; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE DOMAIN loyalty.notification_audience AS text
+	CONSTRAINT notification_audience_check CHECK ((VALUE = ANY (ARRAY['CUSTOMER'::text, 'BUSINESS'::text])));
+
+
+ALTER DOMAIN loyalty.notification_audience OWNER TO loyalty_owner;
+
+--
 -- Name: pending_invitation; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -152,6 +172,26 @@ CREATE TYPE loyalty.pending_request AS (
 
 
 ALTER TYPE loyalty.pending_request OWNER TO loyalty_owner;
+
+--
+-- Name: request_kind; Type: DOMAIN; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE DOMAIN loyalty.request_kind AS text
+	CONSTRAINT request_kind_check CHECK ((VALUE = ANY (ARRAY['REQUEST'::text, 'INVITATION'::text])));
+
+
+ALTER DOMAIN loyalty.request_kind OWNER TO loyalty_owner;
+
+--
+-- Name: request_status; Type: DOMAIN; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE DOMAIN loyalty.request_status AS text
+	CONSTRAINT request_status_check CHECK ((VALUE = ANY (ARRAY['PENDING'::text, 'APPROVED'::text, 'REJECTED'::text, 'EXPIRED'::text])));
+
+
+ALTER DOMAIN loyalty.request_status OWNER TO loyalty_owner;
 
 --
 -- Name: _active_program(bigint, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -246,7 +286,7 @@ CREATE TABLE loyalty.customer_approval_requests (
     customer_id bigint NOT NULL,
     program_id bigint NOT NULL,
     business_id bigint NOT NULL,
-    status text DEFAULT 'PENDING'::text NOT NULL,
+    status loyalty.request_status DEFAULT 'PENDING'::text NOT NULL,
     notification_id uuid,
     message text,
     rejection_reason text,
@@ -256,10 +296,8 @@ CREATE TABLE loyalty.customer_approval_requests (
     card_id bigint,
     customer_created boolean,
     result_notification_id uuid,
-    kind text DEFAULT 'REQUEST'::text NOT NULL,
-    expires_at timestamp with time zone,
-    CONSTRAINT customer_approval_requests_kind_check CHECK ((kind = ANY (ARRAY['REQUEST'::text, 'INVITATION'::text]))),
-    CONSTRAINT customer_approval_requests_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'APPROVED'::text, 'REJECTED'::text, 'EXPIRED'::text])))
+    kind loyalty.request_kind DEFAULT 'REQUEST'::text NOT NULL,
+    expires_at timestamp with time zone
 )
 WITH (fillfactor='85');
 
@@ -291,7 +329,7 @@ BEGIN
     IF loyalty._distributed() THEN
         v_program := loyalty._program_info(p_request.program_id);
     ELSE
-        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+        SELECT p.id, p.name, p.status::text, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
                p.welcome_points, p.request_ttl
           INTO v_program
           FROM loyalty.loyalty_programs AS p
@@ -1288,7 +1326,7 @@ CREATE FUNCTION loyalty._program_info(p_program_id bigint) RETURNS loyalty._prog
 DECLARE
     v_program loyalty._program_info;
 BEGIN
-    SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+    SELECT p.id, p.name, p.status::text, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
            p.welcome_points, p.request_ttl
       INTO v_program
       FROM loyalty.loyalty_programs AS p
@@ -1709,12 +1747,11 @@ CREATE TABLE loyalty.loyalty_cards (
     program_id bigint NOT NULL,
     business_id bigint NOT NULL,
     card_number text DEFAULT loyalty._next_card_number() NOT NULL,
-    status text DEFAULT 'ACTIVE'::text NOT NULL,
+    status loyalty.active_status DEFAULT 'ACTIVE'::text NOT NULL,
     points_balance integer DEFAULT 0 NOT NULL,
     issued_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT loyalty_cards_card_number_check CHECK (loyalty._card_number_is_valid(card_number)),
-    CONSTRAINT loyalty_cards_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text])))
+    CONSTRAINT loyalty_cards_card_number_check CHECK (loyalty._card_number_is_valid(card_number))
 );
 
 
@@ -1729,13 +1766,12 @@ CREATE TABLE loyalty.loyalty_programs (
     business_id bigint NOT NULL,
     name text NOT NULL,
     description text,
-    status text DEFAULT 'ACTIVE'::text NOT NULL,
+    status loyalty.active_status DEFAULT 'ACTIVE'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     request_ttl interval DEFAULT '7 days'::interval,
     welcome_points integer DEFAULT 0 NOT NULL,
     CONSTRAINT loyalty_programs_request_ttl_check CHECK ((request_ttl > '00:00:00'::interval)),
-    CONSTRAINT loyalty_programs_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text]))),
     CONSTRAINT loyalty_programs_welcome_points_check CHECK ((welcome_points >= 0))
 );
 
@@ -1754,7 +1790,7 @@ CREATE VIEW loyalty.card_details AS
     c.business_id,
     loyalty._display_name(b.id, b.name, b.email, 'Business'::text) AS business_name,
     c.card_number,
-    c.status,
+    (c.status)::text AS status,
     c.points_balance,
     c.issued_at
    FROM ((loyalty.loyalty_cards c
@@ -2416,7 +2452,7 @@ BEGIN
 
     SELECT array_agg(f.id ORDER BY f.position), array_agg(f.customer_id ORDER BY f.position),
            array_agg(f.program_id ORDER BY f.position), array_agg(f.business_id ORDER BY f.position),
-           array_agg(f.notification_id ORDER BY f.position), array_agg(f.kind ORDER BY f.position)
+           array_agg(f.notification_id ORDER BY f.position), array_agg(f.kind::text ORDER BY f.position)
       INTO v_ids, v_customers, v_programs, v_businesses, v_request_note, v_kinds
       FROM (SELECT DISTINCT ON (r.id) r.id, r.customer_id, r.program_id, r.business_id, r.notification_id, r.kind,
                    t.position
@@ -2708,10 +2744,11 @@ BEGIN
     END IF;
 
     -- Every request of the batch is APPROVED now: its stored outcome is its result.
+    -- (The status as text: the column is a domain since 0030, and RETURN QUERY wants the result's types.)
     RETURN QUERY
         SELECT d.*
           FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
-         CROSS JOIN LATERAL (SELECT r.id, r.status, r.customer_id, r.program_id, r.enrollment_id, r.card_id,
+         CROSS JOIN LATERAL (SELECT r.id, r.status::text, r.customer_id, r.program_id, r.enrollment_id, r.card_id,
                                     k.card_number, coalesce(r.customer_created, false), r.result_notification_id
                                FROM loyalty.customer_approval_requests AS r
                                LEFT JOIN loyalty.loyalty_cards AS k ON k.customer_id = r.customer_id AND k.id = r.card_id
@@ -2929,10 +2966,9 @@ CREATE TABLE loyalty.customer_business_relationships (
     id bigint NOT NULL,
     customer_id bigint NOT NULL,
     business_id bigint NOT NULL,
-    status text DEFAULT 'ACTIVE'::text NOT NULL,
+    status loyalty.active_status DEFAULT 'ACTIVE'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT customer_business_relationships_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text])))
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 
@@ -2977,8 +3013,7 @@ CREATE TABLE loyalty.customer_notifications (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     actioned_at timestamp with time zone,
     card_id bigint,
-    audience text DEFAULT 'CUSTOMER'::text NOT NULL,
-    CONSTRAINT customer_notifications_audience_check CHECK ((audience = ANY (ARRAY['CUSTOMER'::text, 'BUSINESS'::text])))
+    audience loyalty.notification_audience DEFAULT 'CUSTOMER'::text NOT NULL
 )
 WITH (fillfactor='90');
 
@@ -3155,11 +3190,10 @@ CREATE TABLE loyalty.program_enrollments (
     id bigint NOT NULL,
     customer_id bigint NOT NULL,
     program_id bigint NOT NULL,
-    status text DEFAULT 'ACTIVE'::text NOT NULL,
+    status loyalty.active_status DEFAULT 'ACTIVE'::text NOT NULL,
     current_points integer DEFAULT 0 NOT NULL,
     enrolled_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT program_enrollments_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text])))
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 
@@ -3420,7 +3454,7 @@ CREATE UNIQUE INDEX card_aliases_card_number_key ON loyalty.card_aliases USING b
 -- Name: customer_approval_requests_expiry_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE INDEX customer_approval_requests_expiry_idx ON loyalty.customer_approval_requests USING btree (expires_at) WHERE ((status = 'PENDING'::text) AND (expires_at IS NOT NULL));
+CREATE INDEX customer_approval_requests_expiry_idx ON loyalty.customer_approval_requests USING btree (expires_at) WHERE (((status)::text = 'PENDING'::text) AND (expires_at IS NOT NULL));
 
 
 --
@@ -3434,21 +3468,21 @@ CREATE INDEX customer_approval_requests_id_idx ON loyalty.customer_approval_requ
 -- Name: customer_approval_requests_invitations_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE INDEX customer_approval_requests_invitations_idx ON loyalty.customer_approval_requests USING btree (customer_id, requested_at, id) WHERE ((kind = 'INVITATION'::text) AND (status = 'PENDING'::text));
+CREATE INDEX customer_approval_requests_invitations_idx ON loyalty.customer_approval_requests USING btree (customer_id, requested_at, id) WHERE (((kind)::text = 'INVITATION'::text) AND ((status)::text = 'PENDING'::text));
 
 
 --
 -- Name: customer_approval_requests_one_invitation_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE UNIQUE INDEX customer_approval_requests_one_invitation_key ON loyalty.customer_approval_requests USING btree (customer_id, program_id) WHERE ((kind = 'INVITATION'::text) AND (status = 'PENDING'::text));
+CREATE UNIQUE INDEX customer_approval_requests_one_invitation_key ON loyalty.customer_approval_requests USING btree (customer_id, program_id) WHERE (((kind)::text = 'INVITATION'::text) AND ((status)::text = 'PENDING'::text));
 
 
 --
 -- Name: customer_approval_requests_pending_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE INDEX customer_approval_requests_pending_idx ON loyalty.customer_approval_requests USING btree (business_id, requested_at, id) WHERE (status = 'PENDING'::text);
+CREATE INDEX customer_approval_requests_pending_idx ON loyalty.customer_approval_requests USING btree (business_id, requested_at, id) WHERE ((status)::text = 'PENDING'::text);
 
 
 --
@@ -3469,14 +3503,14 @@ CREATE INDEX customer_business_relationships_business_id_idx ON loyalty.customer
 -- Name: customer_notifications_business_feed_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE INDEX customer_notifications_business_feed_idx ON loyalty.customer_notifications USING btree (business_id, created_at DESC, id DESC) WHERE (audience = 'BUSINESS'::text);
+CREATE INDEX customer_notifications_business_feed_idx ON loyalty.customer_notifications USING btree (business_id, created_at DESC, id DESC) WHERE ((audience)::text = 'BUSINESS'::text);
 
 
 --
 -- Name: customer_notifications_business_id_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE INDEX customer_notifications_business_id_idx ON loyalty.customer_notifications USING btree (business_id, id) WHERE (audience = 'BUSINESS'::text);
+CREATE INDEX customer_notifications_business_id_idx ON loyalty.customer_notifications USING btree (business_id, id) WHERE ((audience)::text = 'BUSINESS'::text);
 
 
 --
@@ -3490,7 +3524,7 @@ CREATE UNIQUE INDEX customer_notifications_card_created_key ON loyalty.customer_
 -- Name: customer_notifications_customer_feed_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE INDEX customer_notifications_customer_feed_idx ON loyalty.customer_notifications USING btree (customer_id, created_at DESC, id DESC) WHERE (audience = 'CUSTOMER'::text);
+CREATE INDEX customer_notifications_customer_feed_idx ON loyalty.customer_notifications USING btree (customer_id, created_at DESC, id DESC) WHERE ((audience)::text = 'CUSTOMER'::text);
 
 
 --

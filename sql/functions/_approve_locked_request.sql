@@ -6,6 +6,7 @@
 -- for the program's join, and a scan for the foreign-key check of a new relationship) on every
 -- approval, 7.6% of an approval's instructions (docs/benchmarks.md); a key probe is what each needs.
 -- Since 0025 it publishes the approval's events (docs/events.md) in the same transaction.
+-- Since 0030 it reads the program's status as text: the column is a domain (loyalty.active_status).
 CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
  RETURNS loyalty.enrollment_result
  LANGUAGE plpgsql
@@ -28,7 +29,7 @@ BEGIN
     IF loyalty._distributed() THEN
         v_program := loyalty._program_info(p_request.program_id);
     ELSE
-        SELECT p.id, p.name, p.status, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+        SELECT p.id, p.name, p.status::text, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
                p.welcome_points, p.request_ttl
           INTO v_program
           FROM loyalty.loyalty_programs AS p

@@ -60,7 +60,7 @@ BEGIN
 
     SELECT array_agg(f.id ORDER BY f.position), array_agg(f.customer_id ORDER BY f.position),
            array_agg(f.program_id ORDER BY f.position), array_agg(f.business_id ORDER BY f.position),
-           array_agg(f.notification_id ORDER BY f.position), array_agg(f.kind ORDER BY f.position)
+           array_agg(f.notification_id ORDER BY f.position), array_agg(f.kind::text ORDER BY f.position)
       INTO v_ids, v_customers, v_programs, v_businesses, v_request_note, v_kinds
       FROM (SELECT DISTINCT ON (r.id) r.id, r.customer_id, r.program_id, r.business_id, r.notification_id, r.kind,
                    t.position
@@ -352,10 +352,11 @@ BEGIN
     END IF;
 
     -- Every request of the batch is APPROVED now: its stored outcome is its result.
+    -- (The status as text: the column is a domain since 0030, and RETURN QUERY wants the result's types.)
     RETURN QUERY
         SELECT d.*
           FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
-         CROSS JOIN LATERAL (SELECT r.id, r.status, r.customer_id, r.program_id, r.enrollment_id, r.card_id,
+         CROSS JOIN LATERAL (SELECT r.id, r.status::text, r.customer_id, r.program_id, r.enrollment_id, r.card_id,
                                     k.card_number, coalesce(r.customer_created, false), r.result_notification_id
                                FROM loyalty.customer_approval_requests AS r
                                LEFT JOIN loyalty.loyalty_cards AS k ON k.customer_id = r.customer_id AND k.id = r.card_id
