@@ -2,8 +2,8 @@
 -- relationships and requests, a request's kind, a notification's audience) are domains over text
 -- with the same CHECK, in place of the tables' CHECK constraints. PostgreSQL 15 reads a table's
 -- CHECK back from text and plans it at the start of every statement that writes the table; a
--- domain's CHECK is compiled once a session (the type cache). That was 178 k instructions of an
--- approval's 2,226 k (docs/benchmarks.md). The same values are allowed and refused (SQLSTATE
+-- domain's CHECK is compiled once a session (the type cache). That was 175 k instructions of an
+-- approval's 2,221 k, 7.9% (docs/benchmarks.md). The same values are allowed and refused (SQLSTATE
 -- 23514 as before, naming the domain's constraint); clients still receive text (PostgreSQL sends
 -- a domain's base type); functions that return these columns with RETURN QUERY cast them to text.
 -- Written by tools/new_migration.py from sql/functions/; add table DDL where marked.

@@ -18,6 +18,10 @@ with 10 (5 businesses), so that concurrent approvals share a few program rows (e
 program ``FOR SHARE``). The rows are loaded twice, not copied: an A/A run of two loads differed
 by up to 13%.
 
+``--python`` makes every cell ``make bench``'s c method instead of pgbench: Python threads, one
+connection each, calling ``loyaltydb.approve_enrollment`` (with ``--hot``: the outside benchmark of
+issue 16, the Python client at 8 threads with 10 programs).
+
 ``--acceptance`` compares two paths of the working tree instead: A approves requests of
 programs without welcome points, B accepts invitations (the same rows, made invitations) of
 programs with 50 welcome points, so the cost of an acceptance with its ledger row and the
@@ -42,7 +46,7 @@ from pathlib import Path
 import psycopg
 from yoyo import read_migrations
 
-from benchmarks.bench import PROCEDURE_SCRIPT, load, pgbench
+from benchmarks.bench import PROCEDURE_SCRIPT, Measurement, RequestPool, load, pgbench, python_threads
 from loyaltydb.migrations import _backend, migrations_dir
 from loyaltydb.testing import TempServer
 
@@ -131,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         help="instead of pgbench: instructions an approval, from N approvals under valgrind (needs valgrind)",
     )
     parser.add_argument("--batch", type=int, default=1, help="with --instructions: approve in batches of this many")
+    parser.add_argument(
+        "--python",
+        action="store_true",
+        help="cells are loyaltydb.approve_enrollment from Python threads, one connection each, not pgbench",
+    )
     args = parser.parse_args(argv)
     if args.instructions:
         return _instructions(args)
@@ -165,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
                         admin.execute(f"CREATE DATABASE ab_cell TEMPLATE {template}")
                         admin.execute("CHECKPOINT")
                         script = Path(scratch) / f"{list(sides).index(side)}.sql"
-                        cell = pgbench(server, "ab_cell", count, args.seconds, side, ["-f", str(script)])
+                        cell = (
+                            _python_cell(server.conninfo("ab_cell"), count, args.seconds, side)
+                            if args.python
+                            else pgbench(server, "ab_cell", count, args.seconds, side, ["-f", str(script)])
+                        )
                         rates.setdefault((side, count), []).append(cell.rate)
                         print(f"round {round_ + 1} {side} at {count}: {cell.rate:,.0f}/s", file=sys.stderr)
             admin.execute("DROP DATABASE IF EXISTS ab_cell")
@@ -178,6 +191,16 @@ def main(argv: list[str] | None = None) -> int:
             f" | {statistics.median(b) / statistics.median(a):.3f} |"
         )
     return 0
+
+
+def _python_cell(conninfo: str, clients: int, seconds: float, side: str) -> Measurement:
+    """A cell of ``--python``: the ``make bench`` c method (threads calling
+    ``loyaltydb.approve_enrollment``) on the cell's fresh copy, its queue read in order."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        pool = RequestPool(conn)
+    cell = python_threads(conninfo, pool, clients, seconds, batch=1)
+    cell.method = side
+    return cell
 
 
 #: Both sides of --acceptance find the row's customer the same way (the acceptance needs it).
