@@ -270,7 +270,8 @@ def test_a_worker_backend_killed_mid_approval_leaves_nothing_partial(citus_clust
 
 def test_migrations_after_distribution_keep_working(citus_cluster: TempCluster) -> None:
     """README "Scaling out": distribute at 0012, then `migrate` (0013 and 0014 add functions, a type
-    and an index) and `distribute` again; the new API works on the cluster."""
+    and an index; 0030 changes columns to domains) and `distribute` again; the new API works on
+    the cluster, and the workers refuse what the domains refuse."""
     dsn = citus_cluster.create_database("migrate_after_distribute")
     with migrations._backend(dsn) as backend, backend.lock():
         everything = migrations._all_migrations()
@@ -300,6 +301,13 @@ def test_migrations_after_distribution_keep_working(citus_cluster: TempCluster) 
         ).fetchone()
         assert card == (result.card_id,)
         index = conn.execute("SELECT to_regclass('loyalty.customer_approval_requests_pending_idx')").fetchone()
+        conn.commit()
+        # 0030's domains reached the workers' shards, their CHECKs too (added after the ALTERs).
+        with pytest.raises(psycopg.errors.CheckViolation) as caught:
+            conn.execute("UPDATE loyalty.loyalty_cards SET status = 'active' WHERE customer_id = 32")
+        # (Citus relays a router query's error as its text: the constraint is named there.)
+        assert 'violates check constraint "active_status_check"' in str(caught.value)
+        assert "while executing command on" in str(caught.value)  # refused by the worker
     assert index is not None and index[0] is not None
 
 
