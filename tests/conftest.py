@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import legacy_source
 import psycopg
 import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
@@ -110,6 +111,38 @@ def world(db: psycopg.Connection[Any]) -> helpers.World:
     """The seed's world, committed: business 7 with two programs, a second business, user 32
     (no name, no customer row) and user 40 who is already a customer."""
     return helpers.build_world(db)
+
+
+@pytest.fixture
+def new_source(pg_server: TempServer, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Make legacy databases on the suite's server: ``new_source(fill=..., schema=..., ...)``
+    returns one's DSN; all are dropped at teardown."""
+    made: list[DatabaseJanitor] = []
+
+    def make(fill: str = "quirks", schema: str = "public", integer_ids: bool = False, customers: int = 0) -> str:
+        name = f"legacy{len(made)}_" + helpers.slug(request.node.name)[-30:]
+        janitor = DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port, dbname=name)
+        janitor.init()
+        made.append(janitor)
+        dsn = pg_server.conninfo(name)
+        with psycopg.connect(dsn) as conn:
+            legacy_source.create_legacy_tables(conn, schema, integer_ids=integer_ids)
+            if fill == "quirks":
+                legacy_source.fill_quirks(conn, schema, text_garbage=not integer_ids)
+            elif fill == "generated":
+                legacy_source.fill_generated(conn, customers, schema)
+        return dsn
+
+    yield make
+    for janitor in made:
+        janitor.drop()
+
+
+@pytest.fixture
+def quirks(new_source: Any) -> str:
+    """A legacy database with every quirk (legacy_source.fill_quirks)."""
+    dsn: str = new_source()
+    return dsn
 
 
 @pytest.fixture(autouse=True)

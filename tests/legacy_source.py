@@ -1,6 +1,7 @@
 """Legacy source databases for the import's tests and benchmark: the replaced system's tables
-from ``../shared/legacy/schema.sql`` (the file itself, not a copy), filled with rows of our own
-that carry every quirk its header lists."""
+from the project's own fixture, ``tests/fixtures/legacy_schema.sql`` (written from the facts
+gathered about that system), filled with rows of our own that carry every quirk its header lists.
+A clone of the repository alone has everything these tests read."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-#: The replaced system's schema, beside the project (``../shared`` from its root).
-SCHEMA_SQL = Path(__file__).resolve().parents[1].parent / "shared" / "legacy" / "schema.sql"
+#: The replaced system's tables: the project's own fixture, inside the repository.
+SCHEMA_SQL = Path(__file__).resolve().parent / "fixtures" / "legacy_schema.sql"
 
 #: The legacy tables, in an order that rows can be inserted in.
 LEGACY_TABLES = (
@@ -27,11 +28,9 @@ LEGACY_TABLES = (
 
 
 def create_legacy_tables(conn: psycopg.Connection[Any], schema: str = "public", *, integer_ids: bool = False) -> None:
-    """The replaced system's tables in ``schema`` (created when missing), from schema.sql; with
+    """The replaced system's tables in ``schema`` (created when missing), from the fixture; with
     ``integer_ids``, the variant whose later script made the text ids INTEGER and added the
     unique key on enrollments."""
-    if not SCHEMA_SQL.exists():
-        raise FileNotFoundError(f"{SCHEMA_SQL} is missing: the tests need ../shared/legacy/schema.sql")
     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
     conn.execute(SCHEMA_SQL.read_text())  # a trusted file of DDL

@@ -1,8 +1,9 @@
 """Moving in from the replaced system (contract: "Moving in from the replaced system"): the
 mapping of every quirk, merges that lose no card number and no point, the old bug repaired,
 imported cards that keep working, and an import that is safe to run again, to interrupt and to
-try (``--dry-run``). The sources are real databases built from ``../shared/legacy/schema.sql``
-on the suite's server; the target is one server or the Citus cluster (another server then)."""
+try (``--dry-run``). The sources are real databases built from the project's own fixture,
+``tests/fixtures/legacy_schema.sql``, on the suite's server; the target is one server or the
+Citus cluster (another server then)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import legacy_source
 import psycopg
 import pytest
 from legacy_source import LEGACY_TABLES, uuid
-from pytest_postgresql.janitor import DatabaseJanitor
 from test_cli import _console_script, assert_user_error, run_cli
 
 import helpers
@@ -45,38 +44,6 @@ TARGET_TABLES = (
     "customer_notifications",
     "customer_approval_requests",
 )
-
-
-@pytest.fixture
-def new_source(pg_server: TempServer, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Make legacy databases on the suite's server: ``new_source(fill=..., schema=..., ...)``
-    returns one's DSN; all are dropped at teardown."""
-    made: list[DatabaseJanitor] = []
-
-    def make(fill: str = "quirks", schema: str = "public", integer_ids: bool = False, customers: int = 0) -> str:
-        name = f"legacy{len(made)}_" + helpers.slug(request.node.name)[-30:]
-        janitor = DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port, dbname=name)
-        janitor.init()
-        made.append(janitor)
-        dsn = pg_server.conninfo(name)
-        with psycopg.connect(dsn) as conn:
-            legacy_source.create_legacy_tables(conn, schema, integer_ids=integer_ids)
-            if fill == "quirks":
-                legacy_source.fill_quirks(conn, schema, text_garbage=not integer_ids)
-            elif fill == "generated":
-                legacy_source.fill_generated(conn, customers, schema)
-        return dsn
-
-    yield make
-    for janitor in made:
-        janitor.drop()
-
-
-@pytest.fixture
-def quirks(new_source: Any) -> str:
-    """A legacy database with every quirk (legacy_source.fill_quirks)."""
-    dsn: str = new_source()
-    return dsn
 
 
 def _state(dsn: str) -> dict[str, list[Any]]:

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from .._dsn import connect
-from ..errors import LegacySourceError, LoyaltyError, one_line
+from ..errors import InvalidInput, LegacySourceError, LoyaltyError, PermissionDenied, one_line
 from ._report import ImportReport, ReportRow, TableCounts
 from ._source import TABLES, copy_table, open_snapshot
 
@@ -76,6 +76,7 @@ def import_legacy(
     only read. Raises :class:`~loyaltydb.errors.LegacySourceError` when the source cannot be read
     as the replaced system's, with nothing written."""
     say = progress or (lambda line: None)
+    _check_schema_name(schema)
     with _source_connection(source_conninfo) as source, connect(conninfo, application_name=APPLICATION) as target:
         _prepare_target(target)
         open_snapshot(source, schema)
@@ -113,6 +114,15 @@ def import_legacy(
     return report
 
 
+def _check_schema_name(schema: object) -> None:
+    """The source schema's name, refused in one sentence before anything connects: PostgreSQL
+    names hold no NUL byte, and one is never empty."""
+    if not isinstance(schema, str) or not schema or "\x00" in schema:
+        raise InvalidInput(
+            f"schema must be the name of the legacy tables' schema (non-empty, no NUL byte), not {one_line(repr(schema))}"
+        )
+
+
 def _source_connection(conninfo: str) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(conninfo, application_name=APPLICATION)
@@ -124,6 +134,18 @@ def _prepare_target(target: psycopg.Connection[Any]) -> None:
     """Check the target is migrated, take the import's lock, and set the transaction up."""
     if target.execute("SELECT to_regclass('loyalty.card_aliases')").fetchone() in (None, (None,)):
         raise LoyaltyError("the target database has no loyaltydb schema at migration 0024: run `loyaltydb migrate`")
+    # The import writes loyaltydb's tables itself (a dry run too, then rolls back): a service's
+    # login (loyalty_app) may not, and is told so before anything is read.
+    allowed = target.execute(
+        "SELECT current_user, has_table_privilege('loyalty.loyalty_cards', 'INSERT')"
+        " AND has_function_privilege('loyalty._distributed()', 'EXECUTE')"
+    ).fetchone()
+    if allowed is None or not allowed[1]:
+        who = allowed[0] if allowed else "this login"
+        raise PermissionDenied(
+            f"import-legacy writes loyaltydb's tables directly, which {who} may not: connect as the role"
+            " that migrated the database (a superuser or a member of loyalty_owner), --dry-run included"
+        )
     # One import at a time: a second waits here for the first to commit or roll back.
     target.execute(_LOCK)
     # A backend whose client was killed stops within a second instead of finishing the statement.
@@ -203,13 +225,28 @@ def _report(
     return ImportReport(dry_run=dry_run, tables=tables, rows=rows)
 
 
+#: On a Citus cluster each worker issues ids from a range of its own, group g from g * 2^48 on;
+#: the coordinator (group 0) issues the ids below 2^48 (docs/scaling.md).
+_NODE_ID_RANGE = 1 << 48
+
+
 def _advance_sequences(target: psycopg.Connection[Any]) -> None:
-    """Each id sequence past the largest id its table or its source rows hold (never back)."""
+    """Each id sequence past the largest id its table or its source rows hold (never back). On a
+    cluster, past the largest of the coordinator's own range only: an id a worker issued lies in
+    that worker's range, and moving the coordinator's sequence there would make it issue the
+    worker's next ids (duplicates)."""
+    row = target.execute("SELECT loyalty._distributed()").fetchone()
+    ours = sql.SQL(" WHERE id < {}").format(sql.Literal(_NODE_ID_RANGE)) if row and row[0] else sql.SQL("")
     for table, stage in _SEQUENCED.items():
         target.execute(
             sql.SQL(
                 "SELECT setval(s.seq, m.top) FROM (SELECT pg_get_serial_sequence({name}, 'id')::regclass AS seq) AS s,"
-                " (SELECT greatest((SELECT max(id) FROM loyalty.{table}), (SELECT max(id) FROM {stage})) AS top) AS m"
-                " WHERE m.top > coalesce(pg_sequence_last_value(s.seq), 0)"
-            ).format(name=sql.Literal(f"loyalty.{table}"), table=sql.Identifier(table), stage=sql.Identifier(stage))
+                " (SELECT greatest((SELECT max(id) FROM loyalty.{table}{ours}), (SELECT max(id) FROM {stage}{ours})) AS top)"
+                " AS m WHERE m.top > coalesce(pg_sequence_last_value(s.seq), 0)"
+            ).format(
+                name=sql.Literal(f"loyalty.{table}"),
+                table=sql.Identifier(table),
+                stage=sql.Identifier(stage),
+                ours=ours,
+            )
         )

@@ -162,6 +162,9 @@ def open_snapshot(source: psycopg.Connection[Any], schema: str) -> None:
     """Start the source's one read-only snapshot and check that every table is there: a missing
     one is :class:`LegacySourceError`, in one sentence, before anything is copied."""
     source.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    # A zone-less legacy time (users' TIMESTAMP columns) is read as UTC, whatever the importing
+    # client's PGTZ or the source's TimeZone: no session setting may shift an imported time.
+    source.execute("SET LOCAL TimeZone = 'UTC'")
     missing = source.execute(
         "SELECT t.name FROM unnest(%s::text[]) AS t(name)"
         " WHERE to_regclass(format('%%I.%%I', %s::text, t.name)) IS NULL",
@@ -189,8 +192,9 @@ def copy_table(
         for name, kind in table.columns
     )
     target.execute(sql.SQL("CREATE TEMP TABLE {} ({})").format(sql.Identifier(table.stage), definition))
-    # Timestamps leave the source with their offset (its TimeZone), so no session setting can
-    # shift them; every other column leaves as text and is parsed by the target's COPY.
+    # Timestamps leave the source with their offset (zone-less ones read as UTC, open_snapshot),
+    # so no session setting can shift them; every other column leaves as text and is parsed by
+    # the target's COPY.
     selected = sql.SQL(", ").join(
         sql.SQL("{}::timestamptz").format(sql.Identifier(name))
         if kind == "timestamptz"

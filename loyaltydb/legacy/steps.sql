@@ -9,10 +9,21 @@
 -- steps are planned from its real size.
 
 -- name: helpers
--- A legacy text id ('12', ' 12 ', 'abc'): its number, or NULL when it is none.
+-- A legacy text id ('12', ' 12 ', '-5', 'abc'): its number, or NULL when it is none. A sign is
+-- part of a number: the same id in an INTEGER column (a card's customer_id) is read as one.
 CREATE FUNCTION pg_temp.legacy_id(p_text text) RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN loyalty._trim_space(p_text) ~ '^[0-9]{1,18}$' THEN loyalty._trim_space(p_text)::bigint END
+    SELECT CASE WHEN loyalty._trim_space(p_text) ~ '^[+-]?[0-9]{1,18}$' THEN loyalty._trim_space(p_text)::bigint END
+$$;
+-- The loyaltydb number of an imported card whose customer id is outside the card-number scheme
+-- (negative ids): '8', the card's id in 14 digits, the Luhn digit. Derived from the card alone, so
+-- a dry run or a killed run takes no number from card_number_seq and every run gives the same
+-- numbers; no customer-scheme number starts with 8, and the sequence skips a number a card holds.
+CREATE FUNCTION pg_temp.legacy_card_number(p_card_id bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_card_id BETWEEN 0 AND 99999999999999
+                THEN '8' || lpad(p_card_id::text, 14, '0') || loyalty._luhn_check_digit('8' || lpad(p_card_id::text, 14, '0'))::text
+           END
 $$;
 -- A legacy status ('ACTIVE', ' active', 'INACTIVE', garbage) and is_active flag: active or not.
 CREATE FUNCTION pg_temp.legacy_active(p_status text, p_is_active boolean) RETURNS boolean
@@ -90,8 +101,9 @@ CREATE TEMP TABLE target_programs AS SELECT g.id, g.business_id FROM loyalty.loy
 CREATE TEMP TABLE target_businesses AS SELECT b.id FROM loyalty.businesses AS b;
 CREATE TEMP TABLE target_enrollments AS SELECT e.customer_id, e.id FROM loyalty.program_enrollments AS e;
 CREATE INDEX ON target_enrollments (id);
-CREATE TEMP TABLE target_cards AS SELECT k.customer_id, k.id FROM loyalty.loyalty_cards AS k;
+CREATE TEMP TABLE target_cards AS SELECT k.customer_id, k.id, k.program_id FROM loyalty.loyalty_cards AS k;
 CREATE INDEX ON target_cards (id);
+CREATE INDEX ON target_cards (customer_id, program_id);
 CREATE TEMP TABLE target_relationships AS SELECT r.customer_id, r.id FROM loyalty.customer_business_relationships AS r;
 CREATE INDEX ON target_relationships (id);
 
@@ -149,7 +161,10 @@ SELECT 'program_enrollments', r.id::text, 'merged',
  WHERE r.reason IS NULL AND r.id <> m.id;
 
 -- name: cards_resolved
--- Each card's customer and program, or why it is skipped.
+-- Each card's customer and program, or why it is skipped. A card whose (customer, program)
+-- loyaltydb already gives a card of its own (an approval made it after an earlier run, or before
+-- the first) is not imported, and its points are named in the report, never dropped unsaid: they
+-- are the operator's to credit (docs/legacy.md). Its numbers still find that card (below).
 CREATE TEMP TABLE legacy_cards_resolved AS
 SELECT k.*, p.user_id, g.business_id AS program_business,
        -- A card's balance: the larger of its two columns (versions of the card service wrote one
@@ -160,12 +175,35 @@ SELECT k.*, p.user_id, g.business_id AS program_business,
             WHEN g.id IS NULL THEN format('program %s was not imported', k.program_id)
             WHEN EXISTS (SELECT FROM target_cards AS t WHERE t.id = k.id AND t.customer_id <> p.user_id)
                 THEN format('id %s is another customer''s card in loyaltydb', k.id)
-       END AS reason
+            WHEN p.user_id NOT BETWEEN 0 AND 9999999999 AND pg_temp.legacy_card_number(k.id) IS NULL
+                THEN format('no card number for card %s of customer %s: an id outside 0 to 99999999999999', k.id, p.user_id)
+       END AS reason,
+       -- The target's own card of that pair, when it is none of the legacy cards of the program.
+       (SELECT t.id FROM target_cards AS t
+         WHERE t.customer_id = p.user_id AND t.program_id = k.program_id
+           AND NOT EXISTS (SELECT FROM legacy_cards AS o WHERE o.id = t.id AND o.program_id = t.program_id)) AS target_card
   FROM legacy_cards AS k
   LEFT JOIN legacy_people AS p ON p.legacy_id = k.customer_id
   LEFT JOIN target_programs AS g ON g.id = k.program_id;
+-- A (customer, program) whose cards hold more points together than a card can (an integer):
+-- each of its cards is skipped, named with the others and the total, not imported in part.
+UPDATE legacy_cards_resolved AS r
+   SET reason = format('cards %s of customer %s in program %s hold %s points together, more than a card holds (2147483647)',
+                       o.cards, r.user_id, r.program_id, o.total)
+  FROM (SELECT g.user_id, g.program_id, string_agg(g.id::text, ', ' ORDER BY g.id) AS cards, sum(g.balance) AS total
+          FROM legacy_cards_resolved AS g
+         WHERE g.reason IS NULL AND g.target_card IS NULL
+         GROUP BY g.user_id, g.program_id
+        HAVING sum(g.balance) > 2147483647) AS o
+ WHERE r.reason IS NULL AND r.target_card IS NULL AND o.user_id = r.user_id AND o.program_id = r.program_id;
 INSERT INTO legacy_report
 SELECT 'loyalty_cards', r.id::text, 'skipped', r.reason FROM legacy_cards_resolved AS r WHERE r.reason IS NOT NULL;
+INSERT INTO legacy_report
+SELECT 'loyalty_cards', r.id::text, 'skipped',
+       format('customer %s already has card %s in program %s in loyaltydb: this card''s %s points were not added to it'
+              ' (credit them there if they are owed); its number finds card %s', r.user_id, r.target_card, r.program_id,
+              r.balance, r.target_card)
+  FROM legacy_cards_resolved AS r WHERE r.reason IS NULL AND r.target_card IS NOT NULL;
 -- Duplicate cards of one (customer, program) merge into the lowest id; their balances add up
 -- (each plastic card was scanned on its own), and every number stays an alias of the kept card.
 CREATE TEMP TABLE legacy_cards_merged AS
@@ -174,7 +212,7 @@ SELECT min(r.id) AS id, r.user_id, r.program_id, min(r.program_business) AS busi
        bool_or(pg_temp.legacy_active(r.status, r.is_active)) AS active,
        min(r.created_at) AS issued_at, max(r.updated_at) AS updated_at
   FROM legacy_cards_resolved AS r
- WHERE r.reason IS NULL
+ WHERE r.reason IS NULL AND r.target_card IS NULL
  GROUP BY r.user_id, r.program_id;
 INSERT INTO legacy_report
 SELECT 'loyalty_cards', r.id::text, 'merged',
@@ -182,7 +220,7 @@ SELECT 'loyalty_cards', r.id::text, 'merged',
               m.id, m.user_id, m.program_id, r.balance, m.points_balance)
   FROM legacy_cards_resolved AS r
   JOIN legacy_cards_merged AS m ON m.user_id = r.user_id AND m.program_id = r.program_id
- WHERE r.reason IS NULL AND r.id <> m.id;
+ WHERE r.reason IS NULL AND r.target_card IS NULL AND r.id <> m.id;
 
 -- name: relationships_resolved
 -- Each relationship's customer and business (both text ids in some databases), or why skipped.
@@ -301,7 +339,7 @@ INSERT INTO loyalty.loyalty_cards AS k (id, customer_id, program_id, business_id
 SELECT m.id, m.user_id, m.program_id, m.business_id,
        coalesce(loyalty._card_number_for(m.user_id, coalesce(t.cards, 0)
                                          + row_number() OVER (PARTITION BY m.user_id ORDER BY m.id)),
-                loyalty._next_card_number()),
+                pg_temp.legacy_card_number(m.id)),
        CASE WHEN m.active THEN 'ACTIVE' ELSE 'INACTIVE' END, m.points_balance,
        coalesce(m.issued_at, now()), coalesce(m.updated_at, m.issued_at, now())
   FROM legacy_cards_merged AS m
@@ -322,13 +360,16 @@ CREATE INDEX ON final_cards (card_number);
 
 
 -- name: card_numbers_resolved
--- Every legacy number of a card that was imported (kept or merged), compared exactly. A number
--- that two different cards carried stays with the one of the lowest legacy id; a number the
--- target already gives another card (or alias) is left with that one.
+-- Every legacy number of a card that was imported (kept or merged) or stands for a card the
+-- target had already, compared exactly. A number that two different cards carried stays with the
+-- one of the lowest legacy id; a number the target already gives another card (or alias) is left
+-- with that one. A number loyaltydb itself could issue (16 digits with a valid check digit: every
+-- number it issues is one) is not kept: a card issued later would answer to it too.
 CREATE TEMP TABLE legacy_numbers AS
 SELECT r.card_number, r.id AS legacy_card_id, f.customer_id, f.id AS card_id,
        first_value(f.customer_id) OVER w AS first_customer, first_value(f.id) OVER w AS first_card,
-       first_value(r.id) OVER w AS first_legacy
+       first_value(r.id) OVER w AS first_legacy,
+       r.card_number ~ '^[0-9]{16}$' AND loyalty._card_number_is_valid(r.card_number) AS issuable
   FROM legacy_cards_resolved AS r
   JOIN final_cards AS f ON f.customer_id = r.user_id AND f.program_id = r.program_id
  WHERE r.reason IS NULL AND r.card_number <> ''
@@ -337,9 +378,11 @@ INSERT INTO legacy_report
 SELECT 'card_numbers', n.legacy_card_id::text, 'skipped',
        CASE WHEN n.card_id <> n.first_card OR n.customer_id <> n.first_customer
             THEN format('card number %L is also carried by legacy card %s, which keeps it', n.card_number, n.first_legacy)
+            WHEN n.issuable
+            THEN format('card number %L is one loyaltydb issues (16 digits and a valid check digit): another card could get it', n.card_number)
             ELSE format('card number %L is already another card''s', n.card_number) END
   FROM legacy_numbers AS n
- WHERE n.card_id <> n.first_card OR n.customer_id <> n.first_customer
+ WHERE n.card_id <> n.first_card OR n.customer_id <> n.first_customer OR n.issuable
     OR EXISTS (SELECT FROM final_cards AS f WHERE f.card_number = n.card_number)
     OR EXISTS (SELECT FROM target_aliases AS a WHERE a.card_number = n.card_number
                   AND (a.customer_id, a.card_id) <> (n.customer_id, n.card_id));
@@ -349,6 +392,7 @@ SELECT 'card_numbers', n.legacy_card_id::text, 'merged',
        format('card number %L is also legacy card %s''s, and both are card %s now', n.card_number, n.first_legacy, n.card_id)
   FROM legacy_numbers AS n
  WHERE n.legacy_card_id <> n.first_legacy AND n.card_id = n.first_card AND n.customer_id = n.first_customer
+   AND NOT n.issuable
    AND NOT EXISTS (SELECT FROM final_cards AS f WHERE f.card_number = n.card_number)
    AND NOT EXISTS (SELECT FROM target_aliases AS a WHERE a.card_number = n.card_number
                       AND (a.customer_id, a.card_id) <> (n.customer_id, n.card_id));
@@ -357,7 +401,7 @@ SELECT 'card_numbers', n.legacy_card_id::text, 'merged',
 INSERT INTO loyalty.card_aliases AS a (customer_id, card_number, card_id, legacy_card_id)
 SELECT n.customer_id, n.card_number, n.card_id, n.legacy_card_id
   FROM legacy_numbers AS n
- WHERE n.legacy_card_id = n.first_legacy
+ WHERE n.legacy_card_id = n.first_legacy AND NOT n.issuable
    AND NOT EXISTS (SELECT FROM final_cards AS f WHERE f.card_number = n.card_number)
    AND NOT EXISTS (SELECT FROM target_aliases AS t WHERE t.card_number = n.card_number)
 ON CONFLICT DO NOTHING;
