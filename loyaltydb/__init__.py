@@ -23,7 +23,9 @@ from .api import (
     customer_cards,
     customer_notifications,
     decline_invitation,
+    drop_event_consumer,
     ensure_customer,
+    event_consumer_status,
     expire_requests,
     fetch_events,
     find_card,
@@ -38,10 +40,19 @@ from .api import (
 )
 from .errors import LoyaltyError
 from .migrations import MigrationState, migrate, rollback, status
-from .models import Card, Customer, EnrollmentResult, Notification, PendingInvitation, PendingRequest
+from .models import (
+    Card,
+    ConsumerStatus,
+    Customer,
+    EnrollmentResult,
+    Notification,
+    PendingInvitation,
+    PendingRequest,
+)
 
 __all__ = [
     "Card",
+    "ConsumerStatus",
     "Customer",
     "EnrollmentResult",
     "LoyaltyError",
@@ -58,8 +69,10 @@ __all__ = [
     "customer_cards",
     "customer_notifications",
     "decline_invitation",
+    "drop_event_consumer",
     "ensure_customer",
     "errors",
+    "event_consumer_status",
     "events",
     "expire_requests",
     "fetch_events",

@@ -1,11 +1,13 @@
-"""``loyaltydb events tail | prune``: follow the events outbox live, and prune what every
-consumer has acknowledged (docs/events.md)."""
+"""``loyaltydb events tail | prune | consumers | drop-consumer``: follow the events outbox live,
+prune what every consumer has acknowledged, and see or remove the consumers that hold pruning
+back (docs/events.md)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import psycopg
@@ -13,26 +15,11 @@ import psycopg
 from . import api
 from ._cli_args import positive, print_json
 from ._dsn import connect
-from .models import Event
+from ._queries import TAIL_EVENTS
+from .errors import translated_errors
+from .models import ConsumerStatus, Event
 
 Command = Callable[..., argparse.ArgumentParser]
-
-#: Events committed since a snapshot position, and the position to ask from next (tail without
-#: --consumer: an observer that registers nothing, so it never holds back pruning).
-_SINCE = (
-    "WITH here AS (SELECT pg_current_snapshot() AS position)"
-    " SELECT here.position::text AS position, e.id, e.type, e.customer_id, e.business_id, e.occurred_at, e.payload"
-    " FROM here LEFT JOIN LATERAL loyalty._events_between(%(since)s::pg_snapshot, here.position) AS e ON true"
-    " ORDER BY e.id"
-)
-#: The same on a Citus cluster, where a position is a snapshot of every node, taken by a statement
-#: before the one that reads (docs/events.md, "On a Citus cluster"): each shard compares its rows
-#: with its own node's snapshots.
-_NODE_POSITION = "SELECT loyalty._node_snapshots()::text"
-_SINCE_ON_NODES = (
-    "SELECT e.id, e.type, e.customer_id, e.business_id, e.occurred_at, e.payload FROM loyalty.events AS e"
-    " WHERE loyalty._event_new_here(e.xid, %(since)s::jsonb, %(to)s::jsonb) ORDER BY e.id"
-)
 
 
 def add_command(command: Command, common: argparse.ArgumentParser) -> None:
@@ -53,9 +40,32 @@ def add_command(command: Command, common: argparse.ArgumentParser) -> None:
     prune = actions.add_parser("prune", help="delete events every consumer has acknowledged", parents=[common])
     prune.add_argument("--older-than", type=positive, default=7 * 86400, metavar="SECONDS", help="default 7 days")
     prune.add_argument("--json", action="store_true", help='print {"pruned": N}')
+    consumers = actions.add_parser(
+        "consumers", help="the registered consumers and since when each holds back pruning", parents=[common]
+    )
+    consumers.add_argument("--json", action="store_true", help="a JSON array, one object a consumer")
+    drop = actions.add_parser(
+        "drop-consumer",
+        help="remove a consumer and its queued events (it stops holding back pruning)",
+        parents=[common],
+    )
+    drop.add_argument("name", help="the consumer's name")
+    drop.add_argument("--json", action="store_true", help='print {"dropped": true|false}')
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.events_command == "consumers":
+        with connect(args.dsn) as conn:
+            _print_consumers(api.event_consumer_status(conn), args.json)
+        return 0
+    if args.events_command == "drop-consumer":
+        with connect(args.dsn) as conn:
+            dropped = api.drop_event_consumer(conn, args.name)
+        if args.json:
+            print_json({"dropped": dropped})
+        else:
+            print(f"dropped consumer {args.name!r}" if dropped else f"no consumer {args.name!r}: nothing dropped")
+        return 0
     if args.events_command == "prune":
         with connect(args.dsn) as conn:
             pruned = api.prune_events(conn, older_than=float(args.older_than))
@@ -73,14 +83,13 @@ def _tail(args: argparse.Namespace) -> int:
     shown = 0
     with connect(args.dsn, autocommit=True) as conn:
         api.listen_events(conn, timeout=0)
-        on_nodes = _distributed(conn)
-        since = None if args.consumer else _position(conn, on_nodes)
+        since = None if args.consumer else _since(conn, None)[0]
         try:
             while args.limit is None or shown < args.limit:
                 if args.consumer:
                     batch = api.fetch_events(conn, args.consumer)
                 else:
-                    since, batch = _since(conn, since or "", on_nodes)
+                    since, batch = _since(conn, since)
                 for event in batch:
                     _print(event, args.json)
                     shown += 1
@@ -93,24 +102,32 @@ def _tail(args: argparse.Namespace) -> int:
     return 0
 
 
-def _distributed(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute("SELECT loyalty._distributed()").fetchone()
-    return bool(row and row[0])
+def _since(conn: psycopg.Connection[Any], since: str | None) -> tuple[str, list[Event]]:
+    """The events committed since ``since`` (loyalty.tail_events, which a loyalty_app login may
+    call), and the position to ask from next."""
+    with translated_errors(conn):
+        rows = conn.execute(TAIL_EVENTS, {"position": since}).fetchall()
+    return str(rows[0][0]), [Event(*row[1:]) for row in rows if row[1] is not None]
 
 
-def _position(conn: psycopg.Connection[Any], on_nodes: bool) -> str:
-    row = conn.execute(_NODE_POSITION if on_nodes else "SELECT pg_current_snapshot()::text").fetchone()
-    return str(row[0]) if row else ""
+def _print_consumers(consumers: list[ConsumerStatus], as_json: bool) -> None:
+    if as_json:
+        print_json([asdict(status) for status in consumers])
+        return
+    if not consumers:
+        print("no consumer is registered (events are pruned by age alone)")
+    for status in consumers:
+        print(consumer_line(status))
 
 
-def _since(conn: psycopg.Connection[Any], since: str, on_nodes: bool) -> tuple[str, list[Event]]:
-    if on_nodes:
-        position = _position(conn, on_nodes)  # first: what it shows committed, the read below sees
-        rows = conn.execute(_SINCE_ON_NODES, {"since": since, "to": position}).fetchall()
-        return position, [Event(*row) for row in rows]
-    rows = conn.execute(_SINCE, {"since": since}).fetchall()
-    position = str(rows[0][0])
-    return position, [Event(*row[1:]) for row in rows if row[1] is not None]
+def consumer_line(status: ConsumerStatus) -> str:
+    """One line about a consumer: what `events consumers` and `status` print."""
+    since = f"{status.holds_back_since:%Y-%m-%d %H:%M:%S%z}" if status.holds_back_since else "-"
+    oldest = f", oldest {status.oldest_unacked_at:%Y-%m-%d %H:%M:%S%z}" if status.oldest_unacked_at else ""
+    return (
+        f"consumer {status.consumer!r}: last fetch {status.last_fetch_at:%Y-%m-%d %H:%M:%S%z},"
+        f" {status.unacked:,} unacknowledged{oldest}; holds back pruning of events since {since}"
+    )
 
 
 def _print(event: Event, as_json: bool) -> None:

@@ -50,6 +50,11 @@ ACK_EVENTS: Final[LiteralString] = (
 PRUNE_EVENTS: Final[LiteralString] = (
     "SELECT loyalty.prune_events(p_older_than => make_interval(secs => %(older_than)s::double precision))"
 )
+#: Consumers: what each holds back from pruning, and removing one for good.
+CONSUMER_STATUS: Final[LiteralString] = "SELECT * FROM loyalty.event_consumer_status()"
+DROP_CONSUMER: Final[LiteralString] = "SELECT loyalty.drop_event_consumer(p_consumer => %(consumer)s::text)"
+#: `events tail` as an observer: events since a position, each row with the next position.
+TAIL_EVENTS: Final[LiteralString] = "SELECT * FROM loyalty.tail_events(p_position => %(position)s::text)"
 LISTEN_EVENTS: Final[LiteralString] = "LISTEN loyalty_events"
 #: Around a consumer's sleep on LISTEN: writers notify only between the two (docs/events.md).
 BEGIN_EVENTS_WAIT: Final[LiteralString] = "SELECT loyalty.begin_events_wait(p_timeout => %(timeout)s::double precision)"
@@ -162,12 +167,10 @@ def customer(customer_id: int) -> Params:
 
 def events_fetch(consumer: str, *, limit: int, visibility_timeout: float) -> Params:
     """Parameters of :data:`FETCH_EVENTS` (the ranges are checked by the server)."""
-    if isinstance(visibility_timeout, bool) or not isinstance(visibility_timeout, int | float):
-        raise InvalidInput(f"visibility_timeout must be a number of seconds, not {type(visibility_timeout).__name__}")
     return {
         "consumer": _consumer(consumer),
         "limit": _id("limit", limit),
-        "visibility_timeout": float(visibility_timeout),
+        "visibility_timeout": _seconds("visibility_timeout", visibility_timeout),
     }
 
 
@@ -178,11 +181,32 @@ def events_ack(consumer: str, event_ids: Iterable[int]) -> Params:
     return {"consumer": _consumer(consumer), "event_ids": [_id("event id", i) for i in event_ids]}
 
 
+#: The longest retention prune_events takes, in seconds (100 years): past it an interval overflows.
+MAX_OLDER_THAN: Final = 100 * 365.25 * 86400
+
+
 def events_prune(older_than: float) -> Params:
-    """Parameters of :data:`PRUNE_EVENTS`: seconds."""
-    if isinstance(older_than, bool) or not isinstance(older_than, int | float):
-        raise InvalidInput(f"older_than must be a number of seconds, not {type(older_than).__name__}")
-    return {"older_than": float(older_than)}
+    """Parameters of :data:`PRUNE_EVENTS`: seconds, from 0 to :data:`MAX_OLDER_THAN`."""
+    seconds = _seconds("older_than", older_than)
+    if not 0 <= seconds <= MAX_OLDER_THAN:
+        raise InvalidInput(f"older_than must be from 0 to {MAX_OLDER_THAN:,.0f} seconds (100 years), not {older_than}")
+    return {"older_than": seconds}
+
+
+def listen_timeout(timeout: object) -> float:
+    """``listen_events``' timeout: a number of seconds (its range is checked by the server)."""
+    return _seconds("timeout", timeout)
+
+
+def events_consumer(consumer: str) -> Params:
+    """Parameters of :data:`DROP_CONSUMER`."""
+    return {"consumer": _consumer(consumer)}
+
+
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{name} must be a number of seconds, not {type(value).__name__}")
+    return float(value)
 
 
 def _consumer(name: object) -> str:

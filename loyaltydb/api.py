@@ -30,8 +30,17 @@ from ._connections import Connectable, sync_connection
 from ._notices import forward_notices
 from ._queries import RequestId
 from ._transactions import TransactionPlan, record_retry
-from .errors import InvalidInput, TransactionConflict, translated_errors
-from .models import Card, Customer, EnrollmentResult, Event, Notification, PendingInvitation, PendingRequest
+from .errors import ConnectionLost, InvalidInput, TransactionConflict, translated_errors
+from .models import (
+    Card,
+    ConsumerStatus,
+    Customer,
+    EnrollmentResult,
+    Event,
+    Notification,
+    PendingInvitation,
+    PendingRequest,
+)
 
 __all__ = [
     "accept_invitation",
@@ -42,7 +51,9 @@ __all__ = [
     "customer_cards",
     "customer_notifications",
     "decline_invitation",
+    "drop_event_consumer",
     "ensure_customer",
+    "event_consumer_status",
     "expire_requests",
     "fetch_events",
     "find_card",
@@ -65,7 +76,7 @@ def _atomic(conn: psycopg.Connection[Any], work: Callable[[], T]) -> T:
     plan = TransactionPlan.for_connection(conn)
     for attempt in range(1, plan.attempts + 1):
         try:
-            with translated_errors():
+            with translated_errors(conn):
                 if plan.one_statement:
                     with _autocommit(conn):
                         return work()
@@ -296,6 +307,19 @@ def prune_events(conn: Connectable, *, older_than: float = 7 * 86400.0) -> int:
     return pruned
 
 
+def event_consumer_status(conn: Connectable) -> list[ConsumerStatus]:
+    """Every registered consumer: its last fetch, its unacknowledged events, and since when it
+    holds back pruning (a consumer that is gone for good holds it back forever: drop it)."""
+    return _fetch_all(conn, queries.CONSUMER_STATUS, {}, class_row(ConsumerStatus))
+
+
+def drop_event_consumer(conn: Connectable, consumer: str) -> bool:
+    """Remove ``consumer`` and the events queued for it, so it no longer holds back pruning;
+    returns whether it existed. A later fetch under that name registers it afresh."""
+    dropped: bool = _fetch_one(conn, queries.DROP_CONSUMER, queries.events_consumer(consumer), scalar_row)
+    return dropped
+
+
 def listen_events(conn: Connectable, *, timeout: float) -> bool:
     """Return when new events may be waiting: True on a notification (sent at the commit of a
     change that wrote events), when events committed since the last call returned, or at once on
@@ -308,8 +332,18 @@ def listen_events(conn: Connectable, *, timeout: float) -> bool:
     at a time, and a busy consumer does not need to be woken. On a Citus cluster, where no NOTIFY
     reaches the coordinator, it returns True every half second (a poll)."""
     pg = sync_connection(conn)
+    seconds = queries.listen_timeout(timeout)
+    if pg.closed or pg.broken:
+        raise ConnectionLost("listen_events: the connection is closed (its server session ended): reconnect")
     if pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise InvalidInput("listen_events needs a connection with no transaction open (commit or roll back first)")
+    with translated_errors(pg):  # a bad timeout, or a connection lost while listening: one sentence
+        return _listen(pg, seconds)
+
+
+def _listen(pg: psycopg.Connection[Any], timeout: float) -> bool:
+    """listen_events' wait, on a checked connection, in autocommit (NOTIFY arrives between
+    transactions)."""
     deadline = monotonic() + max(timeout, 0.0)
     with _autocommit(pg):
         listening = (pg.execute(queries.LISTENING)).fetchone()
@@ -317,8 +351,7 @@ def listen_events(conn: Connectable, *, timeout: float) -> bool:
             pg.execute(queries.LISTEN_EVENTS)
             pg.execute(queries.END_EVENTS_WAIT)
             return True
-        with translated_errors():  # a bad timeout: one sentence
-            begun = (pg.execute(queries.BEGIN_EVENTS_WAIT, {"timeout": timeout})).fetchone()
+        begun = (pg.execute(queries.BEGIN_EVENTS_WAIT, {"timeout": timeout})).fetchone()
         wait = begun[0] if begun else None
         if wait is None:
             return False  # nothing within the timeout (or a writer's transaction stayed open past it)
@@ -340,3 +373,5 @@ class events:  # noqa: N801  (a namespace: loyaltydb.aio.events.fetch, as loyalt
     ack = staticmethod(ack_events)
     listen = staticmethod(listen_events)
     prune = staticmethod(prune_events)
+    consumers = staticmethod(event_consumer_status)
+    drop_consumer = staticmethod(drop_event_consumer)

@@ -189,11 +189,22 @@ def _status(args: argparse.Namespace) -> int:
     else:
         for state in states:
             print(f"{'applied' if state.applied else 'pending'}  {state.id}")
+        _print_consumers(args.dsn)
     pending = sum(not state.applied for state in states)
     if args.check and pending:
         print(f"loyaltydb: {pending} migration(s) pending: run `loyaltydb migrate`", file=sys.stderr)
         return EXIT_PENDING
     return 0
+
+
+def _print_consumers(dsn: str | None) -> None:
+    """The events consumers and since when each holds back pruning (once 0031 is applied): a
+    consumer that is gone for good keeps every later event forever (`events drop-consumer`)."""
+    with connect(dsn) as conn:
+        present = conn.execute("SELECT to_regprocedure('loyalty.event_consumer_status()') IS NOT NULL").fetchone()
+        consumers = api.event_consumer_status(conn) if present and present[0] else []
+    for status in consumers:
+        print(events_cli.consumer_line(status))
 
 
 def _migrate(args: argparse.Namespace) -> int:

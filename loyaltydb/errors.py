@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psycopg
 
@@ -197,12 +197,27 @@ def lookup(sqlstate: str) -> type[LoyaltyError] | None:
     return _BY_SQLSTATE.get(sqlstate)
 
 
+#: What Citus's errors say when a worker is unreachable or went away mid-call: its own words
+#: ("connection to the remote node …"), or libpq's about the worker's connection, passed on with
+#: SQLSTATE XX000. The server a client is connected to never reports these of itself.
+_WORKER_GONE = (
+    "remote node",
+    "server closed the connection unexpectedly",
+    "connection not open",
+    "could not connect to server",
+    "terminating connection",
+    "lost connection",
+    "failed to connect to",
+    "could not read the transaction snapshot of every node",
+)
+
+
 def translate(exc: psycopg.Error) -> LoyaltyError | None:
     """The loyaltydb error that ``exc`` stands for, or None when it is not one of ours."""
     sqlstate = exc.sqlstate
     cls = lookup(sqlstate or "")
     primary = exc.diag.message_primary or str(exc)
-    if sqlstate in ("XX000", "08006") and "remote node" in primary:
+    if sqlstate in ("XX000", "08006") and any(sign in primary for sign in _WORKER_GONE):
         cls = ClusterUnavailable  # Citus: a worker did not answer (libpq's message, several lines)
     elif cls is None and isinstance(exc, psycopg.DataError):
         cls = InvalidInput  # e.g. a NUL byte psycopg refuses before sending
@@ -247,12 +262,17 @@ def shorten(text: str, limit: int) -> str:
 
 
 @contextmanager
-def translated_errors() -> Iterator[None]:
-    """Re-raise psycopg errors that carry one of our SQLSTATEs as loyaltydb errors."""
+def translated_errors(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any] | None = None) -> Iterator[None]:
+    """Re-raise psycopg errors that carry one of our SQLSTATEs as loyaltydb errors. Given the
+    call's connection: a "connection lost" error (57P01, 08006, ...) while that connection is
+    still open came from a node behind it (a Citus worker whose backend was terminated or
+    restarted mid-call), and is :class:`ClusterUnavailable`: the caller's session is fine."""
     try:
         yield
     except psycopg.Error as exc:
         mapped = translate(exc)
         if mapped is None:
             raise
+        if type(mapped) is ConnectionLost and conn is not None and not (conn.closed or conn.broken):
+            mapped = ClusterUnavailable(f"a node of the cluster lost its connection: {mapped}", mapped.sqlstate)
         raise mapped from exc

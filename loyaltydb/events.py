@@ -14,9 +14,11 @@ one consumer the same event at once, and never skipped, whatever order transacti
 """
 
 from .api import ack_events as ack
+from .api import drop_event_consumer as drop_consumer
+from .api import event_consumer_status as consumers
 from .api import fetch_events as fetch
 from .api import listen_events as listen
 from .api import prune_events as prune
-from .models import Event
+from .models import ConsumerStatus, Event
 
-__all__ = ["Event", "ack", "fetch", "listen", "prune"]
+__all__ = ["ConsumerStatus", "Event", "ack", "consumers", "drop_consumer", "fetch", "listen", "prune"]

@@ -102,3 +102,18 @@ class Event:
     business_id: int | None
     occurred_at: datetime
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerStatus:
+    """A registered events consumer, as ``loyaltydb.events.consumers`` returns it: when it last
+    fetched, how many events it holds unacknowledged (the oldest's time), and since when it keeps
+    events from being pruned (the older of the two; None only for a consumer with no fetch, which
+    cannot be). ``loyaltydb status`` prints these; ``events.drop_consumer`` removes one."""
+
+    consumer: str
+    registered_at: datetime
+    last_fetch_at: datetime
+    unacked: int
+    oldest_unacked_at: datetime | None
+    holds_back_since: datetime | None

@@ -469,3 +469,36 @@ def test_a_worker_that_is_down_gives_cluster_unavailable_and_the_call_works_once
         conn.commit()
         again = loyaltydb.approve_enrollment(conn, request_id)
     assert (again.status, again.customer_created) == ("APPROVED", True)
+
+
+def test_a_worker_lost_mid_call_is_cluster_unavailable_for_events_and_writers(citus_cluster: TempCluster) -> None:
+    """A worker stopped, or its backends terminated while the caller's transaction holds their
+    connections: events.fetch and a writer raise ClusterUnavailable (psycopg's ConnectionLost
+    and raw XX000 errors before), and the coordinator's session stays usable."""
+    dsn = _distributed_database(citus_cluster, "worker_lost")
+    with psycopg.connect(dsn) as conn:
+        request_id, worker = _a_request_and_its_worker(citus_cluster, conn)
+        loyaltydb.events.fetch(conn, "c")
+        with worker.stopped():
+            with pytest.raises(loyaltydb.errors.ClusterUnavailable):
+                loyaltydb.events.fetch(conn, "c")
+            conn.rollback()
+        calls: list[Callable[[], object]] = [
+            lambda: loyaltydb.events.fetch(conn, "c"),
+            lambda: loyaltydb.approve_enrollment(conn, request_id),
+        ]
+        for call in calls:
+            conn.execute("SELECT count(*) FROM loyalty.events")  # this transaction now holds a connection a worker
+            for node in citus_cluster.workers:
+                with psycopg.connect(node.conninfo("worker_lost"), autocommit=True) as admin:
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = 'worker_lost' AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                    )
+            with pytest.raises(loyaltydb.errors.ClusterUnavailable) as lost:
+                call()
+            assert "\n" not in str(lost.value)
+            conn.rollback()
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+            conn.rollback()
+        assert loyaltydb.approve_enrollment(conn, request_id).status == "APPROVED"

@@ -173,7 +173,7 @@ def test_zone_less_legacy_times_are_read_as_utc_whatever_the_client_zone(
 
 def test_a_bad_schema_name_is_one_sentence(dsn: str, quirks: str) -> None:
     for schema in ("a\x00b", ""):
-        with pytest.raises(InvalidInput, match="schema must be the name"):
+        with pytest.raises(InvalidInput, match="schema must name the legacy"):
             import_legacy(quirks, dsn, schema=schema)
 
 

@@ -118,9 +118,8 @@ def _check_schema_name(schema: object) -> None:
     """The source schema's name, refused in one sentence before anything connects: PostgreSQL
     names hold no NUL byte, and one is never empty."""
     if not isinstance(schema, str) or not schema or "\x00" in schema:
-        raise InvalidInput(
-            f"schema must be the name of the legacy tables' schema (non-empty, no NUL byte), not {one_line(repr(schema))}"
-        )
+        shown = one_line(repr(schema))
+        raise InvalidInput(f"schema must name the legacy tables' schema (non-empty, no NUL byte), not {shown}")
 
 
 def _source_connection(conninfo: str) -> psycopg.Connection[Any]:
@@ -241,8 +240,9 @@ def _advance_sequences(target: psycopg.Connection[Any]) -> None:
         target.execute(
             sql.SQL(
                 "SELECT setval(s.seq, m.top) FROM (SELECT pg_get_serial_sequence({name}, 'id')::regclass AS seq) AS s,"
-                " (SELECT greatest((SELECT max(id) FROM loyalty.{table}{ours}), (SELECT max(id) FROM {stage}{ours})) AS top)"
-                " AS m WHERE m.top > coalesce(pg_sequence_last_value(s.seq), 0)"
+                " (SELECT greatest((SELECT max(id) FROM loyalty.{table}{ours}),"
+                " (SELECT max(id) FROM {stage}{ours})) AS top) AS m"
+                " WHERE m.top > coalesce(pg_sequence_last_value(s.seq), 0)"
             ).format(
                 name=sql.Literal(f"loyalty.{table}"),
                 table=sql.Identifier(table),

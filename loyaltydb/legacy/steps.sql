@@ -103,7 +103,12 @@ CREATE TEMP TABLE target_enrollments AS SELECT e.customer_id, e.id FROM loyalty.
 CREATE INDEX ON target_enrollments (id);
 CREATE TEMP TABLE target_cards AS SELECT k.customer_id, k.id, k.program_id FROM loyalty.loyalty_cards AS k;
 CREATE INDEX ON target_cards (id);
-CREATE INDEX ON target_cards (customer_id, program_id);
+-- The target's cards that are none of the source's (an approval made them): a legacy card of
+-- the same (customer, program) is not imported over one (cards_resolved).
+CREATE TEMP TABLE target_own_cards AS
+SELECT t.customer_id, t.program_id, t.id FROM target_cards AS t
+ WHERE NOT EXISTS (SELECT FROM legacy_cards AS o WHERE o.id = t.id AND o.program_id = t.program_id);
+ALTER TABLE target_own_cards ADD PRIMARY KEY (customer_id, program_id);
 CREATE TEMP TABLE target_relationships AS SELECT r.customer_id, r.id FROM loyalty.customer_business_relationships AS r;
 CREATE INDEX ON target_relationships (id);
 
@@ -178,13 +183,11 @@ SELECT k.*, p.user_id, g.business_id AS program_business,
             WHEN p.user_id NOT BETWEEN 0 AND 9999999999 AND pg_temp.legacy_card_number(k.id) IS NULL
                 THEN format('no card number for card %s of customer %s: an id outside 0 to 99999999999999', k.id, p.user_id)
        END AS reason,
-       -- The target's own card of that pair, when it is none of the legacy cards of the program.
-       (SELECT t.id FROM target_cards AS t
-         WHERE t.customer_id = p.user_id AND t.program_id = k.program_id
-           AND NOT EXISTS (SELECT FROM legacy_cards AS o WHERE o.id = t.id AND o.program_id = t.program_id)) AS target_card
+       own.id AS target_card
   FROM legacy_cards AS k
   LEFT JOIN legacy_people AS p ON p.legacy_id = k.customer_id
-  LEFT JOIN target_programs AS g ON g.id = k.program_id;
+  LEFT JOIN target_programs AS g ON g.id = k.program_id
+  LEFT JOIN target_own_cards AS own ON own.customer_id = p.user_id AND own.program_id = k.program_id;
 -- A (customer, program) whose cards hold more points together than a card can (an integer):
 -- each of its cards is skipped, named with the others and the total, not imported in part.
 UPDATE legacy_cards_resolved AS r
@@ -356,6 +359,8 @@ ALTER TABLE final_cards ADD PRIMARY KEY (customer_id, program_id);
 CREATE TEMP TABLE final_enrollments AS SELECT e.customer_id, e.program_id, e.id FROM loyalty.program_enrollments AS e;
 ALTER TABLE final_enrollments ADD PRIMARY KEY (customer_id, program_id);
 CREATE TEMP TABLE target_aliases AS SELECT a.card_number, a.customer_id, a.card_id FROM loyalty.card_aliases AS a;
+-- Looked up by number once a legacy number: without it a second run compares every pair.
+CREATE INDEX ON target_aliases (card_number);
 CREATE INDEX ON final_cards (card_number);
 
 

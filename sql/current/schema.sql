@@ -1316,6 +1316,24 @@ $$;
 ALTER FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_name text, p_program_name text) OWNER TO loyalty_owner;
 
 --
+-- Name: _position_now(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._position_now() RETURNS pg_snapshot
+    LANGUAGE sql
+    AS $$
+    SELECT CASE WHEN c.me IS NULL OR c.me >= pg_snapshot_xmax(c.now) THEN c.now
+                ELSE format('%s:%s:%s', least(pg_snapshot_xmin(c.now), c.me), pg_snapshot_xmax(c.now),
+                            (SELECT string_agg(x.xid::text, ',' ORDER BY x.xid)
+                               FROM (SELECT pg_snapshot_xip(c.now) UNION SELECT c.me) AS x(xid)))::pg_snapshot
+           END
+      FROM (SELECT pg_current_snapshot() AS now, pg_current_xact_id_if_assigned() AS me) AS c
+$$;
+
+
+ALTER FUNCTION loyalty._position_now() OWNER TO loyalty_owner;
+
+--
 -- Name: _program_info(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1358,7 +1376,7 @@ BEGIN
                              upper(current_setting('transaction_isolation')));
     END IF;
     INSERT INTO loyalty.event_consumers AS c (name, position, node_positions)
-    VALUES (p_consumer, pg_current_snapshot(), loyalty._node_snapshots())
+    VALUES (p_consumer, loyalty._position_now(), loyalty._node_snapshots())
     ON CONFLICT (name) DO NOTHING;
     SELECT c.node_positions INTO STRICT v_from FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
     v_to := loyalty._node_snapshots();
@@ -1369,7 +1387,7 @@ BEGIN
      WHERE loyalty._event_new_here(e.xid, v_from, v_to)
     ON CONFLICT DO NOTHING;
     UPDATE loyalty.event_consumers AS c
-       SET position = pg_current_snapshot(), node_positions = v_to, updated_at = now()
+       SET position = loyalty._position_now(), node_positions = v_to, updated_at = now()
      WHERE c.name = p_consumer;
 END;
 $$;
@@ -1868,6 +1886,31 @@ $$;
 ALTER FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_id bigint, p_reason text) OWNER TO loyalty_owner;
 
 --
+-- Name: drop_event_consumer(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.drop_event_consumer(p_consumer text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_consumer IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a consumer name is required, not NULL';
+    END IF;
+    PERFORM FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    DELETE FROM loyalty.event_deliveries AS d WHERE d.consumer = p_consumer;
+    DELETE FROM loyalty.event_consumers AS c WHERE c.name = p_consumer;
+    RETURN true;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.drop_event_consumer(p_consumer text) OWNER TO loyalty_owner;
+
+--
 -- Name: end_events_wait(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1928,6 +1971,43 @@ $$;
 
 
 ALTER FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: event_consumer_status(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.event_consumer_status() RETURNS TABLE(consumer text, registered_at timestamp with time zone, last_fetch_at timestamp with time zone, unacked bigint, oldest_unacked_at timestamp with time zone, holds_back_since timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_consumer record;
+    v_oldest   record;
+BEGIN
+    FOR v_consumer IN
+        SELECT c.name, c.registered_at, c.updated_at,
+               (SELECT count(*) FROM loyalty.event_deliveries AS d WHERE d.consumer = c.name) AS unacked
+          FROM loyalty.event_consumers AS c
+         ORDER BY c.name
+    LOOP
+        -- The oldest queued event by its id, then its time by (customer, id): one shard on a cluster.
+        SELECT e.occurred_at INTO v_oldest
+          FROM (SELECT d.customer_id, d.event_id FROM loyalty.event_deliveries AS d
+                 WHERE d.consumer = v_consumer.name ORDER BY d.event_id LIMIT 1) AS q
+          JOIN loyalty.events AS e ON e.customer_id = q.customer_id AND e.id = q.event_id;
+        consumer := v_consumer.name;
+        registered_at := v_consumer.registered_at;
+        last_fetch_at := v_consumer.updated_at;
+        unacked := v_consumer.unacked;
+        oldest_unacked_at := v_oldest.occurred_at;
+        holds_back_since := least(v_consumer.updated_at, v_oldest.occurred_at);
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.event_consumer_status() OWNER TO loyalty_owner;
 
 --
 -- Name: expire_requests(integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -2026,14 +2106,14 @@ BEGIN
     ELSE
         -- The first fetch registers the consumer at the current snapshot.
         INSERT INTO loyalty.event_consumers AS c (name, position)
-        VALUES (p_consumer, pg_current_snapshot())
+        VALUES (p_consumer, loyalty._position_now())
         ON CONFLICT (name) DO NOTHING;
         -- One worker at a time moves the position (a statement of its own, so the snapshot below
         -- is taken after the lock: it is never older than the position another worker just stored).
         SELECT c.position INTO STRICT v_position FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
         WITH moved AS (
             UPDATE loyalty.event_consumers AS c
-               SET position = pg_current_snapshot(), updated_at = now()
+               SET position = loyalty._position_now(), updated_at = now()
              WHERE c.name = p_consumer
             RETURNING c.position
         )
@@ -2922,6 +3002,39 @@ $$;
 
 
 ALTER FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) OWNER TO loyalty_owner;
+
+--
+-- Name: tail_events(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.tail_events(p_position text DEFAULT NULL::text) RETURNS TABLE(next_position text, id bigint, type text, customer_id bigint, business_id bigint, occurred_at timestamp with time zone, payload jsonb)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_distributed boolean := loyalty._distributed();
+    v_to          text := CASE WHEN v_distributed THEN loyalty._node_snapshots()::text ELSE loyalty._position_now()::text END;
+BEGIN
+    IF p_position IS NOT NULL AND v_distributed THEN
+        RETURN QUERY
+            SELECT v_to, e.id, e.type::text, e.customer_id, e.business_id, e.occurred_at, e.payload
+              FROM loyalty.events AS e
+             WHERE loyalty._event_new_here(e.xid, p_position::jsonb, v_to::jsonb)
+             ORDER BY e.id;
+    ELSIF p_position IS NOT NULL THEN
+        RETURN QUERY
+            SELECT v_to, e.id, e.type::text, e.customer_id, e.business_id, e.occurred_at, e.payload
+              FROM loyalty._events_between(p_position::pg_snapshot, v_to::pg_snapshot) AS e
+             ORDER BY e.id;
+    END IF;
+    IF NOT FOUND OR p_position IS NULL THEN
+        RETURN QUERY SELECT v_to, NULL::bigint, NULL::text, NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::jsonb;
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.tail_events(p_position text) OWNER TO loyalty_owner;
 
 --
 -- Name: card_aliases; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
@@ -3963,6 +4076,13 @@ REVOKE ALL ON FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_na
 
 
 --
+-- Name: FUNCTION _position_now(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._position_now() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _program_info(p_program_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4105,6 +4225,14 @@ GRANT ALL ON FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_i
 
 
 --
+-- Name: FUNCTION drop_event_consumer(p_consumer text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.drop_event_consumer(p_consumer text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.drop_event_consumer(p_consumer text) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION end_events_wait(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4126,6 +4254,14 @@ GRANT ALL ON FUNCTION loyalty.ensure_customer(p_user_id bigint) TO loyalty_app;
 
 REVOKE ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION event_consumer_status(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.event_consumer_status() FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.event_consumer_status() TO loyalty_app;
 
 
 --
@@ -4238,6 +4374,14 @@ GRANT ALL ON FUNCTION loyalty.reject_enrollment(p_request_id uuid, p_reason text
 
 REVOKE ALL ON FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION tail_events(p_position text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.tail_events(p_position text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.tail_events(p_position text) TO loyalty_app;
 
 
 --

@@ -21,7 +21,7 @@ BEGIN
                              upper(current_setting('transaction_isolation')));
     END IF;
     INSERT INTO loyalty.event_consumers AS c (name, position, node_positions)
-    VALUES (p_consumer, pg_current_snapshot(), loyalty._node_snapshots())
+    VALUES (p_consumer, loyalty._position_now(), loyalty._node_snapshots())
     ON CONFLICT (name) DO NOTHING;
     SELECT c.node_positions INTO STRICT v_from FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
     v_to := loyalty._node_snapshots();
@@ -32,7 +32,7 @@ BEGIN
      WHERE loyalty._event_new_here(e.xid, v_from, v_to)
     ON CONFLICT DO NOTHING;
     UPDATE loyalty.event_consumers AS c
-       SET position = pg_current_snapshot(), node_positions = v_to, updated_at = now()
+       SET position = loyalty._position_now(), node_positions = v_to, updated_at = now()
      WHERE c.name = p_consumer;
 END;
 $$;

@@ -3,7 +3,9 @@
 -- unless acked. The first fetch registers the consumer: it then receives every event whose
 -- transaction commits after that.
 --
--- Never skipped: a consumer's position is a transaction snapshot (PgQ's tick), not an event id.
+-- Never skipped: a consumer's position is a transaction snapshot (PgQ's tick), not an event id,
+-- in which the fetching transaction itself is still in progress (_position_now): events it
+-- writes after the fetch are queued by the next fetch after its commit.
 -- Each fetch moves it to the current snapshot and queues for the consumer every event whose
 -- transaction is visible in the new one and was not in the old one, so an event that commits
 -- after later ones were fetched is queued by the next fetch (ids are not commit order; these
@@ -38,14 +40,14 @@ BEGIN
     ELSE
         -- The first fetch registers the consumer at the current snapshot.
         INSERT INTO loyalty.event_consumers AS c (name, position)
-        VALUES (p_consumer, pg_current_snapshot())
+        VALUES (p_consumer, loyalty._position_now())
         ON CONFLICT (name) DO NOTHING;
         -- One worker at a time moves the position (a statement of its own, so the snapshot below
         -- is taken after the lock: it is never older than the position another worker just stored).
         SELECT c.position INTO STRICT v_position FROM loyalty.event_consumers AS c WHERE c.name = p_consumer FOR UPDATE;
         WITH moved AS (
             UPDATE loyalty.event_consumers AS c
-               SET position = pg_current_snapshot(), updated_at = now()
+               SET position = loyalty._position_now(), updated_at = now()
              WHERE c.name = p_consumer
             RETURNING c.position
         )
