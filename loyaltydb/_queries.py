@@ -50,6 +50,40 @@ ACK_EVENTS: Final[LiteralString] = (
 PRUNE_EVENTS: Final[LiteralString] = (
     "SELECT loyalty.prune_events(p_older_than => make_interval(secs => %(older_than)s::double precision))"
 )
+#: The points ledger (contract "Points"): four writers, a batch, a card's history, the check.
+EARN_POINTS: Final[LiteralString] = (
+    "SELECT * FROM loyalty.earn_points(p_customer_id => %(customer_id)s::bigint,"
+    " p_program_id => %(program_id)s::bigint, p_points => %(points)s::integer,"
+    " p_idempotency_key => %(idempotency_key)s::text,"
+    " p_business_id => %(business_id)s::bigint, p_reference => %(reference)s::text)"
+)
+SPEND_POINTS: Final[LiteralString] = (
+    "SELECT * FROM loyalty.spend_points(p_customer_id => %(customer_id)s::bigint,"
+    " p_program_id => %(program_id)s::bigint, p_points => %(points)s::integer,"
+    " p_idempotency_key => %(idempotency_key)s::text,"
+    " p_business_id => %(business_id)s::bigint, p_reference => %(reference)s::text)"
+)
+ADJUST_POINTS: Final[LiteralString] = (
+    "SELECT * FROM loyalty.adjust_points(p_customer_id => %(customer_id)s::bigint,"
+    " p_program_id => %(program_id)s::bigint, p_points => %(points)s::integer,"
+    " p_idempotency_key => %(idempotency_key)s::text, p_note => %(note)s::text,"
+    " p_business_id => %(business_id)s::bigint)"
+)
+REVERSE_POINTS: Final[LiteralString] = (
+    "SELECT * FROM loyalty.reverse_points(p_customer_id => %(customer_id)s::bigint,"
+    " p_transaction_id => %(transaction_id)s::bigint, p_idempotency_key => %(idempotency_key)s::text,"
+    " p_business_id => %(business_id)s::bigint)"
+)
+EARN_POINTS_BATCH: Final[LiteralString] = (
+    "SELECT * FROM loyalty.earn_points_batch(p_customer_ids => %(customer_ids)s::bigint[],"
+    " p_program_ids => %(program_ids)s::bigint[], p_points => %(points)s::integer[],"
+    " p_idempotency_keys => %(idempotency_keys)s::text[], p_business_id => %(business_id)s::bigint)"
+)
+CARD_TRANSACTIONS: Final[LiteralString] = (
+    "SELECT * FROM loyalty.card_transactions(p_customer_id => %(customer_id)s::bigint,"
+    " p_program_id => %(program_id)s::bigint, p_limit => %(limit)s::integer, p_before => %(before)s::bigint)"
+)
+VERIFY_POINTS: Final[LiteralString] = "SELECT * FROM loyalty.verify_points()"
 #: Consumers: what each holds back from pruning, and removing one for good.
 CONSUMER_STATUS: Final[LiteralString] = "SELECT * FROM loyalty.event_consumer_status()"
 DROP_CONSUMER: Final[LiteralString] = "SELECT loyalty.drop_event_consumer(p_consumer => %(consumer)s::text)"
@@ -324,3 +358,76 @@ def _uuid(name: str, value: object) -> str:
     if not isinstance(value, UUID | str):
         raise InvalidInput(f"{name} must be a UUID or a string, not {type(value).__name__}")
     return str(value)
+
+
+def points_change(
+    customer_id: int,
+    program_id: int,
+    points: int,
+    *,
+    idempotency_key: str,
+    business_id: int | None,
+    reference: str | None = None,
+    note: str | None = None,
+) -> Params:
+    """Parameters of the writers that name a card by (customer, program): EARN_POINTS,
+    SPEND_POINTS (with ``reference``) and ADJUST_POINTS (with ``note``); their ranges are the
+    server's to check (22023, LY0xx)."""
+    return {
+        "customer_id": _id("customer_id", customer_id),
+        "program_id": _id("program_id", program_id),
+        "points": _id("points", points),
+        "idempotency_key": _key(idempotency_key),
+        "business_id": _optional_id("business_id", business_id),
+        "reference": _optional_text("reference", reference),
+        "note": _optional_text("note", note),
+    }
+
+
+def points_reversal(customer_id: int, transaction_id: int, *, idempotency_key: str, business_id: int | None) -> Params:
+    """Parameters of :data:`REVERSE_POINTS`."""
+    return {
+        "customer_id": _id("customer_id", customer_id),
+        "transaction_id": _id("transaction_id", transaction_id),
+        "idempotency_key": _key(idempotency_key),
+        "business_id": _optional_id("business_id", business_id),
+    }
+
+
+def points_batch(entries: Iterable[tuple[int, int, int, str]], *, business_id: int | None) -> Params:
+    """Parameters of :data:`EARN_POINTS_BATCH`: the entries' four columns as four arrays."""
+    if entries is None or isinstance(entries, str | bytes):
+        raise InvalidInput("entries must be an iterable of (customer_id, program_id, points, idempotency_key)")
+    columns: tuple[list[int], list[int], list[int], list[str]] = ([], [], [], [])
+    for position, entry in enumerate(entries, start=1):
+        if not isinstance(entry, tuple | list) or len(entry) != 4:
+            raise InvalidInput(f"entry {position} must be (customer_id, program_id, points, idempotency_key)")
+        customer_id, program_id, points, key = entry
+        columns[0].append(_id(f"entry {position}: customer_id", customer_id))
+        columns[1].append(_id(f"entry {position}: program_id", program_id))
+        columns[2].append(_id(f"entry {position}: points", points))
+        columns[3].append(_key(key, f"entry {position}: idempotency_key"))
+    return {
+        "customer_ids": columns[0],
+        "program_ids": columns[1],
+        "points": columns[2],
+        "idempotency_keys": columns[3],
+        "business_id": _optional_id("business_id", business_id),
+    }
+
+
+def card_history(customer_id: int, program_id: int, *, limit: int, before: int | None) -> Params:
+    """Parameters of :data:`CARD_TRANSACTIONS`."""
+    return {
+        "customer_id": _id("customer_id", customer_id),
+        "program_id": _id("program_id", program_id),
+        "limit": _id("limit", limit),
+        "before": _optional_id("before", before),
+    }
+
+
+def _key(value: object, name: str = "idempotency_key") -> str:
+    """An idempotency key: a string (its length, 1 to 200, is the server's to check)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string, not {type(value).__name__}")
+    return _optional_text(name, value) or ""

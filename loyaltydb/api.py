@@ -33,6 +33,7 @@ from ._transactions import TransactionPlan, record_retry
 from .errors import ConnectionLost, InvalidInput, TransactionConflict, translated_errors
 from .models import (
     Card,
+    CardTransaction,
     ConsumerStatus,
     Customer,
     EnrollmentResult,
@@ -40,18 +41,24 @@ from .models import (
     Notification,
     PendingInvitation,
     PendingRequest,
+    PointResult,
+    PointsProblem,
 )
 
 __all__ = [
     "accept_invitation",
     "ack_events",
+    "adjust_points",
     "approve_enrollment",
     "approve_enrollments",
     "business_notifications",
+    "card_transactions",
     "customer_cards",
     "customer_notifications",
     "decline_invitation",
     "drop_event_consumer",
+    "earn_points",
+    "earn_points_batch",
     "ensure_customer",
     "event_consumer_status",
     "expire_requests",
@@ -65,6 +72,9 @@ __all__ = [
     "prune_events",
     "reject_enrollment",
     "request_enrollment",
+    "reverse_points",
+    "spend_points",
+    "verify_points",
 ]
 
 T = TypeVar("T")
@@ -281,6 +291,100 @@ def expire_requests(conn: Connectable, *, limit: int = 1000) -> int:
     returns how many. Call again until it returns less than ``limit``."""
     expired: int = _fetch_one(conn, queries.EXPIRE, queries.expire(limit), scalar_row)
     return expired
+
+
+def earn_points(
+    conn: Connectable,
+    customer_id: int,
+    program_id: int,
+    points: int,
+    *,
+    idempotency_key: str,
+    business_id: int | None = None,
+    reference: str | None = None,
+) -> PointResult:
+    """Credit ``points`` (a positive integer) to the customer's card in the program. A key the card
+    has seen replays the stored row (``replayed``) for the same call, and raises
+    ``IdempotencyKeyReused`` for another; ``business_id=`` refuses another business's card."""
+    params = queries.points_change(
+        customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, reference=reference
+    )
+    return _fetch_one(conn, queries.EARN_POINTS, params, class_row(PointResult))
+
+
+def spend_points(
+    conn: Connectable,
+    customer_id: int,
+    program_id: int,
+    points: int,
+    *,
+    idempotency_key: str,
+    business_id: int | None = None,
+    reference: str | None = None,
+) -> PointResult:
+    """Take ``points`` (a positive integer) from the card: ``InsufficientPoints`` rather than a
+    negative balance, under any concurrency; keys as :func:`earn_points`."""
+    params = queries.points_change(
+        customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, reference=reference
+    )
+    return _fetch_one(conn, queries.SPEND_POINTS, params, class_row(PointResult))
+
+
+def adjust_points(
+    conn: Connectable,
+    customer_id: int,
+    program_id: int,
+    points: int,
+    *,
+    idempotency_key: str,
+    note: str,
+    business_id: int | None = None,
+) -> PointResult:
+    """A correction of ``points`` (positive or negative, not zero) with a ``note`` saying why;
+    allowed on an inactive or blocked card."""
+    params = queries.points_change(
+        customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, note=note
+    )
+    return _fetch_one(conn, queries.ADJUST_POINTS, params, class_row(PointResult))
+
+
+def reverse_points(
+    conn: Connectable,
+    customer_id: int,
+    transaction_id: int,
+    *,
+    idempotency_key: str,
+    business_id: int | None = None,
+) -> PointResult:
+    """Undo one EARN, SPEND or ADJUST of the customer, once (``AlreadyReversed`` after)."""
+    params = queries.points_reversal(
+        customer_id, transaction_id, idempotency_key=idempotency_key, business_id=business_id
+    )
+    return _fetch_one(conn, queries.REVERSE_POINTS, params, class_row(PointResult))
+
+
+def earn_points_batch(
+    conn: Connectable, entries: Iterable[tuple[int, int, int, str]], *, business_id: int | None = None
+) -> list[PointResult]:
+    """Many earns in one round trip and one transaction, entries being ``(customer_id,
+    program_id, points, idempotency_key)``; one result per entry, in order. An error in any
+    entry names it, and nothing of the batch is written."""
+    params = queries.points_batch(entries, business_id=business_id)
+    return _fetch_all(conn, queries.EARN_POINTS_BATCH, params, class_row(PointResult))
+
+
+def card_transactions(
+    conn: Connectable, customer_id: int, program_id: int, *, limit: int = 50, before: int | None = None
+) -> list[CardTransaction]:
+    """The card's ledger, newest first: ``limit`` rows (1 to 1,000) before transaction ``before``."""
+    params = queries.card_history(customer_id, program_id, limit=limit, before=before)
+    return _fetch_all(conn, queries.CARD_TRANSACTIONS, params, class_row(CardTransaction))
+
+
+def verify_points(conn: Connectable) -> list[PointsProblem]:
+    """Every card whose balance is not its ledger's sum, or whose enrollment disagrees: none on a
+    healthy database (``loyaltydb status --check`` fails otherwise)."""
+    return _fetch_all(conn, queries.VERIFY_POINTS, {}, class_row(PointsProblem))
 
 
 def fetch_events(

@@ -24,6 +24,7 @@ from . import __version__, api, distribution, migrations
 from . import _cli_events as events_cli
 from . import _cli_flow as flow
 from . import _cli_legacy as legacy
+from . import _cli_points as points_cli
 from . import _demo as demo
 from . import _selfcheck as selfcheck
 from ._cli_args import dsn as _dsn
@@ -91,7 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     status.add_argument("--json", action="store_true", help='print [{"id": ..., "applied": ...}]')
-    status.add_argument("--check", action="store_true", help=f"exit {EXIT_PENDING} when migrations are pending")
+    status.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit {EXIT_PENDING} when migrations are pending or a card breaks a ledger invariant",
+    )
     command(
         "migrations-dir",
         "print the packaged SQL migrations' directory (for plain yoyo)",
@@ -125,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     flow.add_commands(command, common)
     legacy.add_command(command, common)
     events_cli.add_command(command, common)
+    points_cli.add_command(command, common)
     command(
         "selfcheck",
         "prove approval works on this database, in a transaction it rolls back",
@@ -194,7 +200,23 @@ def _status(args: argparse.Namespace) -> int:
     if args.check and pending:
         print(f"loyaltydb: {pending} migration(s) pending: run `loyaltydb migrate`", file=sys.stderr)
         return EXIT_PENDING
+    if args.check and states and _points_problems(args.dsn):
+        return EXIT_PENDING
     return 0
+
+
+def _points_problems(dsn: str | None) -> int:
+    """`status --check`: the cards that break a ledger invariant (loyalty.verify_points), each
+    on stderr; how many."""
+    with connect(dsn) as conn:
+        problems = api.verify_points(conn)
+    for problem in problems:
+        print(
+            f"loyaltydb: card {problem.card_id} (customer {problem.customer_id}, program {problem.program_id}):"
+            f" {problem.problem}",
+            file=sys.stderr,
+        )
+    return len(problems)
 
 
 def _print_consumers(dsn: str | None) -> None:
@@ -283,6 +305,8 @@ def _run(args: argparse.Namespace) -> int:
         return legacy.run(args)
     elif args.command == "events":
         return events_cli.run(args)
+    elif args.command == "points":
+        return points_cli.run(args)
     elif args.command == "selfcheck":
         return _selfcheck(args)
     elif args.command == "distribute":

@@ -99,6 +99,51 @@ class RequestExpired(LoyaltyError):
     sqlstates = ("LY009",)
 
 
+class InsufficientPoints(LoyaltyError):
+    """SQLSTATE LY011: a spend, deduction, redemption, negative adjustment or reversal would make
+    the card's balance negative (the message names the balance); nothing was written."""
+
+    sqlstates = ("LY011",)
+
+
+class CardNotFound(LoyaltyError, LookupError):
+    """SQLSTATE LY012: the (customer, program) pair has no card."""
+
+    sqlstates = ("LY012",)
+
+
+class CardNotActive(LoyaltyError):
+    """SQLSTATE LY013: earning on or spending from a card, enrollment or program that is not
+    ACTIVE (BLOCKED or INACTIVE); adjustments and reversals are allowed there."""
+
+    sqlstates = ("LY013",)
+
+
+class IdempotencyKeyReused(LoyaltyError):
+    """SQLSTATE LY014: a key the card has seen, with another operation or other arguments; the
+    same call again would replay the stored row instead."""
+
+    sqlstates = ("LY014",)
+
+
+class PointsOutOfRange(LoyaltyError):
+    """SQLSTATE LY015: the card's balance would pass 2,147,483,647; nothing was written."""
+
+    sqlstates = ("LY015",)
+
+
+class AlreadyReversed(LoyaltyError):
+    """SQLSTATE LY016: the transaction was reversed already (by another key)."""
+
+    sqlstates = ("LY016",)
+
+
+class TransactionNotFound(LoyaltyError, LookupError):
+    """SQLSTATE LY020: the transaction id to reverse is not one of that customer's."""
+
+    sqlstates = ("LY020",)
+
+
 class TransactionConflict(LoyaltyError):
     """The transaction lost a race with another one; running it again will succeed."""
 

@@ -117,3 +117,49 @@ class ConsumerStatus:
     unacked: int
     oldest_unacked_at: datetime | None
     holds_back_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PointResult:
+    """One row of the points ledger as a writer returns it (``loyalty.point_result``): ``points``
+    signed, the card's ``balance_after``, and ``replayed`` when the idempotency key had been seen
+    (the stored row, nothing written)."""
+
+    transaction_id: int
+    customer_id: int
+    program_id: int
+    card_id: int
+    points: int
+    balance_after: int
+    reason: str
+    created_at: datetime
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CardTransaction:
+    """A row of a card's ledger, as ``card_transactions`` returns them (newest first);
+    ``balance_after`` is None for rows written before migration 0032."""
+
+    transaction_id: int
+    points: int
+    balance_after: int | None
+    reason: str
+    reference: str | None
+    note: str | None
+    reverses_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PointsProblem:
+    """A card that breaks a ledger invariant, as ``verify_points`` returns them (none on a
+    healthy database)."""
+
+    customer_id: int
+    program_id: int
+    card_id: int
+    points_balance: int
+    ledger_sum: int
+    enrollment_points: int | None
+    problem: str

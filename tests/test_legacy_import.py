@@ -82,16 +82,17 @@ def test_every_quirk_is_mapped_as_documented(db: psycopg.Connection[Any], dsn: s
     # Programs: ids, normalised status (lower case; is_active false), welcome points (never < 0).
     programs = db.execute("SELECT id, status, welcome_points FROM loyalty.loyalty_programs ORDER BY id").fetchall()
     assert programs == [(100, "ACTIVE", 50), (101, "INACTIVE", 0), (102, "INACTIVE", 0)]
-    # Enrollments: one a (customer, program), the duplicates' points copies (largest kept).
+    # Enrollments: one a (customer, program); with a card, its card's balance (the ledger's
+    # invariant: the card is the truth); without one (13), the duplicates' largest points.
     enrollments = db.execute(
         "SELECT id, customer_id, program_id, status, current_points FROM loyalty.program_enrollments ORDER BY id"
     ).fetchall()
     assert enrollments == [
-        (1, 10, 100, "ACTIVE", 120),
-        (3, 11, 100, "ACTIVE", 40),
-        (4, 12, 102, "ACTIVE", 0),
+        (1, 10, 100, "ACTIVE", 130),
+        (3, 11, 100, "ACTIVE", 10),
+        (4, 12, 102, "ACTIVE", 1),
         (5, 13, 100, "ACTIVE", 0),
-        (6, 14, 100, "ACTIVE", 30),
+        (6, 14, 100, "ACTIVE", 12),
     ]
     # Cards: one a (customer, program), balances = larger column, duplicates' balances summed.
     cards = db.execute(
@@ -105,6 +106,12 @@ def test_every_quirk_is_mapped_as_documented(db: psycopg.Connection[Any], dsn: s
         (6, 12, 102, "ACTIVE", 1, True),
         (8, 10, 101, "INACTIVE", 3, True),
     ]
+    # Every imported card's balance is one IMPORT row of the ledger; the invariants hold.
+    imports = db.execute(
+        "SELECT card_id, points FROM loyalty.point_transactions WHERE reason = 'IMPORT' ORDER BY card_id"
+    ).fetchall()
+    assert imports == [(1, 130), (3, 10), (4, 12), (6, 1), (8, 3)]
+    assert loyaltydb.verify_points(db) == []
     # Relationships: text ids with spaces parsed, user 14's two merged, garbage skipped.
     relationships = db.execute(
         "SELECT customer_id, business_id, status FROM loyalty.customer_business_relationships ORDER BY 1, 2"

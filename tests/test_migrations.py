@@ -279,7 +279,10 @@ def test_the_enumeration_domains_rewrite_no_table_and_keep_its_rows(empty_dsn: s
         ).fetchall()
     assert checks == [
         ("active_status", True),
+        ("card_status", True),  # 0032's, the same way
         ("notification_audience", True),
+        ("point_balance", True),
+        ("point_reason", True),
         ("request_kind", True),
         ("request_status", True),
     ]

@@ -101,7 +101,8 @@ CREATE TEMP TABLE target_programs AS SELECT g.id, g.business_id FROM loyalty.loy
 CREATE TEMP TABLE target_businesses AS SELECT b.id FROM loyalty.businesses AS b;
 CREATE TEMP TABLE target_enrollments AS SELECT e.customer_id, e.id FROM loyalty.program_enrollments AS e;
 CREATE INDEX ON target_enrollments (id);
-CREATE TEMP TABLE target_cards AS SELECT k.customer_id, k.id, k.program_id FROM loyalty.loyalty_cards AS k;
+CREATE TEMP TABLE target_cards AS
+SELECT k.customer_id, k.id, k.program_id, k.points_balance::integer AS points_balance FROM loyalty.loyalty_cards AS k;
 CREATE INDEX ON target_cards (id);
 -- The target's cards that are none of the source's (an approval made them): a legacy card of
 -- the same (customer, program) is not imported over one (cards_resolved).
@@ -327,10 +328,17 @@ SELECT r.id, r.business_id, r.name, r.description, CASE WHEN r.active THEN 'ACTI
 ON CONFLICT DO NOTHING;
 
 -- name: enrollments
+-- An enrollment whose (customer, program) has a card carries that card's balance (contract
+-- "Points": one figure in two places; the card is the truth, the replaced system's copies
+-- disagreed). One without a card keeps its points, which become its card's OPENING row when an
+-- approval makes the card.
 INSERT INTO loyalty.program_enrollments AS e (id, customer_id, program_id, status, current_points, enrolled_at, updated_at)
-SELECT m.id, m.user_id, m.program_id, CASE WHEN m.active THEN 'ACTIVE' ELSE 'INACTIVE' END, m.current_points,
+SELECT m.id, m.user_id, m.program_id, CASE WHEN m.active THEN 'ACTIVE' ELSE 'INACTIVE' END,
+       coalesce(c.points_balance::integer, t.points_balance, m.current_points),
        coalesce(m.enrolled_at, now()), coalesce(m.last_activity, m.enrolled_at, now())
   FROM legacy_enrollments_merged AS m
+  LEFT JOIN legacy_cards_merged AS c ON c.user_id = m.user_id AND c.program_id = m.program_id
+  LEFT JOIN target_cards AS t ON t.customer_id = m.user_id AND t.program_id = m.program_id
 ON CONFLICT DO NOTHING;
 
 -- name: cards
@@ -363,6 +371,18 @@ CREATE TEMP TABLE target_aliases AS SELECT a.card_number, a.customer_id, a.card_
 CREATE INDEX ON target_aliases (card_number);
 CREATE INDEX ON final_cards (card_number);
 
+
+-- name: card_ledger
+-- Each card this run imported has its balance in the ledger: one IMPORT row (none for 0 points),
+-- keyed, so that no run writes it twice.
+INSERT INTO loyalty.point_transactions AS p (customer_id, card_id, program_id, business_id, points, reason,
+                                             idempotency_key, balance_after)
+SELECT m.user_id, m.id, m.program_id, m.business_id, m.points_balance, 'IMPORT', 'legacy-import', m.points_balance
+  FROM legacy_cards_merged AS m
+  JOIN final_cards AS f ON f.customer_id = m.user_id AND f.program_id = m.program_id AND f.id = m.id
+ WHERE m.points_balance > 0
+   AND NOT EXISTS (SELECT FROM target_cards AS t WHERE t.customer_id = m.user_id AND t.id = m.id)
+ON CONFLICT DO NOTHING;
 
 -- name: card_numbers_resolved
 -- Every legacy number of a card that was imported (kept or merged) or stands for a card the

@@ -93,7 +93,13 @@ BEGIN
                                 'loyalty.accept_invitation(uuid,bigint)',
                                 'loyalty.decline_invitation(uuid,bigint,text)',
                                 'loyalty.pending_invitations(bigint,integer,uuid)',
-                                'loyalty.customer_notifications(bigint,boolean,integer,uuid)') THEN
+                                'loyalty.customer_notifications(bigint,boolean,integer,uuid)',
+                                -- The points ledger (0032): a card is named by its customer.
+                                'loyalty.earn_points(bigint,bigint,integer,text,bigint,text)',
+                                'loyalty.spend_points(bigint,bigint,integer,text,bigint,text)',
+                                'loyalty.adjust_points(bigint,bigint,integer,text,text,bigint)',
+                                'loyalty.reverse_points(bigint,bigint,text,bigint)',
+                                'loyalty.card_transactions(bigint,bigint,integer,bigint)') THEN
             PERFORM create_distributed_function(v_function, 'p_customer_id', colocate_with => 'loyalty.users');
         ELSIF v_function::text IN ('loyalty.ensure_customer(bigint)', 'loyalty.ensure_customer_exists(bigint)') THEN
             PERFORM create_distributed_function(v_function, 'p_user_id', colocate_with => 'loyalty.users');

@@ -62,6 +62,16 @@ CREATE DOMAIN loyalty.active_status AS text
 ALTER DOMAIN loyalty.active_status OWNER TO loyalty_owner;
 
 --
+-- Name: card_status; Type: DOMAIN; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE DOMAIN loyalty.card_status AS text
+	CONSTRAINT card_status_check CHECK ((VALUE = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text, 'BLOCKED'::text])));
+
+
+ALTER DOMAIN loyalty.card_status OWNER TO loyalty_owner;
+
+--
 -- Name: customer_result; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -172,6 +182,45 @@ CREATE TYPE loyalty.pending_request AS (
 
 
 ALTER TYPE loyalty.pending_request OWNER TO loyalty_owner;
+
+--
+-- Name: point_balance; Type: DOMAIN; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE DOMAIN loyalty.point_balance AS integer
+	CONSTRAINT point_balance_check CHECK ((VALUE >= 0));
+
+
+ALTER DOMAIN loyalty.point_balance OWNER TO loyalty_owner;
+
+--
+-- Name: point_reason; Type: DOMAIN; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE DOMAIN loyalty.point_reason AS text
+	CONSTRAINT point_reason_check CHECK ((VALUE = ANY (ARRAY['WELCOME'::text, 'OPENING'::text, 'IMPORT'::text, 'EARN'::text, 'SPEND'::text, 'ADJUST'::text, 'REVERSAL'::text, 'REDEEM'::text, 'REFUND'::text, 'DEDUCTION'::text, 'EXPIRE'::text])));
+
+
+ALTER DOMAIN loyalty.point_reason OWNER TO loyalty_owner;
+
+--
+-- Name: point_result; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty.point_result AS (
+	transaction_id bigint,
+	customer_id bigint,
+	program_id bigint,
+	card_id bigint,
+	points integer,
+	balance_after integer,
+	reason text,
+	created_at timestamp with time zone,
+	replayed boolean
+);
+
+
+ALTER TYPE loyalty.point_result OWNER TO loyalty_owner;
 
 --
 -- Name: request_kind; Type: DOMAIN; Schema: loyalty; Owner: loyalty_owner
@@ -321,6 +370,9 @@ DECLARE
     v_notification_id uuid;
     v_welcome_points  integer := 0;
     v_card_created    boolean := false;
+    v_enrolled_points integer;
+    v_opening_points  integer;
+    v_card_points     integer;
     v_preferences     jsonb;
     v_payload         jsonb;
 BEGIN
@@ -362,7 +414,7 @@ BEGIN
     INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
     VALUES (v_customer.id, v_program.id)
     ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
-    RETURNING e.id INTO v_enrollment_id;
+    RETURNING e.id, e.current_points INTO v_enrollment_id, v_enrolled_points;
 
     -- The card that exists (duplicate request, returning customer), re-activated; else a new
     -- one. The enrollment row locked above serialises this check for the pair, so a card
@@ -370,20 +422,37 @@ BEGIN
     UPDATE loyalty.loyalty_cards AS c
        SET status = 'ACTIVE', updated_at = now()
      WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
-    RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+    RETURNING c.id, c.card_number, c.points_balance::integer INTO v_card_id, v_card_number, v_card_points;
     IF NOT FOUND THEN
-        -- A new card starts with the program's welcome points: on the card and in the ledger,
-        -- whose unique key allows one WELCOME row a card, whatever path made it.
+        -- A new card starts with the enrollment's own points (an imported enrollment had some, as
+        -- an OPENING row) and the program's welcome points: on the card and in the ledger, whose
+        -- unique key allows one WELCOME row a card, whatever path made it.
         v_welcome_points := v_program.welcome_points;
+        v_opening_points := greatest(v_enrolled_points, 0);
+        v_card_points := v_opening_points + v_welcome_points;
         v_card_created := true;
         INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
         VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id),
-                v_welcome_points)
+                v_card_points)
         RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
-        IF v_welcome_points > 0 THEN
-            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
-            VALUES (v_customer.id, v_card_id, v_program.id, v_welcome_points, 'WELCOME', p_request.id);
+        IF v_opening_points > 0 THEN
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, business_id, points, reason,
+                                                    request_id, balance_after)
+            VALUES (v_customer.id, v_card_id, v_program.id, v_program.business_id, v_opening_points, 'OPENING',
+                    p_request.id, v_opening_points);
         END IF;
+        IF v_welcome_points > 0 THEN
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, business_id, points, reason,
+                                                    request_id, balance_after)
+            VALUES (v_customer.id, v_card_id, v_program.id, v_program.business_id, v_welcome_points, 'WELCOME',
+                    p_request.id, v_card_points);
+        END IF;
+    END IF;
+    -- The enrollment carries its card's balance (one figure in two places; not written when equal).
+    IF v_enrolled_points <> v_card_points THEN
+        UPDATE loyalty.program_enrollments AS e
+           SET current_points = v_card_points
+         WHERE e.customer_id = v_customer.id AND e.id = v_enrollment_id;
     END IF;
 
     -- One CARD_CREATED notification per card (partial unique index); a reused card keeps its own.
@@ -686,6 +755,148 @@ $_$;
 ALTER FUNCTION loyalty._card_number_is_valid(p_card_number text) OWNER TO loyalty_owner;
 
 --
+-- Name: _change_points(bigint, bigint, integer, text, text, bigint, text, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._change_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_reason text, p_idempotency_key text, p_business_id bigint, p_reference text, p_note text, p_reverses_id bigint DEFAULT NULL::bigint) RETURNS loyalty.point_result
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_enrollment record;
+    v_card       record;
+    v_stored     loyalty.point_transactions;
+    v_program    loyalty._program_info;
+    v_customer   record;
+    v_balance    bigint;
+    v_row        loyalty.point_transactions;
+    v_type       text;
+    v_credit     boolean := p_points > 0;
+    v_reversal   bigint;
+BEGIN
+    IF p_idempotency_key IS NULL OR length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('idempotency_key must be 1 to 200 characters, not %s',
+                             coalesce(length(p_idempotency_key)::text || ' characters', 'NULL'));
+    END IF;
+    IF length(p_reference) > 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('reference must be at most 200 characters, not %s', length(p_reference));
+    END IF;
+    IF p_customer_id IS NULL OR p_program_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'customer_id and program_id are required, not NULL';
+    END IF;
+
+    -- The enrollment first, then the card: the order an approval locks them in.
+    SELECT e.id, e.status::text AS status INTO v_enrollment
+      FROM loyalty.program_enrollments AS e
+     WHERE e.customer_id = p_customer_id AND e.program_id = p_program_id
+       FOR NO KEY UPDATE;
+    SELECT k.id, k.business_id, k.card_number, k.status::text AS status, k.points_balance INTO v_card
+      FROM loyalty.loyalty_cards AS k
+     WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id
+       FOR NO KEY UPDATE;
+    IF v_card.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY012',
+            MESSAGE = format('Customer %s has no card in program %s', p_customer_id, p_program_id);
+    END IF;
+    IF p_business_id IS NOT NULL AND p_business_id <> v_card.business_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not change the points of card %s: its program belongs to another business',
+                             p_business_id, v_card.id);
+    END IF;
+
+    -- A key the card has seen: the stored row when the call is the same one, else LY014.
+    SELECT t.* INTO v_stored
+      FROM loyalty.point_transactions AS t
+     WHERE t.customer_id = p_customer_id AND t.card_id = v_card.id AND t.idempotency_key = p_idempotency_key;
+    IF v_stored.id IS NOT NULL THEN
+        IF (v_stored.reason::text, v_stored.points, v_stored.reference, v_stored.note, v_stored.reverses_id)
+           IS NOT DISTINCT FROM (p_reason, p_points, p_reference, p_note, p_reverses_id) THEN
+            RETURN ROW(v_stored.id, v_stored.customer_id, v_stored.program_id, v_stored.card_id, v_stored.points,
+                       v_stored.balance_after, v_stored.reason::text, v_stored.created_at, true)::loyalty.point_result;
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = 'LY014',
+            MESSAGE = format('Idempotency key %s was used on card %s for %s %s points; this call is another',
+                             quote_literal(p_idempotency_key), v_card.id, v_stored.reason, v_stored.points);
+    END IF;
+
+    -- One reversal a transaction: any writer of this card holds its lock, so this check is safe.
+    IF p_reverses_id IS NOT NULL THEN
+        SELECT t.id INTO v_reversal FROM loyalty.point_transactions AS t
+         WHERE t.customer_id = p_customer_id AND t.reverses_id = p_reverses_id;
+        IF v_reversal IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'LY016',
+                MESSAGE = format('Transaction %s was reversed already (by transaction %s)', p_reverses_id, v_reversal);
+        END IF;
+    END IF;
+
+    v_program := loyalty._program_info(p_program_id);
+    -- Earning and spending need the card, its enrollment and its program ACTIVE; corrections
+    -- (adjustments, reversals) do not.
+    IF p_reason IN ('EARN', 'SPEND') AND (v_card.status <> 'ACTIVE' OR v_enrollment.status IS DISTINCT FROM 'ACTIVE'
+                                           OR v_program.status <> 'ACTIVE') THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY013',
+            MESSAGE = format('Card %s is not active (card %s, enrollment %s, program %s)', v_card.id, v_card.status,
+                             coalesce(v_enrollment.status, 'missing'), v_program.status);
+    END IF;
+
+    v_balance := v_card.points_balance::bigint + p_points;
+    IF v_balance > 2147483647 THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY015',
+            MESSAGE = format('Card %s would hold %s points, more than a card holds (2147483647)', v_card.id, v_balance);
+    ELSIF v_balance < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY011',
+            MESSAGE = format('Insufficient points: card %s has %s points, %s needs %s', v_card.id,
+                             v_card.points_balance, lower(p_reason), -p_points);
+    END IF;
+
+    INSERT INTO loyalty.point_transactions AS t
+           (customer_id, card_id, program_id, business_id, points, reason, idempotency_key, reference, note,
+            balance_after, reverses_id)
+    VALUES (p_customer_id, v_card.id, p_program_id, v_card.business_id, p_points, p_reason, p_idempotency_key,
+            p_reference, p_note, v_balance, p_reverses_id)
+    RETURNING t.* INTO v_row;
+    UPDATE loyalty.loyalty_cards AS k
+       SET points_balance = v_balance, updated_at = now()
+     WHERE k.customer_id = p_customer_id AND k.id = v_card.id;
+    IF v_enrollment.id IS NOT NULL THEN
+        UPDATE loyalty.program_enrollments AS e
+           SET current_points = v_balance, updated_at = now()
+         WHERE e.customer_id = p_customer_id AND e.id = v_enrollment.id;
+    END IF;
+
+    -- The customer is told by name, and the change published, in this transaction.
+    SELECT c.name, c.notification_preferences INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
+    INSERT INTO loyalty.customer_notifications (customer_id, business_id, type, title, message, data)
+    VALUES (p_customer_id, v_card.business_id, CASE WHEN v_credit THEN 'POINTS_ADDED' ELSE 'POINTS_DEDUCTED' END,
+            loyalty._points_title(p_points, v_program.name),
+            loyalty._points_message(p_points, p_reason, v_program.name, v_program.business_name, v_balance::integer),
+            jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'card_id', v_card.id,
+                               'transaction_id', v_row.id, 'points', p_points, 'balance_after', v_balance,
+                               'reason', p_reason));
+    v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
+                            WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
+                            ELSE 'points.' || lower(p_reason) END;
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, v_card.business_id, v_type,
+            jsonb_strip_nulls(jsonb_build_object(
+                'customer_name', v_customer.name, 'program_name', v_program.name,
+                'business_name', v_program.business_name, 'program_id', p_program_id, 'card_id', v_card.id,
+                'card_number', v_card.card_number, 'transaction_id', v_row.id, 'points', p_points,
+                'balance_after', v_balance, 'reverses_id', p_reverses_id,
+                'channels', loyalty._event_channels(v_customer.notification_preferences, 'rewards'))));
+
+    RETURN ROW(v_row.id, v_row.customer_id, v_row.program_id, v_row.card_id, v_row.points, v_row.balance_after,
+               v_row.reason::text, v_row.created_at, false)::loyalty.point_result;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._change_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_reason text, p_idempotency_key text, p_business_id bigint, p_reference text, p_note text, p_reverses_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: _check_business(loyalty.customer_approval_requests, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -726,6 +937,25 @@ $$;
 
 
 ALTER FUNCTION loyalty._check_page_limit(p_limit integer) OWNER TO loyalty_owner;
+
+--
+-- Name: _check_points(integer, text, boolean); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._check_points(p_points integer, p_name text, p_signed boolean) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF p_points IS NULL OR p_points = 0 OR (p_points < 0 AND NOT p_signed) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('%s must be %s integer, not %s', p_name,
+                             CASE WHEN p_signed THEN 'a non-zero' ELSE 'a positive' END, coalesce(p_points::text, 'NULL'));
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._check_points(p_points integer, p_name text, p_signed boolean) OWNER TO loyalty_owner;
 
 --
 -- Name: _current_group(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1316,6 +1546,37 @@ $$;
 ALTER FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_name text, p_program_name text) OWNER TO loyalty_owner;
 
 --
+-- Name: _points_message(integer, text, text, text, integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._points_message(p_points integer, p_reason text, p_program_name text, p_business_name text, p_balance integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT format('%s %s %s points %s your %s card%s. Your balance is %s points.',
+                  p_business_name, CASE WHEN p_points > 0 THEN 'added' ELSE 'deducted' END, abs(p_points),
+                  CASE WHEN p_points > 0 THEN 'to' ELSE 'from' END, p_program_name,
+                  CASE p_reason WHEN 'ADJUST' THEN ' (a correction)' WHEN 'REVERSAL' THEN ' (a reversal)' ELSE '' END,
+                  p_balance)
+$$;
+
+
+ALTER FUNCTION loyalty._points_message(p_points integer, p_reason text, p_program_name text, p_business_name text, p_balance integer) OWNER TO loyalty_owner;
+
+--
+-- Name: _points_title(integer, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._points_title(p_points integer, p_program_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN p_points > 0 THEN format('You earned %s points at %s', p_points, p_program_name)
+                ELSE format('%s points were deducted at %s', -p_points, p_program_name) END
+$$;
+
+
+ALTER FUNCTION loyalty._points_title(p_points integer, p_program_name text) OWNER TO loyalty_owner;
+
+--
 -- Name: _position_now(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1651,6 +1912,27 @@ $$;
 ALTER FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[]) OWNER TO loyalty_owner;
 
 --
+-- Name: adjust_points(bigint, bigint, integer, text, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.adjust_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_note text, p_business_id bigint DEFAULT NULL::bigint) RETURNS loyalty.point_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM loyalty._check_points(p_points, 'points', true);
+    IF length(p_note) > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('note must be at most 1000 characters, not %s', length(p_note));
+    END IF;
+    RETURN loyalty._change_points(p_customer_id, p_program_id, p_points, 'ADJUST', p_idempotency_key,
+                                  p_business_id, NULL, p_note);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.adjust_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_note text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: approve_enrollment(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1735,6 +2017,37 @@ $$;
 ALTER FUNCTION loyalty.business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) OWNER TO loyalty_owner;
 
 --
+-- Name: card_transactions(bigint, bigint, integer, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.card_transactions(p_customer_id bigint, p_program_id bigint, p_limit integer DEFAULT 50, p_before bigint DEFAULT NULL::bigint) RETURNS TABLE(transaction_id bigint, points integer, balance_after integer, reason text, reference text, note text, reverses_id bigint, created_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_card_id bigint;
+BEGIN
+    PERFORM loyalty._check_page_limit(p_limit);
+    SELECT k.id INTO v_card_id FROM loyalty.loyalty_cards AS k
+     WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id;
+    IF v_card_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY012',
+            MESSAGE = format('Customer %s has no card in program %s', p_customer_id, p_program_id);
+    END IF;
+    RETURN QUERY
+        SELECT t.id, t.points, t.balance_after, t.reason::text, t.reference, t.note, t.reverses_id, t.created_at
+          FROM loyalty.point_transactions AS t
+         WHERE t.customer_id = p_customer_id AND t.card_id = v_card_id
+           AND (p_before IS NULL OR t.id < p_before)
+         ORDER BY t.id DESC
+         LIMIT p_limit;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.card_transactions(p_customer_id bigint, p_program_id bigint, p_limit integer, p_before bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: businesses; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1765,8 +2078,8 @@ CREATE TABLE loyalty.loyalty_cards (
     program_id bigint NOT NULL,
     business_id bigint NOT NULL,
     card_number text DEFAULT loyalty._next_card_number() NOT NULL,
-    status loyalty.active_status DEFAULT 'ACTIVE'::text NOT NULL,
-    points_balance integer DEFAULT 0 NOT NULL,
+    status loyalty.card_status DEFAULT 'ACTIVE'::text NOT NULL,
+    points_balance loyalty.point_balance DEFAULT 0 NOT NULL,
     issued_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT loyalty_cards_card_number_check CHECK (loyalty._card_number_is_valid(card_number))
@@ -1809,7 +2122,7 @@ CREATE VIEW loyalty.card_details AS
     loyalty._display_name(b.id, b.name, b.email, 'Business'::text) AS business_name,
     c.card_number,
     (c.status)::text AS status,
-    c.points_balance,
+    (c.points_balance)::integer AS points_balance,
     c.issued_at
    FROM ((loyalty.loyalty_cards c
      JOIN loyalty.loyalty_programs p ON ((p.id = c.program_id)))
@@ -1909,6 +2222,74 @@ $$;
 
 
 ALTER FUNCTION loyalty.drop_event_consumer(p_consumer text) OWNER TO loyalty_owner;
+
+--
+-- Name: earn_points(bigint, bigint, integer, text, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.earn_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint DEFAULT NULL::bigint, p_reference text DEFAULT NULL::text) RETURNS loyalty.point_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM loyalty._check_points(p_points, 'points', false);
+    RETURN loyalty._change_points(p_customer_id, p_program_id, p_points, 'EARN', p_idempotency_key,
+                                  p_business_id, p_reference, NULL);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.earn_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint, p_reference text) OWNER TO loyalty_owner;
+
+--
+-- Name: earn_points_batch(bigint[], bigint[], integer[], text[], bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.earn_points_batch(p_customer_ids bigint[], p_program_ids bigint[], p_points integer[], p_idempotency_keys text[], p_business_id bigint DEFAULT NULL::bigint) RETURNS SETOF loyalty.point_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_count   integer := coalesce(cardinality(p_customer_ids), 0);
+    v_entry   record;
+    v_results loyalty.point_result[];
+BEGIN
+    IF v_count IS DISTINCT FROM cardinality(p_program_ids) OR v_count IS DISTINCT FROM cardinality(p_points)
+       OR v_count IS DISTINCT FROM cardinality(p_idempotency_keys) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('the four arrays must have one element an entry: %s customers, %s programs, %s points, %s keys',
+                             cardinality(p_customer_ids), cardinality(p_program_ids), cardinality(p_points),
+                             cardinality(p_idempotency_keys));
+    END IF;
+    IF v_count > 10000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('a batch holds at most 10000 entries, not %s', v_count);
+    END IF;
+    v_results := array_fill(NULL::loyalty.point_result, ARRAY[v_count]);
+    -- One block around the loop (not one an entry: a subtransaction each would cost every
+    -- entry), so an error names the entry it happened in (v_entry keeps it).
+    BEGIN
+        FOR v_entry IN
+            SELECT f.*
+              FROM unnest(p_customer_ids, p_program_ids, p_points, p_idempotency_keys) WITH ORDINALITY
+                   AS f (customer_id, program_id, points, idempotency_key, position)
+             ORDER BY f.customer_id, f.program_id, f.position
+        LOOP
+            PERFORM loyalty._check_points(v_entry.points, 'points', false);
+            v_results[v_entry.position] := loyalty._change_points(v_entry.customer_id, v_entry.program_id,
+                                                                  v_entry.points, 'EARN', v_entry.idempotency_key,
+                                                                  p_business_id, NULL, NULL);
+        END LOOP;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION USING ERRCODE = SQLSTATE,
+            MESSAGE = format('entry %s (customer %s, program %s): %s', v_entry.position, v_entry.customer_id,
+                             v_entry.program_id, SQLERRM);
+    END;
+    RETURN QUERY SELECT * FROM unnest(v_results);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.earn_points_batch(p_customer_ids bigint[], p_program_ids bigint[], p_points integer[], p_idempotency_keys text[], p_business_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: end_events_wait(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -2496,6 +2877,7 @@ DECLARE
     v_pair_customers     bigint[];
     v_pair_programs      bigint[];
     v_pair_enrollments   bigint[];
+    v_pair_points        integer[];  -- the enrollment's current_points before this batch
     v_pair_cards         bigint[];
     v_pair_card_numbers  text[];
     v_pair_new_cards     boolean[];  -- whether the pair's card is one this batch made
@@ -2647,10 +3029,11 @@ BEGIN
               FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)
              ORDER BY f.customer_id, f.program_id
             ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
-            RETURNING e.customer_id, e.program_id, e.id
+            RETURNING e.customer_id, e.program_id, e.id, e.current_points
         )
-        SELECT array_agg(enrolled.customer_id), array_agg(enrolled.program_id), array_agg(enrolled.id)
-          INTO v_pair_customers, v_pair_programs, v_pair_enrollments
+        SELECT array_agg(enrolled.customer_id), array_agg(enrolled.program_id), array_agg(enrolled.id),
+               array_agg(enrolled.current_points)
+          INTO v_pair_customers, v_pair_programs, v_pair_enrollments, v_pair_points
           FROM enrolled;
 
         -- Cards that exist (duplicates, returning customers) re-activated; then new cards, with
@@ -2690,27 +3073,44 @@ BEGIN
            OR EXISTS (SELECT FROM loyalty.loyalty_cards AS k WHERE k.card_number = ANY (v_card_numbers)) THEN
             v_card_numbers := NULL;
         END IF;
-        -- New cards start with their program's welcome points, each credited once in the ledger
+        -- New cards start with their enrollment's own points (an imported enrollment had some:
+        -- an OPENING row) and their program's welcome points, each credited once in the ledger
         -- (its unique key allows one WELCOME row a card) for the card's first request.
         WITH carded AS (
             INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
             SELECT f.customer_id, f.program_id, p.business_id, coalesce(f.card_number, loyalty._card_number(f.customer_id)),
-                   p.welcome_points
+                   greatest(e.points, 0) + p.welcome_points
               FROM unnest(v_card_customers, v_card_programs, v_card_numbers) WITH ORDINALITY
                    AS f (customer_id, program_id, card_number, position)
               JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+              JOIN unnest(v_pair_customers, v_pair_programs, v_pair_points) AS e (customer_id, program_id, points)
+                ON e.customer_id = f.customer_id AND e.program_id = f.program_id
              ORDER BY f.position
-            RETURNING c.customer_id, c.id, c.program_id, c.points_balance
+            RETURNING c.customer_id, c.id, c.program_id, c.business_id, c.points_balance
         ), credited AS (
-            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
-            SELECT k.customer_id, k.id, k.program_id, k.points_balance, 'WELCOME',
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, business_id, points, reason,
+                                                    request_id, balance_after)
+            SELECT k.customer_id, k.id, k.program_id, k.business_id, r.points, r.reason,
                    (SELECT f.id FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, n)
-                     WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1)
+                     WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1),
+                   r.balance_after
               FROM carded AS k
-             WHERE k.points_balance > 0
-             ORDER BY k.customer_id, k.id
+              JOIN loyalty.loyalty_programs AS p ON p.id = k.program_id
+             CROSS JOIN LATERAL (VALUES (1, 'OPENING', k.points_balance - p.welcome_points, k.points_balance - p.welcome_points),
+                                        (2, 'WELCOME', p.welcome_points, k.points_balance))
+                   AS r (n, reason, points, balance_after)
+             WHERE r.points > 0
+             ORDER BY k.customer_id, k.id, r.n
         )
         SELECT coalesce(array_agg(carded.id), '{}') INTO v_new_cards FROM carded;
+        -- Each enrollment carries its card's balance (welcome points, an imported card that had
+        -- no enrollment): written only where the two differ.
+        UPDATE loyalty.program_enrollments AS e
+           SET current_points = k.points_balance
+          FROM loyalty.loyalty_cards AS k, unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
+         WHERE k.customer_id = e.customer_id AND k.program_id = e.program_id
+           AND e.customer_id = f.customer_id AND e.program_id = f.program_id
+           AND e.current_points <> k.points_balance;
         -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
         SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n),
                array_agg(k.id = ANY (v_new_cards) ORDER BY f.n)
@@ -3004,6 +3404,56 @@ $$;
 ALTER FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) OWNER TO loyalty_owner;
 
 --
+-- Name: reverse_points(bigint, bigint, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.reverse_points(p_customer_id bigint, p_transaction_id bigint, p_idempotency_key text, p_business_id bigint DEFAULT NULL::bigint) RETURNS loyalty.point_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_target loyalty.point_transactions;
+BEGIN
+    SELECT t.* INTO v_target
+      FROM loyalty.point_transactions AS t
+     WHERE t.customer_id = p_customer_id AND t.id = p_transaction_id;
+    IF v_target.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY020',
+            MESSAGE = format('Transaction %s is not one of customer %s', coalesce(p_transaction_id::text, 'NULL'),
+                             coalesce(p_customer_id::text, 'NULL'));
+    END IF;
+    IF v_target.reason::text NOT IN ('EARN', 'SPEND', 'ADJUST') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('Transaction %s is %s, which cannot be reversed (only EARN, SPEND, ADJUST)',
+                             v_target.id, v_target.reason);
+    END IF;
+    RETURN loyalty._change_points(p_customer_id, v_target.program_id, -v_target.points, 'REVERSAL',
+                                  p_idempotency_key, p_business_id, NULL, NULL, v_target.id);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.reverse_points(p_customer_id bigint, p_transaction_id bigint, p_idempotency_key text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: spend_points(bigint, bigint, integer, text, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.spend_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint DEFAULT NULL::bigint, p_reference text DEFAULT NULL::text) RETURNS loyalty.point_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM loyalty._check_points(p_points, 'points', false);
+    RETURN loyalty._change_points(p_customer_id, p_program_id, -p_points, 'SPEND', p_idempotency_key,
+                                  p_business_id, p_reference, NULL);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.spend_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint, p_reference text) OWNER TO loyalty_owner;
+
+--
 -- Name: tail_events(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3035,6 +3485,33 @@ $$;
 
 
 ALTER FUNCTION loyalty.tail_events(p_position text) OWNER TO loyalty_owner;
+
+--
+-- Name: verify_points(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.verify_points() RETURNS TABLE(customer_id bigint, program_id bigint, card_id bigint, points_balance integer, ledger_sum bigint, enrollment_points integer, problem text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT k.customer_id, k.program_id, k.id, k.points_balance, coalesce(s.total, 0), e.current_points,
+           concat_ws('; ',
+                     CASE WHEN k.points_balance <> coalesce(s.total, 0)
+                          THEN format('balance %s is not the ledger''s sum %s', k.points_balance, coalesce(s.total, 0)) END,
+                     CASE WHEN e.current_points IS DISTINCT FROM k.points_balance AND e.id IS NOT NULL
+                          THEN format('the enrollment says %s points', e.current_points) END)
+      FROM loyalty.loyalty_cards AS k
+      LEFT JOIN (SELECT t.customer_id, t.card_id, sum(t.points) AS total
+                   FROM loyalty.point_transactions AS t GROUP BY t.customer_id, t.card_id) AS s
+             ON s.customer_id = k.customer_id AND s.card_id = k.id
+      LEFT JOIN loyalty.program_enrollments AS e ON e.customer_id = k.customer_id AND e.program_id = k.program_id
+     WHERE k.points_balance <> coalesce(s.total, 0)
+        OR (e.id IS NOT NULL AND e.current_points IS DISTINCT FROM k.points_balance)
+     ORDER BY k.customer_id, k.id
+$$;
+
+
+ALTER FUNCTION loyalty.verify_points() OWNER TO loyalty_owner;
 
 --
 -- Name: card_aliases; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
@@ -3264,11 +3741,16 @@ CREATE TABLE loyalty.point_transactions (
     card_id bigint NOT NULL,
     program_id bigint NOT NULL,
     points integer NOT NULL,
-    reason text NOT NULL,
+    reason loyalty.point_reason NOT NULL,
     request_id uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT point_transactions_points_check CHECK ((points <> 0)),
-    CONSTRAINT point_transactions_reason_check CHECK ((reason <> ''::text))
+    business_id bigint,
+    idempotency_key text,
+    reference text,
+    note text,
+    balance_after integer,
+    reverses_id bigint,
+    CONSTRAINT point_transactions_points_check CHECK ((points <> 0))
 );
 
 
@@ -3669,10 +4151,31 @@ CREATE INDEX loyalty_programs_business_id_idx ON loyalty.loyalty_programs USING 
 
 
 --
+-- Name: point_transactions_card_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX point_transactions_card_idx ON loyalty.point_transactions USING btree (customer_id, card_id, id);
+
+
+--
+-- Name: point_transactions_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE UNIQUE INDEX point_transactions_key ON loyalty.point_transactions USING btree (customer_id, card_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+
+--
+-- Name: point_transactions_reversal_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE UNIQUE INDEX point_transactions_reversal_key ON loyalty.point_transactions USING btree (customer_id, reverses_id) WHERE (reverses_id IS NOT NULL);
+
+
+--
 -- Name: point_transactions_welcome_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE UNIQUE INDEX point_transactions_welcome_key ON loyalty.point_transactions USING btree (customer_id, card_id) WHERE (reason = 'WELCOME'::text);
+CREATE UNIQUE INDEX point_transactions_welcome_key ON loyalty.point_transactions USING btree (customer_id, card_id) WHERE ((reason)::text = 'WELCOME'::text);
 
 
 --
@@ -3901,6 +4404,13 @@ REVOKE ALL ON FUNCTION loyalty._card_number_is_valid(p_card_number text) FROM PU
 
 
 --
+-- Name: FUNCTION _change_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_reason text, p_idempotency_key text, p_business_id bigint, p_reference text, p_note text, p_reverses_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._change_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_reason text, p_idempotency_key text, p_business_id bigint, p_reference text, p_note text, p_reverses_id bigint) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _check_business(p_request loyalty.customer_approval_requests, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3912,6 +4422,13 @@ REVOKE ALL ON FUNCTION loyalty._check_business(p_request loyalty.customer_approv
 --
 
 REVOKE ALL ON FUNCTION loyalty._check_page_limit(p_limit integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _check_points(p_points integer, p_name text, p_signed boolean); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._check_points(p_points integer, p_name text, p_signed boolean) FROM PUBLIC;
 
 
 --
@@ -4076,6 +4593,20 @@ REVOKE ALL ON FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_na
 
 
 --
+-- Name: FUNCTION _points_message(p_points integer, p_reason text, p_program_name text, p_business_name text, p_balance integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._points_message(p_points integer, p_reason text, p_program_name text, p_business_name text, p_balance integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _points_title(p_points integer, p_program_name text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._points_title(p_points integer, p_program_name text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _position_now(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4169,6 +4700,14 @@ GRANT ALL ON FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[]) 
 
 
 --
+-- Name: FUNCTION adjust_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_note text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.adjust_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_note text, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.adjust_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_note text, p_business_id bigint) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION approve_enrollment(p_request_id uuid, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4190,6 +4729,14 @@ GRANT ALL ON FUNCTION loyalty.begin_events_wait(p_timeout double precision) TO l
 
 REVOKE ALL ON FUNCTION loyalty.business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION card_transactions(p_customer_id bigint, p_program_id bigint, p_limit integer, p_before bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.card_transactions(p_customer_id bigint, p_program_id bigint, p_limit integer, p_before bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.card_transactions(p_customer_id bigint, p_program_id bigint, p_limit integer, p_before bigint) TO loyalty_app;
 
 
 --
@@ -4230,6 +4777,22 @@ GRANT ALL ON FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_i
 
 REVOKE ALL ON FUNCTION loyalty.drop_event_consumer(p_consumer text) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.drop_event_consumer(p_consumer text) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION earn_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint, p_reference text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.earn_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint, p_reference text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.earn_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint, p_reference text) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION earn_points_batch(p_customer_ids bigint[], p_program_ids bigint[], p_points integer[], p_idempotency_keys text[], p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.earn_points_batch(p_customer_ids bigint[], p_program_ids bigint[], p_points integer[], p_idempotency_keys text[], p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.earn_points_batch(p_customer_ids bigint[], p_program_ids bigint[], p_points integer[], p_idempotency_keys text[], p_business_id bigint) TO loyalty_app;
 
 
 --
@@ -4377,11 +4940,35 @@ GRANT ALL ON FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program
 
 
 --
+-- Name: FUNCTION reverse_points(p_customer_id bigint, p_transaction_id bigint, p_idempotency_key text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.reverse_points(p_customer_id bigint, p_transaction_id bigint, p_idempotency_key text, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.reverse_points(p_customer_id bigint, p_transaction_id bigint, p_idempotency_key text, p_business_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION spend_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint, p_reference text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.spend_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint, p_reference text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.spend_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint, p_reference text) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION tail_events(p_position text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.tail_events(p_position text) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.tail_events(p_position text) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION verify_points(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.verify_points() FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.verify_points() TO loyalty_app;
 
 
 --

@@ -7,6 +7,9 @@
 -- approval, 7.6% of an approval's instructions (docs/benchmarks.md); a key probe is what each needs.
 -- Since 0025 it publishes the approval's events (docs/events.md) in the same transaction.
 -- Since 0030 it reads the program's status as text: the column is a domain (loyalty.active_status).
+-- Since 0032 it keeps the ledger's invariants (contract "Points"): a new card's welcome points
+-- are also its enrollment's current_points, and points an enrollment had without a card (an
+-- imported one) become the new card's OPENING row.
 CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
  RETURNS loyalty.enrollment_result
  LANGUAGE plpgsql
@@ -21,6 +24,9 @@ DECLARE
     v_notification_id uuid;
     v_welcome_points  integer := 0;
     v_card_created    boolean := false;
+    v_enrolled_points integer;
+    v_opening_points  integer;
+    v_card_points     integer;
     v_preferences     jsonb;
     v_payload         jsonb;
 BEGIN
@@ -62,7 +68,7 @@ BEGIN
     INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
     VALUES (v_customer.id, v_program.id)
     ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
-    RETURNING e.id INTO v_enrollment_id;
+    RETURNING e.id, e.current_points INTO v_enrollment_id, v_enrolled_points;
 
     -- The card that exists (duplicate request, returning customer), re-activated; else a new
     -- one. The enrollment row locked above serialises this check for the pair, so a card
@@ -70,20 +76,37 @@ BEGIN
     UPDATE loyalty.loyalty_cards AS c
        SET status = 'ACTIVE', updated_at = now()
      WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
-    RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
+    RETURNING c.id, c.card_number, c.points_balance::integer INTO v_card_id, v_card_number, v_card_points;
     IF NOT FOUND THEN
-        -- A new card starts with the program's welcome points: on the card and in the ledger,
-        -- whose unique key allows one WELCOME row a card, whatever path made it.
+        -- A new card starts with the enrollment's own points (an imported enrollment had some, as
+        -- an OPENING row) and the program's welcome points: on the card and in the ledger, whose
+        -- unique key allows one WELCOME row a card, whatever path made it.
         v_welcome_points := v_program.welcome_points;
+        v_opening_points := greatest(v_enrolled_points, 0);
+        v_card_points := v_opening_points + v_welcome_points;
         v_card_created := true;
         INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
         VALUES (v_customer.id, v_program.id, v_program.business_id, loyalty._card_number(v_customer.id),
-                v_welcome_points)
+                v_card_points)
         RETURNING c.id, c.card_number INTO v_card_id, v_card_number;
-        IF v_welcome_points > 0 THEN
-            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
-            VALUES (v_customer.id, v_card_id, v_program.id, v_welcome_points, 'WELCOME', p_request.id);
+        IF v_opening_points > 0 THEN
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, business_id, points, reason,
+                                                    request_id, balance_after)
+            VALUES (v_customer.id, v_card_id, v_program.id, v_program.business_id, v_opening_points, 'OPENING',
+                    p_request.id, v_opening_points);
         END IF;
+        IF v_welcome_points > 0 THEN
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, business_id, points, reason,
+                                                    request_id, balance_after)
+            VALUES (v_customer.id, v_card_id, v_program.id, v_program.business_id, v_welcome_points, 'WELCOME',
+                    p_request.id, v_card_points);
+        END IF;
+    END IF;
+    -- The enrollment carries its card's balance (one figure in two places; not written when equal).
+    IF v_enrolled_points <> v_card_points THEN
+        UPDATE loyalty.program_enrollments AS e
+           SET current_points = v_card_points
+         WHERE e.customer_id = v_customer.id AND e.id = v_enrollment_id;
     END IF;
 
     -- One CARD_CREATED notification per card (partial unique index); a reused card keeps its own.

@@ -24,6 +24,7 @@ DECLARE
     v_pair_customers     bigint[];
     v_pair_programs      bigint[];
     v_pair_enrollments   bigint[];
+    v_pair_points        integer[];  -- the enrollment's current_points before this batch
     v_pair_cards         bigint[];
     v_pair_card_numbers  text[];
     v_pair_new_cards     boolean[];  -- whether the pair's card is one this batch made
@@ -175,10 +176,11 @@ BEGIN
               FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)
              ORDER BY f.customer_id, f.program_id
             ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
-            RETURNING e.customer_id, e.program_id, e.id
+            RETURNING e.customer_id, e.program_id, e.id, e.current_points
         )
-        SELECT array_agg(enrolled.customer_id), array_agg(enrolled.program_id), array_agg(enrolled.id)
-          INTO v_pair_customers, v_pair_programs, v_pair_enrollments
+        SELECT array_agg(enrolled.customer_id), array_agg(enrolled.program_id), array_agg(enrolled.id),
+               array_agg(enrolled.current_points)
+          INTO v_pair_customers, v_pair_programs, v_pair_enrollments, v_pair_points
           FROM enrolled;
 
         -- Cards that exist (duplicates, returning customers) re-activated; then new cards, with
@@ -218,27 +220,44 @@ BEGIN
            OR EXISTS (SELECT FROM loyalty.loyalty_cards AS k WHERE k.card_number = ANY (v_card_numbers)) THEN
             v_card_numbers := NULL;
         END IF;
-        -- New cards start with their program's welcome points, each credited once in the ledger
+        -- New cards start with their enrollment's own points (an imported enrollment had some:
+        -- an OPENING row) and their program's welcome points, each credited once in the ledger
         -- (its unique key allows one WELCOME row a card) for the card's first request.
         WITH carded AS (
             INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
             SELECT f.customer_id, f.program_id, p.business_id, coalesce(f.card_number, loyalty._card_number(f.customer_id)),
-                   p.welcome_points
+                   greatest(e.points, 0) + p.welcome_points
               FROM unnest(v_card_customers, v_card_programs, v_card_numbers) WITH ORDINALITY
                    AS f (customer_id, program_id, card_number, position)
               JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+              JOIN unnest(v_pair_customers, v_pair_programs, v_pair_points) AS e (customer_id, program_id, points)
+                ON e.customer_id = f.customer_id AND e.program_id = f.program_id
              ORDER BY f.position
-            RETURNING c.customer_id, c.id, c.program_id, c.points_balance
+            RETURNING c.customer_id, c.id, c.program_id, c.business_id, c.points_balance
         ), credited AS (
-            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, points, reason, request_id)
-            SELECT k.customer_id, k.id, k.program_id, k.points_balance, 'WELCOME',
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, business_id, points, reason,
+                                                    request_id, balance_after)
+            SELECT k.customer_id, k.id, k.program_id, k.business_id, r.points, r.reason,
                    (SELECT f.id FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, n)
-                     WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1)
+                     WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1),
+                   r.balance_after
               FROM carded AS k
-             WHERE k.points_balance > 0
-             ORDER BY k.customer_id, k.id
+              JOIN loyalty.loyalty_programs AS p ON p.id = k.program_id
+             CROSS JOIN LATERAL (VALUES (1, 'OPENING', k.points_balance - p.welcome_points, k.points_balance - p.welcome_points),
+                                        (2, 'WELCOME', p.welcome_points, k.points_balance))
+                   AS r (n, reason, points, balance_after)
+             WHERE r.points > 0
+             ORDER BY k.customer_id, k.id, r.n
         )
         SELECT coalesce(array_agg(carded.id), '{}') INTO v_new_cards FROM carded;
+        -- Each enrollment carries its card's balance (welcome points, an imported card that had
+        -- no enrollment): written only where the two differ.
+        UPDATE loyalty.program_enrollments AS e
+           SET current_points = k.points_balance
+          FROM loyalty.loyalty_cards AS k, unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
+         WHERE k.customer_id = e.customer_id AND k.program_id = e.program_id
+           AND e.customer_id = f.customer_id AND e.program_id = f.program_id
+           AND e.current_points <> k.points_balance;
         -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
         SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n),
                array_agg(k.id = ANY (v_new_cards) ORDER BY f.n)
