@@ -250,3 +250,49 @@ def test_node_postgres_finds_cards_and_consumes_events_with_untyped_parameters(
     # One server: sleep on a NOTIFY for the whole timeout; a cluster polls every half second.
     expected = ([{"w": 0}], [{"w": 0.5}]) if mode == "single" else ([{"w": 0.5}], [{"w": 0.5}])
     assert (out["wait new"]["rows"], out["wait none"]["rows"]) == expected
+
+
+@pytest.mark.both_modes
+def test_node_postgres_runs_the_points_ledger_with_untyped_parameters(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    """The ledger's SQL functions (0032) as a node service calls them, untyped, as a login
+    granted loyalty_app: the writers, a replay, the batch (arrays), the history and the check,
+    and every refusal by its SQLSTATE."""
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    db.commit()
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    club = world.coffee_club
+    calls = [
+        _call("earn", "SELECT * FROM loyalty.earn_points($1, $2, $3, $4)", 32, club, 50, "n-1"),
+        _call("earn full", "SELECT * FROM loyalty.earn_points($1, $2, $3, $4, $5, $6)", 32, club, 5, "n-2", 7, "R-9"),
+        _call("replay", "SELECT * FROM loyalty.earn_points($1, $2, $3, $4)", 32, club, 50, "n-1"),
+        _call("spend", "SELECT * FROM loyalty.spend_points($1, $2, $3, $4)", 32, club, 20, "n-3"),
+        _call("adjust", "SELECT * FROM loyalty.adjust_points($1, $2, $3, $4, $5)", 32, club, -1, "n-4", "fix"),
+        _call("batch", "SELECT * FROM loyalty.earn_points_batch($1, $2, $3, $4)", [32, 32], [club, club], [1, 2],
+              ["n-5", "n-6"]),
+        _call("history", "SELECT * FROM loyalty.card_transactions($1, $2)", 32, club),
+        _call("history page", "SELECT * FROM loyalty.card_transactions($1, $2, $3, $4)", 32, club, 2, None),
+        _call("verify", "SELECT * FROM loyalty.verify_points()"),
+        _call("LY011", "SELECT * FROM loyalty.spend_points($1, $2, $3, $4)", 32, club, 10**6, "n-7"),
+        _call("LY012", "SELECT * FROM loyalty.earn_points($1, $2, $3, $4)", 32, world.tea_club, 1, "n-8"),
+        _call("LY014", "SELECT * FROM loyalty.earn_points($1, $2, $3, $4)", 32, club, 51, "n-1"),
+        _call("LY020", "SELECT * FROM loyalty.reverse_points($1, $2, $3)", 40, 1, "n-9"),
+        _call("LY006", "SELECT * FROM loyalty.earn_points($1, $2, $3, $4, $5)", 32, club, 1, "n-10", 8),
+        _call("22023", "SELECT * FROM loyalty.earn_points($1, $2, $3, $4)", 32, club, 0, "n-11"),
+    ]  # fmt: skip
+    out = _run(dsn, calls)
+    earned = out["earn"]["rows"][0]
+    assert (earned["points"], earned["balance_after"], earned["replayed"]) == (50, 50, False)
+    assert out["replay"]["rows"][0] == {**earned, "replayed": True}
+    assert out["spend"]["rows"][0]["balance_after"] == 35
+    assert [row["balance_after"] for row in out["batch"]["rows"]] == [35, 37]
+    undo = _run(dsn, [_call("reverse", "SELECT * FROM loyalty.reverse_points($1, $2, $3)", 32,
+                            out["spend"]["rows"][0]["transaction_id"], "n-12")])  # fmt: skip
+    assert undo["reverse"]["rows"][0]["balance_after"] == 57
+    assert [row["reason"] for row in out["history"]["rows"]][:2] == ["EARN", "EARN"]
+    assert len(out["history page"]["rows"]) == 2
+    assert out["verify"]["rows"] == []
+    for state in ("LY011", "LY012", "LY014", "LY020", "LY006", "22023"):
+        assert out[state]["error"]["code"] == state, out[state]

@@ -296,3 +296,27 @@ def test_a_rollback_that_fails_midway_says_what_was_undone_and_what_is_applied(e
     assert last_line.startswith(f"loyaltydb: rolling back {outcome['failed']['id']} failed")
     undone = outcome["rolled_back"]
     assert f"rolled back before it: {len(undone)} ({undone[0]} to {undone[-1]});" in last_line
+
+
+def test_the_sql_references_points_examples_run_as_pasted(dsn: str, pg_server: TempServer) -> None:
+    """docs/sql.md's "Points" section, every sql block in order, pasted into psql after the
+    README's quickstart block: each runs, and the card's ledger ends as the examples say."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    quickstart = readme.split("<!-- psql block: tests/test_operators.py runs it -->\n```sql\n", 1)[1].split("```", 1)[0]
+    section = (root / "docs" / "sql.md").read_text().split("\n## Points\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) >= 8
+    psql = shutil.which("psql") or str(pg_server.bindir / "psql")
+    completed = subprocess.run(
+        [psql, "-X", "-v", "ON_ERROR_STOP=1", dsn],
+        input=quickstart + "".join(blocks),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    with psycopg.connect(dsn) as conn:
+        (card,) = loyaltydb.customer_cards(conn, 32)
+        assert card.points_balance == 50 - 20 - 5 + 20 + 5 + 7
+        assert loyaltydb.verify_points(conn) == []

@@ -2025,7 +2025,8 @@ CREATE FUNCTION loyalty.card_transactions(p_customer_id bigint, p_program_id big
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_card_id bigint;
+    v_card_id   bigint;
+    v_before_at timestamptz;
 BEGIN
     PERFORM loyalty._check_page_limit(p_limit);
     SELECT k.id INTO v_card_id FROM loyalty.loyalty_cards AS k
@@ -2034,12 +2035,16 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'LY012',
             MESSAGE = format('Customer %s has no card in program %s', p_customer_id, p_program_id);
     END IF;
+    -- Newest first by time, then id: on a Citus cluster ids are not in time order (a row written
+    -- through the coordinator, by a batch, takes a smaller id than one written on the worker).
+    SELECT t.created_at INTO v_before_at FROM loyalty.point_transactions AS t
+     WHERE t.customer_id = p_customer_id AND t.card_id = v_card_id AND t.id = p_before;
     RETURN QUERY
         SELECT t.id, t.points, t.balance_after, t.reason::text, t.reference, t.note, t.reverses_id, t.created_at
           FROM loyalty.point_transactions AS t
          WHERE t.customer_id = p_customer_id AND t.card_id = v_card_id
-           AND (p_before IS NULL OR t.id < p_before)
-         ORDER BY t.id DESC
+           AND (p_before IS NULL OR (t.created_at, t.id) < (v_before_at, p_before))
+         ORDER BY t.created_at DESC, t.id DESC
          LIMIT p_limit;
 END;
 $$;
@@ -4154,7 +4159,7 @@ CREATE INDEX loyalty_programs_business_id_idx ON loyalty.loyalty_programs USING 
 -- Name: point_transactions_card_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
-CREATE INDEX point_transactions_card_idx ON loyalty.point_transactions USING btree (customer_id, card_id, id);
+CREATE INDEX point_transactions_card_idx ON loyalty.point_transactions USING btree (customer_id, card_id, created_at, id);
 
 
 --
