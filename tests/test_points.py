@@ -40,7 +40,7 @@ def _card(db: psycopg.Connection[Any], world: World, welcome: int = 0) -> loyalt
     return loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, JOHN, world.coffee_club))
 
 
-def _balances(db: psycopg.Connection[Any], card_id: int) -> tuple[int, int, int]:
+def _balances(db: psycopg.Connection[Any], card_id: int | None) -> tuple[int, int, int]:
     """(the card's balance, its ledger's sum, its enrollment's current_points)."""
     row = db.execute(
         "SELECT k.points_balance, (SELECT coalesce(sum(t.points), 0) FROM loyalty.point_transactions AS t"
@@ -108,11 +108,12 @@ def test_a_key_replays_the_same_call_and_refuses_another(db: psycopg.Connection[
     first = loyaltydb.earn_points(db, JOHN, world.coffee_club, 40, idempotency_key="k")
     again = loyaltydb.earn_points(db, JOHN, world.coffee_club, 40, idempotency_key="k")
     assert again.replayed and (again.transaction_id, again.balance_after) == (first.transaction_id, 40)
-    for other in (
+    others: list[Callable[[], object]] = [
         lambda: loyaltydb.earn_points(db, JOHN, world.coffee_club, 41, idempotency_key="k"),
         lambda: loyaltydb.spend_points(db, JOHN, world.coffee_club, 40, idempotency_key="k"),
         lambda: loyaltydb.earn_points(db, JOHN, world.coffee_club, 40, idempotency_key="k", reference="other"),
-    ):
+    ]
+    for other in others:
         with pytest.raises(IdempotencyKeyReused, match="'k'"):
             other()
     assert count(db, "SELECT count(*) FROM loyalty.point_transactions WHERE customer_id = %s", JOHN) == 1
@@ -323,7 +324,7 @@ def test_a_batch_earns_in_order_and_all_or_nothing(db: psycopg.Connection[Any], 
     with pytest.raises(CardNotFound, match=r"entry 2 \(customer 32, program"):
         loyaltydb.earn_points_batch(db, [(JOHN, world.coffee_club, 1, "c1"), (JOHN, world.tea_club, 1, "c2")])
     with pytest.raises(InvalidInput, match="entry 1: points must be an integer"):
-        loyaltydb.earn_points_batch(db, [(JOHN, world.coffee_club, "1", "c1")])
+        loyaltydb.earn_points_batch(db, [(JOHN, world.coffee_club, "1", "c1")])  # type: ignore[list-item]
     assert count(db, "SELECT count(*) FROM loyalty.point_transactions") == before
     assert loyaltydb.earn_points_batch(db, []) == []
 
