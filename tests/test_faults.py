@@ -145,3 +145,61 @@ def test_a_server_restart_under_load_loses_no_committed_approval(mode: str) -> N
         (report,) = reports
         assert report.disconnects > 0, "the restart did not interrupt the load"
         assert report.ok, "\n".join(report.lines())
+
+
+# Each statement of a ledger change (loyalty._change_points, in its order), and what makes another
+# session hold what that statement needs: the change blocks there and is killed there.
+LEDGER_BLOCKERS: dict[str, str] = {
+    "enrollment row lock": "SELECT FROM loyalty.program_enrollments WHERE customer_id = 32 FOR UPDATE",
+    "card row lock": "SELECT FROM loyalty.loyalty_cards WHERE customer_id = 32 FOR UPDATE",
+    "ledger insert": "LOCK TABLE loyalty.point_transactions IN SHARE MODE",
+    "card balance update": "LOCK TABLE loyalty.loyalty_cards IN SHARE MODE",
+    "enrollment points update": "LOCK TABLE loyalty.program_enrollments IN SHARE MODE",
+    "notification insert": "LOCK TABLE loyalty.customer_notifications IN SHARE MODE",
+    "event insert": "LOCK TABLE loyalty.events IN SHARE MODE",
+}
+
+
+@pytest.mark.parametrize("path", ["earn", "spend", "reverse"])
+@pytest.mark.parametrize("step", list(LEDGER_BLOCKERS))
+def test_a_backend_killed_at_any_statement_of_a_ledger_change_leaves_it_as_before(
+    db: psycopg.Connection[Any], world: World, connect: Callable[..., psycopg.Connection[Any]], step: str, path: str
+) -> None:
+    """An earn, a spend or a reversal killed while blocked at each of its statements: the ledger,
+    the balance, the enrollment, the feed and the events are as before; the same call again (same
+    key) then changes them once."""
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    earned = loyaltydb.earn_points(db, 32, world.coffee_club, 40, idempotency_key="first")
+
+    def change(conn: psycopg.Connection[Any]) -> loyaltydb.PointResult:
+        if path == "earn":
+            return loyaltydb.earn_points(conn, 32, world.coffee_club, 5, idempotency_key="k")
+        if path == "spend":
+            return loyaltydb.spend_points(conn, 32, world.coffee_club, 5, idempotency_key="k")
+        return loyaltydb.reverse_points(conn, 32, earned.transaction_id, idempotency_key="k")
+
+    before = snapshot(db)
+    holder = connect()
+    holder.execute(LEDGER_BLOCKERS[step])
+    victim = connect(application_name=f"ledger-{step}"[:60])
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            change(victim)
+        except BaseException as error:  # noqa: BLE001 - the test inspects it
+            failure.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    wait_until_blocked(db, f"ledger-{step}"[:60])
+    db.execute("SELECT pg_terminate_backend(%s)", (victim.info.backend_pid,))
+    db.commit()
+    thread.join(timeout=30)
+    assert failure and isinstance(failure[0], ConnectionLost), failure
+    holder.rollback()
+    assert snapshot(db) == before  # nothing of the killed change remains
+    result = change(connect())
+    assert not result.replayed
+    assert result.balance_after == {"earn": 45, "spend": 35, "reverse": 0}[path]
+    assert loyaltydb.verify_points(db) == []

@@ -286,3 +286,35 @@ def test_the_enumeration_domains_rewrite_no_table_and_keep_its_rows(empty_dsn: s
         ("request_kind", True),
         ("request_status", True),
     ]
+
+
+def test_the_ledger_migration_explains_every_existing_balance(empty_dsn: str) -> None:
+    """0032 on a database with cards: one with welcome points (a WELCOME row already), one whose
+    balance no row explains (an import's), one with nothing; each gets an OPENING row for what its
+    rows do not explain, every enrollment its card's balance, and verify_points finds nothing."""
+    everything = _all_migrations()
+    with _backend(empty_dsn) as backend, backend.lock():
+        backend.apply_migrations(everything.__class__([m for m in everything if m.id < "0032"]))
+    with psycopg.connect(empty_dsn) as conn:
+        world = build_world(conn)
+        conn.execute("UPDATE loyalty.loyalty_programs SET welcome_points = 10 WHERE id = %s", (world.coffee_club,))
+        conn.commit()
+        welcomed = loyaltydb.approve_enrollment(conn, loyaltydb.request_enrollment(conn, 32, world.coffee_club))
+        imported = loyaltydb.approve_enrollment(conn, loyaltydb.request_enrollment(conn, 40, world.coffee_club))
+        empty = loyaltydb.approve_enrollment(conn, loyaltydb.request_enrollment(conn, 40, world.tea_club))
+        conn.execute("UPDATE loyalty.loyalty_cards SET points_balance = 250 WHERE id = %s", (imported.card_id,))
+        conn.execute("UPDATE loyalty.program_enrollments SET current_points = 7 WHERE id = %s", (empty.enrollment_id,))
+        conn.commit()
+    loyaltydb.migrate(empty_dsn)
+    with psycopg.connect(empty_dsn) as conn:
+        rows = conn.execute(
+            "SELECT card_id, reason, points, balance_after FROM loyalty.point_transactions ORDER BY card_id, id"
+        ).fetchall()
+        assert rows == [
+            (welcomed.card_id, "WELCOME", 10, None),
+            (imported.card_id, "WELCOME", 10, None),
+            (imported.card_id, "OPENING", 240, 250),
+        ]
+        points = conn.execute("SELECT id, current_points FROM loyalty.program_enrollments ORDER BY id").fetchall()
+        assert points == [(welcomed.enrollment_id, 10), (imported.enrollment_id, 250), (empty.enrollment_id, 0)]
+        assert loyaltydb.verify_points(conn) == []

@@ -5,12 +5,15 @@ threads, and the approval and import paths that feed it. Both kinds of database 
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import loyaltydb
 from helpers import World, count
@@ -405,3 +408,82 @@ def test_the_async_ledger(dsn: str, world: World) -> None:
             assert await aio.verify_points(conn) == []
 
     asyncio.run(scenario())
+
+
+#: An operation of the property test: ("earn" | "spend" | "adjust", points) or ("reverse", k):
+#: reverse the k-th successful change of the same session so far (modulo how many it has).
+OPERATIONS = st.one_of(
+    st.tuples(st.sampled_from(["earn", "spend"]), st.integers(1, 60)),
+    st.tuples(st.just("adjust"), st.integers(-40, 40).filter(bool)),
+    st.tuples(st.just("reverse"), st.integers(0, 20)),
+)
+_customers = itertools.count(5000)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sessions=st.lists(st.lists(OPERATIONS, min_size=1, max_size=12), min_size=2, max_size=3))
+def test_any_operations_from_several_sessions_keep_the_ledger_exact(
+    dsn: str, db: psycopg.Connection[Any], world: World, sessions: list[list[tuple[str, int]]]
+) -> None:
+    """Any operations from 2-3 sessions at once on one card: balance = ledger = enrollment = the
+    successful results' sum, never negative; and the successful changes, applied one by one in
+    ledger order on a second card, give the same balance after each."""
+    customer, twin = next(_customers), next(_customers)
+    for user in (customer, twin):
+        db.execute("INSERT INTO loyalty.users (id, name) VALUES (%s, %s)", (user, f"User {user}"))
+        db.commit()
+        loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, user, world.coffee_club))
+    done: list[loyaltydb.PointResult] = []
+    lock = threading.Lock()
+
+    def session(n: int, operations: list[tuple[str, int]]) -> None:
+        mine: list[loyaltydb.PointResult] = []
+        with psycopg.connect(dsn) as conn:
+            for i, (kind, amount) in enumerate(operations):
+                key = f"s{n}-{i}"
+                try:
+                    if kind == "reverse":
+                        if not mine:
+                            continue
+                        target = mine[amount % len(mine)]
+                        result = loyaltydb.reverse_points(conn, customer, target.transaction_id, idempotency_key=key)
+                    else:
+                        change = {
+                            "earn": loyaltydb.earn_points,
+                            "spend": loyaltydb.spend_points,
+                        }.get(kind)
+                        if change is None:
+                            result = loyaltydb.adjust_points(
+                                conn, customer, world.coffee_club, amount, idempotency_key=key, note="p"
+                            )
+                        else:
+                            result = change(conn, customer, world.coffee_club, amount, idempotency_key=key)
+                except (InsufficientPoints, AlreadyReversed, InvalidInput):
+                    continue
+                assert result.balance_after >= 0
+                if result.reason != "REVERSAL":
+                    mine.append(result)
+                with lock:
+                    done.append(result)
+
+    threads = [threading.Thread(target=session, args=(n, ops)) for n, ops in enumerate(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    row = db.execute(
+        "SELECT k.points_balance, e.current_points, (SELECT coalesce(sum(t.points), 0)"
+        "  FROM loyalty.point_transactions AS t WHERE t.customer_id = k.customer_id AND t.card_id = k.id)"
+        " FROM loyalty.loyalty_cards AS k JOIN loyalty.program_enrollments AS e USING (customer_id, program_id)"
+        " WHERE k.customer_id = %s",
+        (customer,),
+    ).fetchone()
+    db.commit()
+    total = sum(result.points for result in done)
+    assert row == (total, total, total)
+    # The same changes one by one, in the order the ledger holds them (each under the card's lock).
+    for result in sorted(done, key=lambda r: r.transaction_id):
+        replayed = loyaltydb.adjust_points(
+            db, twin, world.coffee_club, result.points, idempotency_key=f"twin-{result.transaction_id}", note="twin"
+        )
+        assert replayed.balance_after == result.balance_after
