@@ -325,3 +325,30 @@ def test_every_subcommand_s_help_says_what_it_does_with_an_example(name: str) ->
     assert description[0].isupper() and description.rstrip().endswith(".")
     assert "example:\n  loyaltydb " in text or "example:\n  yoyo " in text
     assert "seed" not in run_cli("--help").stdout + text
+
+
+def test_points_earn_spend_adjust_reverse_history_through_the_console_script(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    """`loyaltydb points …`: each action, a replay said as one, --json, and a refusal in one line."""
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    card = ["--customer-id", "32", "--program-id", str(world.coffee_club)]
+    earned = run_cli("--dsn", dsn, "points", "earn", *card, "--points", "50", "--key", "o-1", "--json")
+    assert earned.returncode == 0, earned.stderr
+    transaction = json.loads(earned.stdout)
+    assert (transaction["points"], transaction["balance_after"], transaction["replayed"]) == (50, 50, False)
+    again = run_cli("--dsn", dsn, "points", "earn", *card, "--points", "50", "--key", "o-1")
+    assert "EARN +50 points" in again.stdout and "a replay" in again.stdout
+    spent = run_cli("--dsn", dsn, "points", "spend", *card, "--points", "20", "--key", "o-2", "--reference", "R-2")
+    assert "SPEND -20 points" in spent.stdout and "balance 30" in spent.stdout
+    fixed = run_cli("--dsn", dsn, "points", "adjust", *card, "--points", "-5", "--key", "f", "--note", "double")
+    assert "balance 25" in fixed.stdout, fixed.stderr
+    target = str(transaction["transaction_id"])
+    undone = run_cli("--dsn", dsn, "points", "reverse", "--customer-id", "32", "--transaction-id", target, "--key", "u")
+    assert undone.returncode == 1 and "Insufficient points" in undone.stderr  # 25 left, 50 to undo
+    history = run_cli("--dsn", dsn, "points", "history", *card)
+    assert [line.split()[3] for line in history.stdout.splitlines()] == ["ADJUST", "SPEND", "EARN"]
+    assert "ref R-2" in history.stdout and "double" in history.stdout
+    assert_user_error(run_cli("--dsn", dsn, "points", "spend", *card, "--points", "999", "--key", "x"), "has 25 points")
+    refused = run_cli("--dsn", dsn, "points", "earn", *card, "--points", "0", "--key", "x")
+    assert refused.returncode == 2 and "at least 1" in refused.stderr  # argparse, before connecting
