@@ -318,5 +318,5 @@ def test_the_sql_references_points_examples_run_as_pasted(dsn: str, pg_server: T
     assert completed.returncode == 0, completed.stderr
     with psycopg.connect(dsn) as conn:
         (card,) = loyaltydb.customer_cards(conn, 32)
-        assert card.points_balance == 50 - 20 - 5 + 20 + 5 + 7
+        assert card.points_balance == 10 + 50 - 20 - 5 + 20 + 5 + 7  # the README's 10, then these
         assert loyaltydb.verify_points(conn) == []
