@@ -294,6 +294,11 @@ async def expire_requests(conn: AsyncConnectable, *, limit: int = 1000) -> int:
     return expired
 
 
+async def _point_result(conn: AsyncConnectable, query: LiteralString, params: Mapping[str, object]) -> PointResult:
+    """One ledger writer's row (every writer returns a ``loyalty.point_result``)."""
+    return await _fetch_one(conn, query, params, class_row(PointResult))
+
+
 async def earn_points(
     conn: AsyncConnectable,
     customer_id: int,
@@ -310,7 +315,7 @@ async def earn_points(
     params = queries.points_change(
         customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, reference=reference
     )
-    return await _fetch_one(conn, queries.EARN_POINTS, params, class_row(PointResult))
+    return await _point_result(conn, queries.EARN_POINTS, params)
 
 
 async def spend_points(
@@ -328,7 +333,7 @@ async def spend_points(
     params = queries.points_change(
         customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, reference=reference
     )
-    return await _fetch_one(conn, queries.SPEND_POINTS, params, class_row(PointResult))
+    return await _point_result(conn, queries.SPEND_POINTS, params)
 
 
 async def adjust_points(
@@ -346,7 +351,7 @@ async def adjust_points(
     params = queries.points_change(
         customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, note=note
     )
-    return await _fetch_one(conn, queries.ADJUST_POINTS, params, class_row(PointResult))
+    return await _point_result(conn, queries.ADJUST_POINTS, params)
 
 
 async def reverse_points(
@@ -361,7 +366,7 @@ async def reverse_points(
     params = queries.points_reversal(
         customer_id, transaction_id, idempotency_key=idempotency_key, business_id=business_id
     )
-    return await _fetch_one(conn, queries.REVERSE_POINTS, params, class_row(PointResult))
+    return await _point_result(conn, queries.REVERSE_POINTS, params)
 
 
 async def earn_points_batch(

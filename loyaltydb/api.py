@@ -293,6 +293,11 @@ def expire_requests(conn: Connectable, *, limit: int = 1000) -> int:
     return expired
 
 
+def _point_result(conn: Connectable, query: LiteralString, params: Mapping[str, object]) -> PointResult:
+    """One ledger writer's row (every writer returns a ``loyalty.point_result``)."""
+    return _fetch_one(conn, query, params, class_row(PointResult))
+
+
 def earn_points(
     conn: Connectable,
     customer_id: int,
@@ -309,7 +314,7 @@ def earn_points(
     params = queries.points_change(
         customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, reference=reference
     )
-    return _fetch_one(conn, queries.EARN_POINTS, params, class_row(PointResult))
+    return _point_result(conn, queries.EARN_POINTS, params)
 
 
 def spend_points(
@@ -327,7 +332,7 @@ def spend_points(
     params = queries.points_change(
         customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, reference=reference
     )
-    return _fetch_one(conn, queries.SPEND_POINTS, params, class_row(PointResult))
+    return _point_result(conn, queries.SPEND_POINTS, params)
 
 
 def adjust_points(
@@ -345,7 +350,7 @@ def adjust_points(
     params = queries.points_change(
         customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, note=note
     )
-    return _fetch_one(conn, queries.ADJUST_POINTS, params, class_row(PointResult))
+    return _point_result(conn, queries.ADJUST_POINTS, params)
 
 
 def reverse_points(
@@ -360,7 +365,7 @@ def reverse_points(
     params = queries.points_reversal(
         customer_id, transaction_id, idempotency_key=idempotency_key, business_id=business_id
     )
-    return _fetch_one(conn, queries.REVERSE_POINTS, params, class_row(PointResult))
+    return _point_result(conn, queries.REVERSE_POINTS, params)
 
 
 def earn_points_batch(

@@ -60,30 +60,8 @@ def test_a_backend_killed_at_any_step_leaves_nothing_partial(
         return loyaltydb.accept_invitation(conn, request_id, customer_id=user)
 
     before = snapshot(db)
-    holder = connect()
-    holder.execute(
-        BLOCKERS[step],
-        {"request": request_id, "program": world.coffee_club, "user": user, "existing": user},
-    )
-    victim = connect(application_name=f"victim-{step}"[:60])
-    failure: list[BaseException] = []
-
-    def approve() -> None:
-        try:
-            decide(victim)
-        except BaseException as error:  # noqa: BLE001 - the test inspects it
-            failure.append(error)
-
-    thread = threading.Thread(target=approve)
-    thread.start()
-    wait_until_blocked(db, f"victim-{step}"[:60])
-    db.execute("SELECT pg_terminate_backend(%s)", (victim.info.backend_pid,))
-    db.commit()
-    thread.join(timeout=30)
-    # A lost connection is ConnectionLost, chained from psycopg's error (issue 15).
-    assert failure and isinstance(failure[0], ConnectionLost), failure
-    assert isinstance(failure[0].__cause__, psycopg.OperationalError)
-    holder.rollback()
+    params = {"request": request_id, "program": world.coffee_club, "user": user, "existing": user}
+    _kill_while_blocked(db, connect, BLOCKERS[step], params, f"victim-{step}", decide)
     assert snapshot(db) == before  # nothing of the killed approval remains
     result = decide(connect())  # and a re-call succeeds
     assert result.status == "APPROVED" and result.card_number
@@ -147,6 +125,39 @@ def test_a_server_restart_under_load_loses_no_committed_approval(mode: str) -> N
         assert report.ok, "\n".join(report.lines())
 
 
+def _kill_while_blocked(
+    db: psycopg.Connection[Any],
+    connect: Callable[..., psycopg.Connection[Any]],
+    blocker: str,
+    params: dict[str, object],
+    name: str,
+    call: Callable[[psycopg.Connection[Any]], object],
+) -> None:
+    """Another session runs ``blocker`` (and keeps its locks); ``call`` on a connection of its own
+    blocks behind it and has its backend terminated there; it must raise ConnectionLost, chained
+    from psycopg's error (issue 15). The blocker is then rolled back."""
+    holder = connect()
+    holder.execute(blocker, params)
+    victim = connect(application_name=name[:60])
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call(victim)
+        except BaseException as error:  # noqa: BLE001 - the test inspects it
+            failure.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    wait_until_blocked(db, name[:60])
+    db.execute("SELECT pg_terminate_backend(%s)", (victim.info.backend_pid,))
+    db.commit()
+    thread.join(timeout=30)
+    assert failure and isinstance(failure[0], ConnectionLost), failure
+    assert isinstance(failure[0].__cause__, psycopg.OperationalError)
+    holder.rollback()
+
+
 # Each statement of a ledger change (loyalty._change_points, in its order), and what makes another
 # session hold what that statement needs: the change blocks there and is killed there.
 LEDGER_BLOCKERS: dict[str, str] = {
@@ -179,25 +190,7 @@ def test_a_backend_killed_at_any_statement_of_a_ledger_change_leaves_it_as_befor
         return loyaltydb.reverse_points(conn, 32, earned.transaction_id, idempotency_key="k")
 
     before = snapshot(db)
-    holder = connect()
-    holder.execute(LEDGER_BLOCKERS[step])
-    victim = connect(application_name=f"ledger-{step}"[:60])
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            change(victim)
-        except BaseException as error:  # noqa: BLE001 - the test inspects it
-            failure.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    wait_until_blocked(db, f"ledger-{step}"[:60])
-    db.execute("SELECT pg_terminate_backend(%s)", (victim.info.backend_pid,))
-    db.commit()
-    thread.join(timeout=30)
-    assert failure and isinstance(failure[0], ConnectionLost), failure
-    holder.rollback()
+    _kill_while_blocked(db, connect, LEDGER_BLOCKERS[step], {}, f"ledger-{step}", change)
     assert snapshot(db) == before  # nothing of the killed change remains
     result = change(connect())
     assert not result.replayed

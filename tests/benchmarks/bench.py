@@ -521,12 +521,25 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("--legacy-rounds", type=int, default=2, help="plain copies and imports, alternating")
     parser.add_argument("--legacy-only", action="store_true", help="only the legacy import figures")
     parser.add_argument("--events-only", action="store_true", help="only the events figures (publish and drain)")
+    parser.add_argument("--points-cards", type=int, default=20_000, help="points: cards to earn on; 0 to skip")
+    parser.add_argument("--points-only", action="store_true", help="only the points ledger figures")
     args = parser.parse_args(argv)
+    from benchmarks import points_bench  # it imports this module
+
     clients = [int(c) for c in args.clients.split(",")]
     legacy_sizes = [int(s) for s in args.legacy.split(",") if s]
     if args.events_only:
         with TempServer(settings={"max_connections": "100"}) as server:
             events_drain.run(server, say)
+        return 0
+    if args.points_only:
+        with TempServer(settings={"max_connections": "100"}) as server:
+            ledger = points_bench.run(server, args.points_cards, [1, 8], args.seconds, max(args.rounds, 2), say)
+        points_bench.print_figures(ledger, say)
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"bench-points-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+        path.write_text(json.dumps({"points": ledger}, indent=2))
+        say(f"written: {path}")
         return 0
     if args.legacy_only:
         with TempServer() as server:
@@ -561,6 +574,10 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
         report["scale_check"] = scale_check(server, sizes, args.seconds, say) if sizes else []
         report["legacy_import"] = legacy_import.run(server, legacy_sizes, args.legacy_rounds, say)
         report["events"] = events_drain.run(server, say)
+        if args.points_cards:
+            report["points"] = points_bench.run(
+                server, args.points_cards, [1, 8], args.seconds, max(args.rounds, 2), say
+            )
     if args.cluster:
         report["cluster"] = cluster_run(min(args.scale, 100_000), 60_000, [1, 8], args.seconds, say)
     report["when"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -586,6 +603,8 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     for row in report.get("profile", []):
         say(f"profile {row['us_per_call']:>7} us x {row['calls']:>7}  {row['statement']}")
     legacy_import.print_figures(report["legacy_import"], say)
+    if "points" in report:
+        points_bench.print_figures(report["points"], say)
     say(f"seq scans on loyalty tables during the measurements: {report['seq_scans_during_measurements']}")
     say(f"written: {stem.with_suffix('.json')}" + (f", {stem.with_suffix('.png')}" if drawn else " (no matplotlib)"))
     return 0
