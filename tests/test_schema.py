@@ -126,12 +126,12 @@ def test_a_card_business_must_be_its_program_business(db: psycopg.Connection[Any
     assert count(db, "SELECT count(*) FROM loyalty.loyalty_cards") == 0
 
 
-#: The enumerated columns (0030: domains over text, in place of the tables' CHECKs), their
-#: domains, and each domain's values.
+#: The enumerated columns (0030: domains over text, in place of the tables' CHECKs; 0032: a
+#: card's own, which adds BLOCKED), their domains, and each domain's values.
 _ENUMERATIONS = [
     ("loyalty_programs", "status", "active_status", ["ACTIVE", "INACTIVE"]),
     ("program_enrollments", "status", "active_status", ["ACTIVE", "INACTIVE"]),
-    ("loyalty_cards", "status", "active_status", ["ACTIVE", "INACTIVE"]),
+    ("loyalty_cards", "status", "card_status", ["ACTIVE", "INACTIVE", "BLOCKED"]),
     ("customer_business_relationships", "status", "active_status", ["ACTIVE", "INACTIVE"]),
     ("customer_approval_requests", "status", "request_status", ["PENDING", "APPROVED", "REJECTED", "EXPIRED"]),
     ("customer_approval_requests", "kind", "request_kind", ["REQUEST", "INVITATION"]),
