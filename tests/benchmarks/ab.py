@@ -22,6 +22,10 @@ by up to 13%.
 connection each, calling ``loyaltydb.approve_enrollment`` (with ``--hot``: the outside benchmark of
 issue 16, the Python client at 8 threads with 10 programs).
 
+``--earn`` makes every cell an earn instead of an approval (issue 28): ``loyalty.earn_points``
+of 1 point on a random card of ``--cards`` (made by bulk approvals of the first queued requests),
+each call its own key; with ``--instructions``, the instructions an earn costs.
+
 ``--acceptance`` compares two paths of the working tree instead: A approves requests of
 programs without welcome points, B accepts invitations (the same rows, made invitations) of
 programs with 50 welcome points, so the cost of an acceptance with its ledger row and the
@@ -136,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batch", type=int, default=1, help="with --instructions: approve in batches of this many")
     parser.add_argument(
+        "--earn", action="store_true", help="cells (and --instructions) earn points instead of approving"
+    )
+    parser.add_argument("--cards", type=int, default=5000, help="with --earn: cards made to earn on")
+    parser.add_argument(
         "--python",
         action="store_true",
         help="cells are loyaltydb.approve_enrollment from Python threads, one connection each, not pgbench",
@@ -160,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _prepare(server, sides, list(templates.values()), args.scale, args.pending)
         scripts = dict.fromkeys(sides, PROCEDURE_SCRIPT)
+        if args.earn:
+            _make_cards(server, list(templates.values()), args.cards)
+            scripts = dict.fromkeys(sides, _EARN.format(cards=args.cards))
         if args.acceptance:
             scripts = _as_acceptance(server, list(templates.values()), list(sides))
         with psycopg.connect(server.conninfo(), autocommit=True) as admin:
@@ -214,6 +225,44 @@ _ACCEPTANCE = (
     " LATERAL loyalty.accept_invitation(p_request_id => r.id, p_customer_id => r.customer_id) AS d"
     " WHERE q.n = (SELECT nextval('bench.cursor'));\n"
 )
+
+
+#: An earn of 1 point on a random card of bench.cards, its key new every call.
+_EARN = (
+    "\\set n random(1, {cards})\n"
+    "SELECT e.balance_after FROM bench.cards AS c,"
+    " LATERAL loyalty.earn_points(c.customer_id, c.program_id, 1, 'ab-' || nextval('bench.keys')) AS e"
+    " WHERE c.n = :n;\n"
+)
+#: The earns counted by --instructions --earn: one on each card numbered lo to hi.
+_EARNS = (
+    "SELECT count(e.balance_after) FROM bench.cards AS c,"
+    " LATERAL loyalty.earn_points(c.customer_id, c.program_id, 1, 'count-' || c.n) AS e"
+    " WHERE c.n BETWEEN {lo} AND {hi};\n"
+)
+
+
+def _make_cards(server: TempServer, names: list[str], cards: int) -> None:
+    """Cards to earn on in each template: the first ``cards`` queued requests approved in bulk
+    (so the ledger's invariants hold from the start), numbered in bench.cards, and a sequence
+    of keys. The same statements on both sides."""
+    for name in names:
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            for first in range(1, cards + 1, 1000):
+                conn.execute(
+                    "SELECT count(*) FROM loyalty.process_enrollment_approvals((SELECT array_agg(q.request_id"
+                    " ORDER BY q.n) FROM bench.queue AS q WHERE q.n BETWEEN %s AND %s))",
+                    (first, min(cards, first + 999)),
+                )
+            conn.execute(
+                "CREATE TABLE bench.cards AS SELECT row_number() OVER (ORDER BY k.customer_id, k.id) AS n,"
+                " k.customer_id, k.program_id FROM loyalty.loyalty_cards AS k"
+            )
+            conn.execute("ALTER TABLE bench.cards ADD PRIMARY KEY (n)")
+            conn.execute("CREATE SEQUENCE bench.keys")
+            conn.execute("VACUUM (ANALYZE)")
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        admin.execute("CHECKPOINT")
 
 
 def _as_acceptance(server: TempServer, names: list[str], sides: list[str]) -> dict[str, str]:
@@ -292,21 +341,24 @@ _BATCH = (
 _WARM_UP = 40
 
 
-def _approvals(lo: int, hi: int, batch: int) -> str:
-    """The script approving queue rows lo..hi: one statement, or one batch statement per ``batch``."""
+def _approvals(lo: int, hi: int, batch: int, earn: bool = False) -> str:
+    """The script approving queue rows lo..hi: one statement, or one batch statement per ``batch``;
+    with ``earn``, earning on cards lo..hi instead."""
+    if earn:
+        return _EARNS.format(lo=lo, hi=hi)
     if batch <= 1:
         return _APPROVALS.format(lo=lo, hi=hi)
     return "".join(_BATCH.format(lo=first, hi=min(hi, first + batch - 1)) for first in range(lo, hi + 1, batch))
 
 
-def _instructions_of(server: TempServer, dbname: str, approvals: int, batch: int = 1) -> int:
+def _instructions_of(server: TempServer, dbname: str, approvals: int, batch: int = 1, earn: bool = False) -> int:
     """Instructions of a single-user backend that warms up, makes ``approvals`` approvals (in
     batches of ``batch`` when more than 1) and rolls back (the server must be stopped: single-user
     mode owns the data directory)."""
     warm_up = max(_WARM_UP, 2 * batch)
-    script = f"BEGIN;\n{_approvals(1, warm_up, batch)}"
+    script = f"BEGIN;\n{_approvals(1, warm_up, batch, earn)}"
     if approvals:
-        script += _approvals(warm_up + 1, warm_up + approvals, batch)
+        script += _approvals(warm_up + 1, warm_up + approvals, batch, earn)
     script += "ROLLBACK;\n"
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -330,17 +382,21 @@ def _instructions(args: argparse.Namespace) -> int:
         names = ["ab_count_0", "ab_count_1"]
         warm_up = max(_WARM_UP, 2 * args.batch)
         _prepare(server, sides, names, args.scale, max(args.pending, warm_up + args.instructions))
+        if args.earn:
+            _make_cards(server, names, max(args.cards, warm_up + args.instructions))
+        what = "an earn" if args.earn else "an approval"
         with server.stopped():
             for side, name in zip(sides, names, strict=True):
-                total = _instructions_of(server, name, args.instructions, args.batch) - _instructions_of(
-                    server, name, 0, args.batch
+                total = _instructions_of(server, name, args.instructions, args.batch, args.earn) - _instructions_of(
+                    server, name, 0, args.batch, args.earn
                 )
                 counts[side] = total / args.instructions
-                print(f"{side}: {counts[side] / 1000:,.1f} k instructions an approval", file=sys.stderr)
+                print(f"{side}: {counts[side] / 1000:,.1f} k instructions {what}", file=sys.stderr)
     a, b = counts.values()
-    print(f"| instructions an approval | {' | '.join(sides)} | B/A |\n|---|---:|---:|---:|")
+    print(f"| instructions {what} | {' | '.join(sides)} | B/A |\n|---|---:|---:|---:|")
     how = f" in batches of {args.batch:,}" if args.batch > 1 else ""
-    print(f"| {args.instructions:,} approvals{how}, valgrind | {a / 1000:,.1f} k | {b / 1000:,.1f} k | {b / a:.3f} |")
+    made = "earns" if args.earn else "approvals"
+    print(f"| {args.instructions:,} {made}{how}, valgrind | {a / 1000:,.1f} k | {b / 1000:,.1f} k | {b / a:.3f} |")
     return 0
 
 
