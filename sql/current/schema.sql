@@ -1550,7 +1550,7 @@ ALTER FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_name text,
 --
 
 CREATE FUNCTION loyalty._points_message(p_points integer, p_reason text, p_program_name text, p_business_name text, p_balance integer) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT format('%s %s %s points %s your %s card%s. Your balance is %s points.',
                   p_business_name, CASE WHEN p_points > 0 THEN 'added' ELSE 'deducted' END, abs(p_points),
@@ -1567,7 +1567,7 @@ ALTER FUNCTION loyalty._points_message(p_points integer, p_reason text, p_progra
 --
 
 CREATE FUNCTION loyalty._points_title(p_points integer, p_program_name text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT CASE WHEN p_points > 0 THEN format('You earned %s points at %s', p_points, p_program_name)
                 ELSE format('%s points were deducted at %s', -p_points, p_program_name) END
