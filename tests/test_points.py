@@ -487,3 +487,49 @@ def test_any_operations_from_several_sessions_keep_the_ledger_exact(
             db, twin, world.coffee_club, result.points, idempotency_key=f"twin-{result.transaction_id}", note="twin"
         )
         assert replayed.balance_after == result.balance_after
+
+
+def _written(db: psycopg.Connection[Any], customer: int) -> dict[str, list[Any]]:
+    """What a customer's earns wrote, without ids, times, names or numbers that differ between
+    two customers: ledger rows, notifications, events, balances."""
+    rows = {
+        "ledger": "SELECT points, balance_after, reason, idempotency_key, reference, note"
+        " FROM loyalty.point_transactions WHERE customer_id = %s ORDER BY id",
+        "feed": "SELECT type, title, message, data - 'transaction_id' - 'card_id' - 'customer_name'"
+        " FROM loyalty.customer_notifications WHERE customer_id = %s AND type LIKE 'POINTS%%'"
+        " ORDER BY (data ->> 'transaction_id')::bigint",
+        "events": "SELECT type, payload - 'transaction_id' - 'card_id' - 'card_number' - 'customer_name'"
+        " FROM loyalty.events WHERE customer_id = %s AND type LIKE 'points.%%' ORDER BY id",
+        "balances": "SELECT k.program_id, k.points_balance, e.current_points FROM loyalty.loyalty_cards AS k"
+        " JOIN loyalty.program_enrollments AS e USING (customer_id, program_id) WHERE k.customer_id = %s ORDER BY 1",
+    }
+    written = {name: db.execute(query, (customer,)).fetchall() for name, query in rows.items()}
+    db.commit()
+    return written
+
+
+def test_the_set_based_batch_writes_what_single_earns_write(db: psycopg.Connection[Any], world: World) -> None:
+    """A batch in which every entry writes goes set-based; its rows equal those of the same earns
+    made one by one through earn_points on a twin customer's cards. A batch with a key seen
+    before goes entry by entry: the seen key replays, the others write."""
+    for user in (6001, 6002):
+        db.execute("INSERT INTO loyalty.users (id, name) VALUES (%s, 'Twin')", (user,))
+        db.commit()
+        for program in (world.coffee_club, world.tea_club):
+            loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, user, program))
+    plan = [
+        (world.coffee_club, 5, "a"),
+        (world.tea_club, 7, "b"),
+        (world.coffee_club, 11, "c"),
+        (world.tea_club, 1, "d"),
+    ]
+    batch = loyaltydb.earn_points_batch(db, [(6001, program, points, key) for program, points, key in plan])
+    single = [loyaltydb.earn_points(db, 6002, program, points, idempotency_key=key) for program, points, key in plan]
+    assert [(r.points, r.balance_after, r.replayed) for r in batch] == [
+        (r.points, r.balance_after, False) for r in single
+    ]
+    assert [r.transaction_id for r in batch] == sorted(r.transaction_id for r in batch)  # the entries' order
+    assert _written(db, 6001) == _written(db, 6002)
+    mixed = loyaltydb.earn_points_batch(db, [(6001, world.coffee_club, 3, "e"), (6001, world.coffee_club, 5, "a")])
+    assert [(r.replayed, r.balance_after) for r in mixed] == [(False, 19), (True, 5)]
+    assert loyaltydb.verify_points(db) == []

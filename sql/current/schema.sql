@@ -872,21 +872,16 @@ BEGIN
     VALUES (p_customer_id, v_card.business_id, CASE WHEN v_credit THEN 'POINTS_ADDED' ELSE 'POINTS_DEDUCTED' END,
             loyalty._points_title(p_points, v_program.name),
             loyalty._points_message(p_points, p_reason, v_program.name, v_program.business_name, v_balance::integer),
-            jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
-                               'business_name', v_program.business_name, 'card_id', v_card.id,
-                               'transaction_id', v_row.id, 'points', p_points, 'balance_after', v_balance,
-                               'reason', p_reason));
+            loyalty._points_notification_data(v_customer.name, v_program.name, v_program.business_name, v_card.id,
+                                              v_row.id, p_points, v_balance, p_reason));
     v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
                             WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
                             ELSE 'points.' || lower(p_reason) END;
     INSERT INTO loyalty.events (customer_id, business_id, type, payload)
     VALUES (p_customer_id, v_card.business_id, v_type,
-            jsonb_strip_nulls(jsonb_build_object(
-                'customer_name', v_customer.name, 'program_name', v_program.name,
-                'business_name', v_program.business_name, 'program_id', p_program_id, 'card_id', v_card.id,
-                'card_number', v_card.card_number, 'transaction_id', v_row.id, 'points', p_points,
-                'balance_after', v_balance, 'reverses_id', p_reverses_id,
-                'channels', loyalty._event_channels(v_customer.notification_preferences, 'rewards'))));
+            loyalty._points_event_payload(v_customer.name, v_program.name, v_program.business_name, p_program_id,
+                                          v_card.id, v_card.card_number, v_row.id, p_points, v_balance,
+                                          p_reverses_id, v_customer.notification_preferences));
 
     RETURN ROW(v_row.id, v_row.customer_id, v_row.program_id, v_row.card_id, v_row.points, v_row.balance_after,
                v_row.reason::text, v_row.created_at, false)::loyalty.point_result;
@@ -1118,6 +1113,139 @@ $$;
 
 
 ALTER FUNCTION loyalty._distributed() OWNER TO loyalty_owner;
+
+--
+-- Name: _earn_points_set(bigint[], bigint[], integer[], text[], bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._earn_points_set(p_customer_ids bigint[], p_program_ids bigint[], p_points integer[], p_idempotency_keys text[], p_business_id bigint) RETURNS loyalty.point_result[]
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_pairs     bigint;
+    v_customers bigint[];
+    v_programs  bigint[];
+    v_cards     bigint[];
+    v_ready     boolean;
+    v_results   loyalty.point_result[];
+BEGIN
+    -- Every value usable and every key new within the batch (a repeat would be a replay).
+    IF EXISTS (SELECT FROM unnest(p_customer_ids, p_program_ids, p_points, p_idempotency_keys) AS f (c, g, n, k)
+                WHERE c IS NULL OR g IS NULL OR n IS NULL OR n <= 0 OR k IS NULL OR length(k) NOT BETWEEN 1 AND 200)
+       OR (SELECT count(DISTINCT (f.c, f.g, f.k)) FROM unnest(p_customer_ids, p_program_ids, p_idempotency_keys) AS f (c, g, k))
+          <> cardinality(p_idempotency_keys) THEN
+        RETURN NULL;
+    END IF;
+    SELECT count(DISTINCT (f.c, f.g)) INTO v_pairs FROM unnest(p_customer_ids, p_program_ids) AS f (c, g);
+
+    -- Each pair's enrollment and card locked, in (customer, program) order: the order a single
+    -- change and an approval take them in, so batches and single calls never deadlock.
+    WITH locked AS (
+        SELECT e.customer_id, e.program_id, k.id AS card_id
+          FROM loyalty.program_enrollments AS e
+          JOIN loyalty.loyalty_cards AS k ON k.customer_id = e.customer_id AND k.program_id = e.program_id
+         WHERE (e.customer_id, e.program_id) IN (SELECT f.c, f.g FROM unnest(p_customer_ids, p_program_ids) AS f (c, g))
+         ORDER BY e.customer_id, e.program_id
+           FOR NO KEY UPDATE OF e, k
+    )
+    SELECT array_agg(l.customer_id), array_agg(l.program_id), array_agg(l.card_id)
+      INTO v_customers, v_programs, v_cards
+      FROM locked AS l;
+    IF coalesce(cardinality(v_cards), 0) <> v_pairs THEN
+        RETURN NULL;  -- a pair without an enrollment or a card
+    END IF;
+
+    -- Under the locks: everything ACTIVE, the business's own cards, no key seen, no overflow.
+    SELECT NOT EXISTS (
+               SELECT FROM unnest(v_customers, v_programs) AS f (c, g)
+                 JOIN loyalty.program_enrollments AS e ON e.customer_id = f.c AND e.program_id = f.g
+                 JOIN loyalty.loyalty_cards AS k ON k.customer_id = f.c AND k.program_id = f.g
+                 JOIN loyalty.loyalty_programs AS p ON p.id = f.g
+                WHERE e.status <> 'ACTIVE' OR k.status <> 'ACTIVE' OR p.status <> 'ACTIVE'
+                   OR (p_business_id IS NOT NULL AND k.business_id <> p_business_id)
+                   OR k.points_balance::bigint
+                      + (SELECT sum(x.n) FROM unnest(p_customer_ids, p_program_ids, p_points) AS x (c, g, n)
+                          WHERE x.c = f.c AND x.g = f.g) > 2147483647)
+       AND NOT EXISTS (
+               SELECT FROM unnest(p_customer_ids, p_program_ids, p_idempotency_keys) AS f (c, g, k)
+                 JOIN unnest(v_customers, v_programs, v_cards) AS l (c, g, card_id) ON l.c = f.c AND l.g = f.g
+                 JOIN loyalty.point_transactions AS t
+                   ON t.customer_id = f.c AND t.card_id = l.card_id AND t.idempotency_key = f.k)
+      INTO v_ready;
+    IF NOT v_ready THEN
+        RETURN NULL;
+    END IF;
+
+    -- The ledger rows, in the entries' order, each with the balance after it (the card's balance
+    -- plus the pair's entries so far); their results in the same order.
+    WITH entries AS (
+        SELECT f.position, f.c AS customer_id, f.g AS program_id, f.n AS points, f.k AS idempotency_key,
+               k.id AS card_id, k.business_id,
+               k.points_balance + sum(f.n) OVER (PARTITION BY f.c, f.g ORDER BY f.position) AS balance_after
+          FROM unnest(p_customer_ids, p_program_ids, p_points, p_idempotency_keys) WITH ORDINALITY
+               AS f (c, g, n, k, position)
+          JOIN loyalty.loyalty_cards AS k ON k.customer_id = f.c AND k.program_id = f.g
+    ), ledger AS (
+        INSERT INTO loyalty.point_transactions AS t
+               (customer_id, card_id, program_id, business_id, points, reason, idempotency_key, balance_after)
+        SELECT e.customer_id, e.card_id, e.program_id, e.business_id, e.points, 'EARN', e.idempotency_key,
+               e.balance_after
+          FROM entries AS e
+         ORDER BY e.position
+        RETURNING t.id, t.customer_id, t.card_id, t.idempotency_key, t.created_at
+    )
+    SELECT array_agg(ROW(l.id, e.customer_id, e.program_id, e.card_id, e.points, e.balance_after, 'EARN',
+                         l.created_at, false)::loyalty.point_result ORDER BY e.position)
+      INTO v_results
+      FROM entries AS e
+      JOIN ledger AS l ON l.customer_id = e.customer_id AND l.card_id = e.card_id AND l.idempotency_key = e.idempotency_key;
+
+    -- Each card's balance and its enrollment's copy: the last balance_after of its pair.
+    UPDATE loyalty.loyalty_cards AS k
+       SET points_balance = f.balance, updated_at = now()
+      FROM (SELECT r.customer_id, r.card_id, max(r.balance_after) AS balance
+              FROM unnest(v_results) AS r GROUP BY r.customer_id, r.card_id) AS f
+     WHERE k.customer_id = f.customer_id AND k.id = f.card_id;
+    UPDATE loyalty.program_enrollments AS e
+       SET current_points = f.balance, updated_at = now()
+      FROM (SELECT r.customer_id, r.program_id, max(r.balance_after) AS balance
+              FROM unnest(v_results) AS r GROUP BY r.customer_id, r.program_id) AS f
+     WHERE e.customer_id = f.customer_id AND e.program_id = f.program_id;
+
+    -- Each customer told by name and each change published, as _change_points does; the names
+    -- of a program and its business derived once a program, not once an entry (OFFSET 0).
+    WITH named AS (
+        SELECT r.*, c.name AS customer_name, c.notification_preferences, g.name AS program_name, g.business_id,
+               g.business_name, k.card_number
+          FROM unnest(v_results) AS r
+          JOIN loyalty.customers AS c ON c.id = r.customer_id
+          JOIN loyalty.loyalty_cards AS k ON k.customer_id = r.customer_id AND k.id = r.card_id
+          JOIN (SELECT p.id, p.name, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
+                  FROM loyalty.loyalty_programs AS p JOIN loyalty.businesses AS b ON b.id = p.business_id
+                 WHERE p.id = ANY (v_programs) OFFSET 0) AS g ON g.id = r.program_id
+    ), told AS (
+        INSERT INTO loyalty.customer_notifications (customer_id, business_id, type, title, message, data)
+        SELECT n.customer_id, n.business_id, 'POINTS_ADDED', loyalty._points_title(n.points, n.program_name),
+               loyalty._points_message(n.points, 'EARN', n.program_name, n.business_name, n.balance_after),
+               loyalty._points_notification_data(n.customer_name, n.program_name, n.business_name, n.card_id,
+                                                 n.transaction_id, n.points, n.balance_after, 'EARN')
+          FROM named AS n
+         ORDER BY n.transaction_id
+    )
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    SELECT n.customer_id, n.business_id, 'points.earned',
+           loyalty._points_event_payload(n.customer_name, n.program_name, n.business_name, n.program_id, n.card_id,
+                                         n.card_number, n.transaction_id, n.points, n.balance_after, NULL,
+                                         n.notification_preferences)
+      FROM named AS n
+     ORDER BY n.transaction_id;
+    RETURN v_results;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._earn_points_set(p_customer_ids bigint[], p_program_ids bigint[], p_points integer[], p_idempotency_keys text[], p_business_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: _ensure_customer(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1546,6 +1674,23 @@ $$;
 ALTER FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_name text, p_program_name text) OWNER TO loyalty_owner;
 
 --
+-- Name: _points_event_payload(text, text, text, bigint, bigint, text, bigint, integer, bigint, bigint, jsonb); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._points_event_payload(p_customer_name text, p_program_name text, p_business_name text, p_program_id bigint, p_card_id bigint, p_card_number text, p_transaction_id bigint, p_points integer, p_balance_after bigint, p_reverses_id bigint, p_preferences jsonb) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+               'customer_name', p_customer_name, 'program_name', p_program_name, 'business_name', p_business_name,
+               'program_id', p_program_id, 'card_id', p_card_id, 'card_number', p_card_number,
+               'transaction_id', p_transaction_id, 'points', p_points, 'balance_after', p_balance_after,
+               'reverses_id', p_reverses_id, 'channels', loyalty._event_channels(p_preferences, 'rewards')))
+$$;
+
+
+ALTER FUNCTION loyalty._points_event_payload(p_customer_name text, p_program_name text, p_business_name text, p_program_id bigint, p_card_id bigint, p_card_number text, p_transaction_id bigint, p_points integer, p_balance_after bigint, p_reverses_id bigint, p_preferences jsonb) OWNER TO loyalty_owner;
+
+--
 -- Name: _points_message(integer, text, text, text, integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1561,6 +1706,22 @@ $$;
 
 
 ALTER FUNCTION loyalty._points_message(p_points integer, p_reason text, p_program_name text, p_business_name text, p_balance integer) OWNER TO loyalty_owner;
+
+--
+-- Name: _points_notification_data(text, text, text, bigint, bigint, integer, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._points_notification_data(p_customer_name text, p_program_name text, p_business_name text, p_card_id bigint, p_transaction_id bigint, p_points integer, p_balance_after bigint, p_reason text) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT jsonb_build_object('customer_name', p_customer_name, 'program_name', p_program_name,
+                              'business_name', p_business_name, 'card_id', p_card_id,
+                              'transaction_id', p_transaction_id, 'points', p_points, 'balance_after', p_balance_after,
+                              'reason', p_reason)
+$$;
+
+
+ALTER FUNCTION loyalty._points_notification_data(p_customer_name text, p_program_name text, p_business_name text, p_card_id bigint, p_transaction_id bigint, p_points integer, p_balance_after bigint, p_reason text) OWNER TO loyalty_owner;
 
 --
 -- Name: _points_title(integer, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -2268,6 +2429,15 @@ BEGIN
     END IF;
     IF v_count > 10000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('a batch holds at most 10000 entries, not %s', v_count);
+    END IF;
+    -- The set-based path when every entry simply writes (one server); else one entry at a time.
+    IF v_count > 0 AND NOT loyalty._distributed() THEN
+        v_results := loyalty._earn_points_set(p_customer_ids, p_program_ids, p_points, p_idempotency_keys,
+                                              p_business_id);
+        IF v_results IS NOT NULL THEN
+            RETURN QUERY SELECT * FROM unnest(v_results);
+            RETURN;
+        END IF;
     END IF;
     v_results := array_fill(NULL::loyalty.point_result, ARRAY[v_count]);
     -- One block around the loop (not one an entry: a subtransaction each would cost every
@@ -4479,6 +4649,13 @@ REVOKE ALL ON FUNCTION loyalty._distributed() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _earn_points_set(p_customer_ids bigint[], p_program_ids bigint[], p_points integer[], p_idempotency_keys text[], p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._earn_points_set(p_customer_ids bigint[], p_program_ids bigint[], p_points integer[], p_idempotency_keys text[], p_business_id bigint) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _ensure_customer(p_user_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4598,10 +4775,24 @@ REVOKE ALL ON FUNCTION loyalty._other_side_title(p_joined boolean, p_customer_na
 
 
 --
+-- Name: FUNCTION _points_event_payload(p_customer_name text, p_program_name text, p_business_name text, p_program_id bigint, p_card_id bigint, p_card_number text, p_transaction_id bigint, p_points integer, p_balance_after bigint, p_reverses_id bigint, p_preferences jsonb); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._points_event_payload(p_customer_name text, p_program_name text, p_business_name text, p_program_id bigint, p_card_id bigint, p_card_number text, p_transaction_id bigint, p_points integer, p_balance_after bigint, p_reverses_id bigint, p_preferences jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _points_message(p_points integer, p_reason text, p_program_name text, p_business_name text, p_balance integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty._points_message(p_points integer, p_reason text, p_program_name text, p_business_name text, p_balance integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _points_notification_data(p_customer_name text, p_program_name text, p_business_name text, p_card_id bigint, p_transaction_id bigint, p_points integer, p_balance_after bigint, p_reason text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._points_notification_data(p_customer_name text, p_program_name text, p_business_name text, p_card_id bigint, p_transaction_id bigint, p_points integer, p_balance_after bigint, p_reason text) FROM PUBLIC;
 
 
 --

@@ -130,21 +130,16 @@ BEGIN
     VALUES (p_customer_id, v_card.business_id, CASE WHEN v_credit THEN 'POINTS_ADDED' ELSE 'POINTS_DEDUCTED' END,
             loyalty._points_title(p_points, v_program.name),
             loyalty._points_message(p_points, p_reason, v_program.name, v_program.business_name, v_balance::integer),
-            jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
-                               'business_name', v_program.business_name, 'card_id', v_card.id,
-                               'transaction_id', v_row.id, 'points', p_points, 'balance_after', v_balance,
-                               'reason', p_reason));
+            loyalty._points_notification_data(v_customer.name, v_program.name, v_program.business_name, v_card.id,
+                                              v_row.id, p_points, v_balance, p_reason));
     v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
                             WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
                             ELSE 'points.' || lower(p_reason) END;
     INSERT INTO loyalty.events (customer_id, business_id, type, payload)
     VALUES (p_customer_id, v_card.business_id, v_type,
-            jsonb_strip_nulls(jsonb_build_object(
-                'customer_name', v_customer.name, 'program_name', v_program.name,
-                'business_name', v_program.business_name, 'program_id', p_program_id, 'card_id', v_card.id,
-                'card_number', v_card.card_number, 'transaction_id', v_row.id, 'points', p_points,
-                'balance_after', v_balance, 'reverses_id', p_reverses_id,
-                'channels', loyalty._event_channels(v_customer.notification_preferences, 'rewards'))));
+            loyalty._points_event_payload(v_customer.name, v_program.name, v_program.business_name, p_program_id,
+                                          v_card.id, v_card.card_number, v_row.id, p_points, v_balance,
+                                          p_reverses_id, v_customer.notification_preferences));
 
     RETURN ROW(v_row.id, v_row.customer_id, v_row.program_id, v_row.card_id, v_row.points, v_row.balance_after,
                v_row.reason::text, v_row.created_at, false)::loyalty.point_result;

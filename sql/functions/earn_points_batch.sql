@@ -1,9 +1,10 @@
 -- Many earns in one call (one round trip, one transaction), entry i being (p_customer_ids[i],
--- p_program_ids[i], p_points[i], p_idempotency_keys[i]); one result per entry, in order. Each
--- entry is exactly earn_points (the same writer, _change_points), so every rule holds per
--- entry: a replayed key returns its stored row, and an error in any entry raises, naming the
--- entry, with nothing of the batch written. Cards are locked in (customer, program) order, so
--- two batches over the same cards never deadlock.
+-- p_program_ids[i], p_points[i], p_idempotency_keys[i]); one result per entry, in order. A batch
+-- in which every entry simply writes is written set-based (_earn_points_set, on one server);
+-- any other is taken entry by entry through earn_points' own writer (_change_points), so every
+-- rule holds per entry: a replayed key returns its stored row, and an error in any entry raises,
+-- naming the entry, with nothing of the batch written. Cards are locked in (customer, program)
+-- order on both paths, so two batches over the same cards never deadlock.
 CREATE OR REPLACE FUNCTION loyalty.earn_points_batch(
     p_customer_ids     bigint[],
     p_program_ids      bigint[],
@@ -29,6 +30,15 @@ BEGIN
     END IF;
     IF v_count > 10000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('a batch holds at most 10000 entries, not %s', v_count);
+    END IF;
+    -- The set-based path when every entry simply writes (one server); else one entry at a time.
+    IF v_count > 0 AND NOT loyalty._distributed() THEN
+        v_results := loyalty._earn_points_set(p_customer_ids, p_program_ids, p_points, p_idempotency_keys,
+                                              p_business_id);
+        IF v_results IS NOT NULL THEN
+            RETURN QUERY SELECT * FROM unnest(v_results);
+            RETURN;
+        END IF;
     END IF;
     v_results := array_fill(NULL::loyalty.point_result, ARRAY[v_count]);
     -- One block around the loop (not one an entry: a subtransaction each would cost every

@@ -5,7 +5,13 @@ DROP FUNCTION loyalty._change_points(bigint,bigint,integer,text,text,bigint,text
 
 DROP FUNCTION loyalty._check_points(integer,text,boolean);
 
+DROP FUNCTION loyalty._earn_points_set(bigint[],bigint[],integer[],text[],bigint);
+
+DROP FUNCTION loyalty._points_event_payload(text,text,text,bigint,bigint,text,bigint,integer,bigint,bigint,jsonb);
+
 DROP FUNCTION loyalty._points_message(integer,text,text,text,integer);
+
+DROP FUNCTION loyalty._points_notification_data(text,text,text,bigint,bigint,integer,bigint,text);
 
 DROP FUNCTION loyalty._points_title(integer,text);
 
