@@ -503,3 +503,26 @@ def test_a_worker_lost_mid_call_is_cluster_unavailable_for_events_and_writers(ci
             assert conn.execute("SELECT 1").fetchone() == (1,)
             conn.rollback()
         assert loyaltydb.approve_enrollment(conn, request_id).status == "APPROVED"
+
+
+def test_each_ledger_call_is_one_hop_to_the_customers_worker(citus_cluster: TempCluster) -> None:
+    """earn, spend, adjust, reverse and the card's history are delegated by the customer (one
+    hop each): Citus says it pushes each call down, and the ledger's invariants hold there."""
+    dsn = _distributed_database(citus_cluster, "ledger_hops")
+    with psycopg.connect(dsn) as conn:
+        request_id, _ = _a_request_and_its_worker(citus_cluster, conn)
+        program = loyaltydb.approve_enrollment(conn, request_id).program_id
+        messages: list[str] = []
+        conn.add_notice_handler(lambda diag: messages.append(diag.message_primary or ""))
+        conn.execute("SET client_min_messages = debug1")
+        conn.commit()
+        earned = loyaltydb.earn_points(conn, 32, program, 40, idempotency_key="h1")
+        loyaltydb.spend_points(conn, 32, program, 5, idempotency_key="h2")
+        loyaltydb.adjust_points(conn, 32, program, 1, idempotency_key="h3", note="n")
+        loyaltydb.reverse_points(conn, 32, earned.transaction_id, idempotency_key="h4")
+        history = loyaltydb.card_transactions(conn, 32, program)
+        assert messages.count("pushing down the function call") == 5
+        conn.execute("RESET client_min_messages")
+        conn.commit()
+        assert [row.reason for row in history] == ["REVERSAL", "ADJUST", "SPEND", "EARN", "WELCOME"]
+        assert loyaltydb.verify_points(conn) == []
