@@ -1,6 +1,7 @@
-"""``loyaltydb points earn | spend | adjust | reverse | history``: the points ledger from the
-command line (contract "Points"), in the style of the other subcommands: one sentence on a bad
-argument or a refusal, ``--json`` for scripts."""
+"""``loyaltydb points earn | spend | adjust | reverse | history`` and ``loyaltydb card block |
+unblock | replace | leave``: the points ledger and the card lifecycle from the command line
+(contract "Points", "Card lifecycle"), in the style of the other subcommands: one sentence on a
+bad argument or a refusal, ``--json`` for scripts."""
 
 from __future__ import annotations
 
@@ -133,3 +134,46 @@ def _print_history(rows: list[CardTransaction], as_json: bool) -> None:
             f"{row.transaction_id}  {row.created_at:%Y-%m-%d %H:%M:%S%z}  {row.reason:<9} {row.points:+,}"
             f"  balance {after}  {extra}".rstrip()
         )
+
+
+def add_card_command(command: Command, common: argparse.ArgumentParser) -> None:
+    """Add ``card block | unblock | replace | leave`` (the card lifecycle)."""
+    card = command(
+        "card",
+        "block, unblock or replace a customer's card, or leave its program",
+        "loyaltydb card block --customer-id 32 --program-id 1 --reason 'reported lost'",
+        parents=[common],
+    )
+    actions = card.add_subparsers(dest="card_command", required=True, metavar="ACTION")
+    for name, summary in (
+        ("block", "block the card: it earns and spends nothing until unblocked"),
+        ("unblock", "unblock a blocked card"),
+        ("replace", "the same card under a new number; the old number stops working"),
+        ("leave", "the customer leaves the program (joining again brings the same card back)"),
+    ):
+        action = actions.add_parser(name, help=summary, description=summary, parents=[common])
+        _card_arguments(action)
+        if name in ("block", "unblock"):
+            action.add_argument("--reason", help="told to the customer (at most 1,000 characters)")
+        if name != "leave":
+            action.add_argument("--business-id", type=integer, metavar="N", help="refuse another business's card")
+        action.add_argument("--json", action="store_true", help="print the card as JSON")
+
+
+def run_card(args: argparse.Namespace) -> int:
+    with connect(args.dsn) as conn:
+        if args.card_command == "leave":
+            card = api.leave_program(conn, args.customer_id, args.program_id)
+        elif args.card_command == "replace":
+            card = api.replace_card(conn, args.customer_id, args.program_id, business_id=args.business_id)
+        else:
+            change = api.block_card if args.card_command == "block" else api.unblock_card
+            card = change(conn, args.customer_id, args.program_id, args.reason, business_id=args.business_id)
+    if args.json:
+        print_json(dataclasses.asdict(card))
+    else:
+        print(
+            f"card {card.id} {card.card_number} ({card.program_name}, {card.business_name}): {card.status},"
+            f" {card.points_balance:,} points"
+        )
+    return 0

@@ -84,6 +84,23 @@ CARD_TRANSACTIONS: Final[LiteralString] = (
     " p_program_id => %(program_id)s::bigint, p_limit => %(limit)s::integer, p_before => %(before)s::bigint)"
 )
 VERIFY_POINTS: Final[LiteralString] = "SELECT * FROM loyalty.verify_points()"
+#: The card lifecycle (contract "Card lifecycle"): each returns the card.
+BLOCK_CARD: Final[LiteralString] = (
+    "SELECT * FROM loyalty.block_card(p_customer_id => %(customer_id)s::bigint, p_program_id => %(program_id)s::bigint,"
+    " p_reason => %(reason)s::text, p_business_id => %(business_id)s::bigint)"
+)
+UNBLOCK_CARD: Final[LiteralString] = (
+    "SELECT * FROM loyalty.unblock_card(p_customer_id => %(customer_id)s::bigint,"
+    " p_program_id => %(program_id)s::bigint, p_reason => %(reason)s::text, p_business_id => %(business_id)s::bigint)"
+)
+REPLACE_CARD: Final[LiteralString] = (
+    "SELECT * FROM loyalty.replace_card(p_customer_id => %(customer_id)s::bigint,"
+    " p_program_id => %(program_id)s::bigint, p_business_id => %(business_id)s::bigint)"
+)
+LEAVE_PROGRAM: Final[LiteralString] = (
+    "SELECT * FROM loyalty.leave_program(p_customer_id => %(customer_id)s::bigint,"
+    " p_program_id => %(program_id)s::bigint)"
+)
 #: Consumers: what each holds back from pruning, and removing one for good.
 CONSUMER_STATUS: Final[LiteralString] = "SELECT * FROM loyalty.event_consumer_status()"
 DROP_CONSUMER: Final[LiteralString] = "SELECT loyalty.drop_event_consumer(p_consumer => %(consumer)s::text)"
@@ -431,3 +448,15 @@ def _key(value: object, name: str = "idempotency_key") -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string, not {type(value).__name__}")
     return _optional_text(name, value) or ""
+
+
+def card_change(
+    customer_id: int, program_id: int, *, reason: str | None = None, business_id: int | None = None
+) -> Params:
+    """Parameters of the card lifecycle's calls (each uses those it names)."""
+    return {
+        "customer_id": _id("customer_id", customer_id),
+        "program_id": _id("program_id", program_id),
+        "reason": _optional_text("reason", reason),
+        "business_id": _optional_id("business_id", business_id),
+    }

@@ -50,6 +50,7 @@ __all__ = [
     "adjust_points",
     "approve_enrollment",
     "approve_enrollments",
+    "block_card",
     "business_notifications",
     "card_transactions",
     "customer_cards",
@@ -64,15 +65,18 @@ __all__ = [
     "fetch_events",
     "find_card",
     "invite_customer",
+    "leave_program",
     "listen_events",
     "mark_notifications_read",
     "pending_invitations",
     "pending_requests",
     "prune_events",
     "reject_enrollment",
+    "replace_card",
     "request_enrollment",
     "reverse_points",
     "spend_points",
+    "unblock_card",
     "verify_points",
 ]
 
@@ -391,6 +395,39 @@ async def verify_points(conn: AsyncConnectable) -> list[PointsProblem]:
     """Every card whose balance is not its ledger's sum, or whose enrollment disagrees: none on a
     healthy database (``loyaltydb status --check`` fails otherwise)."""
     return await _fetch_all(conn, queries.VERIFY_POINTS, {}, class_row(PointsProblem))
+
+
+async def block_card(
+    conn: AsyncConnectable, customer_id: int, program_id: int, reason: str | None, *, business_id: int | None = None
+) -> Card:
+    """Block the customer's card in the program (lost, stolen): it earns and spends nothing
+    (``CardNotActive``) until :func:`unblock_card`; blocking a blocked card changes nothing."""
+    params = queries.card_change(customer_id, program_id, reason=reason, business_id=business_id)
+    return await _fetch_one(conn, queries.BLOCK_CARD, params, class_row(Card))
+
+
+async def unblock_card(
+    conn: AsyncConnectable, customer_id: int, program_id: int, reason: str | None, *, business_id: int | None = None
+) -> Card:
+    """Unblock a blocked card (ACTIVE again while its enrollment is); any other changes nothing."""
+    params = queries.card_change(customer_id, program_id, reason=reason, business_id=business_id)
+    return await _fetch_one(conn, queries.UNBLOCK_CARD, params, class_row(Card))
+
+
+async def replace_card(
+    conn: AsyncConnectable, customer_id: int, program_id: int, *, business_id: int | None = None
+) -> Card:
+    """The same card (id, balance, ledger) under a new number; the old number finds nothing from
+    then on and is never issued again."""
+    params = queries.card_change(customer_id, program_id, business_id=business_id)
+    return await _fetch_one(conn, queries.REPLACE_CARD, params, class_row(Card))
+
+
+async def leave_program(conn: AsyncConnectable, customer_id: int, program_id: int) -> Card:
+    """The customer leaves the program: enrollment and card INACTIVE (the relationship too with
+    the business's last program); joining again re-activates the same card with its balance."""
+    params = queries.card_change(customer_id, program_id)
+    return await _fetch_one(conn, queries.LEAVE_PROGRAM, params, class_row(Card))
 
 
 async def fetch_events(

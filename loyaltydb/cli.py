@@ -131,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     legacy.add_command(command, common)
     events_cli.add_command(command, common)
     points_cli.add_command(command, common)
+    points_cli.add_card_command(command, common)
     command(
         "selfcheck",
         "prove approval works on this database, in a transaction it rolls back",
@@ -307,6 +308,8 @@ def _run(args: argparse.Namespace) -> int:
         return events_cli.run(args)
     elif args.command == "points":
         return points_cli.run(args)
+    elif args.command == "card":
+        return points_cli.run_card(args)
     elif args.command == "selfcheck":
         return _selfcheck(args)
     elif args.command == "distribute":

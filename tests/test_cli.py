@@ -352,3 +352,18 @@ def test_points_earn_spend_adjust_reverse_history_through_the_console_script(
     assert_user_error(run_cli("--dsn", dsn, "points", "spend", *card, "--points", "999", "--key", "x"), "has 25 points")
     refused = run_cli("--dsn", dsn, "points", "earn", *card, "--points", "0", "--key", "x")
     assert refused.returncode == 2 and "at least 1" in refused.stderr  # argparse, before connecting
+
+
+def test_card_block_unblock_replace_leave_through_the_console_script(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    card = ["--customer-id", "32", "--program-id", str(world.coffee_club)]
+    blocked = run_cli("--dsn", dsn, "card", "block", *card, "--reason", "lost", "--json")
+    assert blocked.returncode == 0, blocked.stderr
+    assert json.loads(blocked.stdout)["status"] == "BLOCKED"
+    assert "ACTIVE" in run_cli("--dsn", dsn, "card", "unblock", *card).stdout
+    replaced = run_cli("--dsn", dsn, "card", "replace", *card, "--json")
+    assert json.loads(replaced.stdout)["card_number"] != json.loads(blocked.stdout)["card_number"]
+    assert "INACTIVE" in run_cli("--dsn", dsn, "card", "leave", *card).stdout
+    assert_user_error(run_cli("--dsn", dsn, "card", "block", "--customer-id", "32", "--program-id", "999"), "no card")

@@ -296,3 +296,33 @@ def test_node_postgres_runs_the_points_ledger_with_untyped_parameters(
     assert out["verify"]["rows"] == []
     for state in ("LY011", "LY012", "LY014", "LY020", "LY006", "22023"):
         assert out[state]["error"]["code"] == state, out[state]
+
+
+@pytest.mark.both_modes
+def test_node_postgres_runs_the_card_lifecycle_with_untyped_parameters(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    db.commit()
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    club = world.coffee_club
+    out = _run(
+        dsn,
+        [
+            _call("block", "SELECT * FROM loyalty.block_card($1, $2, $3)", 32, club, "lost"),
+            _call("block as business", "SELECT * FROM loyalty.block_card($1, $2, $3, $4)", 32, club, None, 7),
+            _call("unblock", "SELECT * FROM loyalty.unblock_card($1, $2, $3)", 32, club, None),
+            _call("replace", "SELECT * FROM loyalty.replace_card($1, $2)", 32, club),
+            _call("replace as business", "SELECT * FROM loyalty.replace_card($1, $2, $3)", 32, club, 7),
+            _call("leave", "SELECT * FROM loyalty.leave_program($1, $2)", 32, club),
+            _call("LY012", "SELECT * FROM loyalty.leave_program($1, $2)", 32, world.tea_club),
+            _call("LY006", "SELECT * FROM loyalty.replace_card($1, $2, $3)", 32, club, 8),
+        ],
+    )
+    assert out["block"]["rows"][0]["status"] == "BLOCKED"
+    assert out["unblock"]["rows"][0]["status"] == "ACTIVE"
+    assert out["replace"]["rows"][0]["card_number"] != out["block"]["rows"][0]["card_number"]
+    assert out["leave"]["rows"][0]["status"] == "INACTIVE"
+    for state in ("LY012", "LY006"):
+        assert out[state]["error"]["code"] == state, out[state]

@@ -99,7 +99,12 @@ BEGIN
                                 'loyalty.spend_points(bigint,bigint,integer,text,bigint,text)',
                                 'loyalty.adjust_points(bigint,bigint,integer,text,text,bigint)',
                                 'loyalty.reverse_points(bigint,bigint,text,bigint)',
-                                'loyalty.card_transactions(bigint,bigint,integer,bigint)') THEN
+                                'loyalty.card_transactions(bigint,bigint,integer,bigint)',
+                                -- The card lifecycle (0033).
+                                'loyalty.block_card(bigint,bigint,text,bigint)',
+                                'loyalty.unblock_card(bigint,bigint,text,bigint)',
+                                'loyalty.replace_card(bigint,bigint,bigint)',
+                                'loyalty.leave_program(bigint,bigint)') THEN
             PERFORM create_distributed_function(v_function, 'p_customer_id', colocate_with => 'loyalty.users');
         ELSIF v_function::text IN ('loyalty.ensure_customer(bigint)', 'loyalty.ensure_customer_exists(bigint)') THEN
             PERFORM create_distributed_function(v_function, 'p_user_id', colocate_with => 'loyalty.users');

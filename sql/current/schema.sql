@@ -35,6 +35,23 @@ COMMENT ON SCHEMA loyalty IS 'loyaltydb: customer loyalty programs (tables, enro
 
 
 --
+-- Name: _locked_card; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty._locked_card AS (
+	enrollment_id bigint,
+	enrollment_status text,
+	id bigint,
+	business_id bigint,
+	card_number text,
+	status text,
+	points_balance integer
+);
+
+
+ALTER TYPE loyalty._locked_card OWNER TO loyalty_owner;
+
+--
 -- Name: _program_info; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -420,7 +437,7 @@ BEGIN
     -- one. The enrollment row locked above serialises this check for the pair, so a card
     -- number is made only for a card that is really new.
     UPDATE loyalty.loyalty_cards AS c
-       SET status = 'ACTIVE', updated_at = now()
+       SET status = CASE WHEN c.status = 'BLOCKED' THEN c.status ELSE 'ACTIVE' END, updated_at = now()
      WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
     RETURNING c.id, c.card_number, c.points_balance::integer INTO v_card_id, v_card_number, v_card_points;
     IF NOT FOUND THEN
@@ -634,6 +651,186 @@ $$;
 ALTER FUNCTION loyalty._approve_one_by_one(p_request_ids uuid[], p_business_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: _card_number_is_valid(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._card_number_is_valid(p_card_number text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    AS $_$
+BEGIN
+    RETURN p_card_number ~ '^[0-9]{2,}$'
+       AND loyalty._luhn_check_digit(left(p_card_number, -1)) = right(p_card_number, 1)::integer;
+END;
+$_$;
+
+
+ALTER FUNCTION loyalty._card_number_is_valid(p_card_number text) OWNER TO loyalty_owner;
+
+--
+-- Name: _display_name(bigint, text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text DEFAULT 'Customer'::text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(
+        nullif(loyalty._trim_space(p_name), ''),
+        -- Greedy '.*' keeps everything before the last '@': the RFC 5322 local part.
+        nullif(loyalty._trim_space(loyalty._initcap_unicode(replace(substring(p_email FROM '^(.*)@'), '.', ' '))), ''),
+        p_fallback || ' ' || p_id::text
+    )
+$$;
+
+
+ALTER FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text) OWNER TO loyalty_owner;
+
+--
+-- Name: _next_card_number(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._next_card_number() RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_payload text;
+    v_number  text;
+BEGIN
+    LOOP
+        v_payload := nextval('loyalty.card_number_seq')::text;
+        v_number := v_payload || loyalty._luhn_check_digit(v_payload);
+        EXIT WHEN NOT EXISTS (SELECT FROM loyalty.loyalty_cards AS c WHERE c.card_number = v_number);
+    END LOOP;
+    RETURN v_number;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._next_card_number() OWNER TO loyalty_owner;
+
+--
+-- Name: businesses; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.businesses (
+    id bigint NOT NULL,
+    name text,
+    email text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE loyalty.businesses OWNER TO loyalty_owner;
+
+--
+-- Name: TABLE businesses; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
+--
+
+COMMENT ON TABLE loyalty.businesses IS 'Businesses (users that run programs) as reference data: kept in step with users by triggers on one server, by loyalty.register_business on a cluster.';
+
+
+--
+-- Name: loyalty_cards; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.loyalty_cards (
+    id bigint NOT NULL,
+    customer_id bigint NOT NULL,
+    program_id bigint NOT NULL,
+    business_id bigint NOT NULL,
+    card_number text DEFAULT loyalty._next_card_number() NOT NULL,
+    status loyalty.card_status DEFAULT 'ACTIVE'::text NOT NULL,
+    points_balance loyalty.point_balance DEFAULT 0 NOT NULL,
+    issued_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    blocked_reason text,
+    replacements integer DEFAULT 0 NOT NULL,
+    CONSTRAINT loyalty_cards_card_number_check CHECK (loyalty._card_number_is_valid(card_number))
+);
+
+
+ALTER TABLE loyalty.loyalty_cards OWNER TO loyalty_owner;
+
+--
+-- Name: loyalty_programs; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.loyalty_programs (
+    id bigint NOT NULL,
+    business_id bigint NOT NULL,
+    name text NOT NULL,
+    description text,
+    status loyalty.active_status DEFAULT 'ACTIVE'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    request_ttl interval DEFAULT '7 days'::interval,
+    welcome_points integer DEFAULT 0 NOT NULL,
+    CONSTRAINT loyalty_programs_request_ttl_check CHECK ((request_ttl > '00:00:00'::interval)),
+    CONSTRAINT loyalty_programs_welcome_points_check CHECK ((welcome_points >= 0))
+);
+
+
+ALTER TABLE loyalty.loyalty_programs OWNER TO loyalty_owner;
+
+--
+-- Name: card_details; Type: VIEW; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE VIEW loyalty.card_details AS
+ SELECT c.id,
+    c.customer_id,
+    c.program_id,
+    p.name AS program_name,
+    c.business_id,
+    loyalty._display_name(b.id, b.name, b.email, 'Business'::text) AS business_name,
+    c.card_number,
+    (c.status)::text AS status,
+    (c.points_balance)::integer AS points_balance,
+    c.issued_at
+   FROM ((loyalty.loyalty_cards c
+     JOIN loyalty.loyalty_programs p ON ((p.id = c.program_id)))
+     JOIN loyalty.businesses b ON ((b.id = c.business_id)));
+
+
+ALTER TABLE loyalty.card_details OWNER TO loyalty_owner;
+
+--
+-- Name: _card_changed(bigint, bigint, text, text, text, text, text, text, jsonb); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._card_changed(p_customer_id bigint, p_card_id bigint, p_event text, p_audience text, p_type text, p_title text, p_message text, p_detail text, p_extra jsonb) RETURNS loyalty.card_details
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_card     loyalty.card_details;
+    v_customer record;
+BEGIN
+    SELECT d.* INTO v_card FROM loyalty.card_details AS d WHERE d.customer_id = p_customer_id AND d.id = p_card_id;
+    SELECT c.name, c.notification_preferences INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
+    INSERT INTO loyalty.customer_notifications (customer_id, business_id, audience, type, title, message, data, card_id)
+    VALUES (p_customer_id, v_card.business_id, p_audience, p_type,
+            format(p_title, v_customer.name, v_card.program_name, v_card.business_name, p_detail),
+            format(p_message, v_customer.name, v_card.program_name, v_card.business_name, p_detail),
+            jsonb_build_object('customer_name', v_customer.name, 'program_name', v_card.program_name,
+                               'business_name', v_card.business_name, 'card_id', v_card.id) || p_extra,
+            v_card.id);
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, v_card.business_id, p_event,
+            jsonb_strip_nulls(jsonb_build_object(
+                'customer_name', v_customer.name, 'program_name', v_card.program_name,
+                'business_name', v_card.business_name, 'program_id', v_card.program_id, 'card_id', v_card.id,
+                'card_number', v_card.card_number,
+                'channels', CASE WHEN p_audience = 'CUSTOMER'
+                                 THEN loyalty._event_channels(v_customer.notification_preferences, 'system') END)
+                || p_extra));
+    RETURN v_card;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._card_changed(p_customer_id bigint, p_card_id bigint, p_event text, p_audience text, p_type text, p_title text, p_message text, p_detail text, p_extra jsonb) OWNER TO loyalty_owner;
+
+--
 -- Name: _card_created_data(text, text, text, text, uuid, integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -694,7 +891,9 @@ DECLARE
 BEGIN
     IF p_customer_id BETWEEN 0 AND 9999999999 THEN
         PERFORM FROM loyalty.customers AS c WHERE c.id = p_customer_id FOR NO KEY UPDATE;
-        SELECT (count(*) + 1)::integer INTO v_ordinal FROM loyalty.loyalty_cards AS k WHERE k.customer_id = p_customer_id;
+        -- A replaced card used an ordinal for each number it had (0033): none is issued again.
+        SELECT (count(*) + coalesce(sum(k.replacements), 0) + 1)::integer INTO v_ordinal
+          FROM loyalty.loyalty_cards AS k WHERE k.customer_id = p_customer_id;
     END IF;
     LOOP
         IF v_ordinal IS NULL OR v_ordinal > 9999 THEN
@@ -739,22 +938,6 @@ $$;
 ALTER FUNCTION loyalty._card_number_for(p_customer_id bigint, p_ordinal bigint) OWNER TO loyalty_owner;
 
 --
--- Name: _card_number_is_valid(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty._card_number_is_valid(p_card_number text) RETURNS boolean
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-    AS $_$
-BEGIN
-    RETURN p_card_number ~ '^[0-9]{2,}$'
-       AND loyalty._luhn_check_digit(left(p_card_number, -1)) = right(p_card_number, 1)::integer;
-END;
-$_$;
-
-
-ALTER FUNCTION loyalty._card_number_is_valid(p_card_number text) OWNER TO loyalty_owner;
-
---
 -- Name: _change_points(bigint, bigint, integer, text, text, bigint, text, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -763,8 +946,7 @@ CREATE FUNCTION loyalty._change_points(p_customer_id bigint, p_program_id bigint
     SET enable_seqscan TO 'off'
     AS $$
 DECLARE
-    v_enrollment record;
-    v_card       record;
+    v_card       loyalty._locked_card;
     v_stored     loyalty.point_transactions;
     v_program    loyalty._program_info;
     v_customer   record;
@@ -783,28 +965,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('reference must be at most 200 characters, not %s', length(p_reference));
     END IF;
-    IF p_customer_id IS NULL OR p_program_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'customer_id and program_id are required, not NULL';
-    END IF;
-
-    -- The enrollment first, then the card: the order an approval locks them in.
-    SELECT e.id, e.status::text AS status INTO v_enrollment
-      FROM loyalty.program_enrollments AS e
-     WHERE e.customer_id = p_customer_id AND e.program_id = p_program_id
-       FOR NO KEY UPDATE;
-    SELECT k.id, k.business_id, k.card_number, k.status::text AS status, k.points_balance INTO v_card
-      FROM loyalty.loyalty_cards AS k
-     WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id
-       FOR NO KEY UPDATE;
-    IF v_card.id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'LY012',
-            MESSAGE = format('Customer %s has no card in program %s', p_customer_id, p_program_id);
-    END IF;
-    IF p_business_id IS NOT NULL AND p_business_id <> v_card.business_id THEN
-        RAISE EXCEPTION USING ERRCODE = 'LY006',
-            MESSAGE = format('Business %s may not change the points of card %s: its program belongs to another business',
-                             p_business_id, v_card.id);
-    END IF;
+    v_card := loyalty._lock_card(p_customer_id, p_program_id, p_business_id);
 
     -- A key the card has seen: the stored row when the call is the same one, else LY014.
     SELECT t.* INTO v_stored
@@ -834,11 +995,11 @@ BEGIN
     v_program := loyalty._program_info(p_program_id);
     -- Earning and spending need the card, its enrollment and its program ACTIVE; corrections
     -- (adjustments, reversals) do not.
-    IF p_reason IN ('EARN', 'SPEND') AND (v_card.status <> 'ACTIVE' OR v_enrollment.status IS DISTINCT FROM 'ACTIVE'
+    IF p_reason IN ('EARN', 'SPEND') AND (v_card.status <> 'ACTIVE' OR v_card.enrollment_status IS DISTINCT FROM 'ACTIVE'
                                            OR v_program.status <> 'ACTIVE') THEN
         RAISE EXCEPTION USING ERRCODE = 'LY013',
             MESSAGE = format('Card %s is not active (card %s, enrollment %s, program %s)', v_card.id, v_card.status,
-                             coalesce(v_enrollment.status, 'missing'), v_program.status);
+                             coalesce(v_card.enrollment_status, 'missing'), v_program.status);
     END IF;
 
     v_balance := v_card.points_balance::bigint + p_points;
@@ -860,10 +1021,10 @@ BEGIN
     UPDATE loyalty.loyalty_cards AS k
        SET points_balance = v_balance, updated_at = now()
      WHERE k.customer_id = p_customer_id AND k.id = v_card.id;
-    IF v_enrollment.id IS NOT NULL THEN
+    IF v_card.enrollment_id IS NOT NULL THEN
         UPDATE loyalty.program_enrollments AS e
            SET current_points = v_balance, updated_at = now()
-         WHERE e.customer_id = p_customer_id AND e.id = v_enrollment.id;
+         WHERE e.customer_id = p_customer_id AND e.id = v_card.enrollment_id;
     END IF;
 
     -- The customer is told by name, and the change published, in this transaction.
@@ -1082,24 +1243,6 @@ $$;
 
 
 ALTER FUNCTION loyalty._decide_request(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
-
---
--- Name: _display_name(bigint, text, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text DEFAULT 'Customer'::text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    SELECT coalesce(
-        nullif(loyalty._trim_space(p_name), ''),
-        -- Greedy '.*' keeps everything before the last '@': the RFC 5322 local part.
-        nullif(loyalty._trim_space(loyalty._initcap_unicode(replace(substring(p_email FROM '^(.*)@'), '.', ' '))), ''),
-        p_fallback || ' ' || p_id::text
-    )
-$$;
-
-
-ALTER FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text) OWNER TO loyalty_owner;
 
 --
 -- Name: _distributed(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1464,6 +1607,45 @@ $$;
 ALTER FUNCTION loyalty._initcap_unicode(p_text text) OWNER TO loyalty_owner;
 
 --
+-- Name: _lock_card(bigint, bigint, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._lock_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint) RETURNS loyalty._locked_card
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_card loyalty._locked_card;
+BEGIN
+    IF p_customer_id IS NULL OR p_program_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'customer_id and program_id are required, not NULL';
+    END IF;
+    SELECT e.id, e.status::text INTO v_card.enrollment_id, v_card.enrollment_status
+      FROM loyalty.program_enrollments AS e
+     WHERE e.customer_id = p_customer_id AND e.program_id = p_program_id
+       FOR NO KEY UPDATE;
+    SELECT k.id, k.business_id, k.card_number, k.status::text, k.points_balance::integer
+      INTO v_card.id, v_card.business_id, v_card.card_number, v_card.status, v_card.points_balance
+      FROM loyalty.loyalty_cards AS k
+     WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id
+       FOR NO KEY UPDATE;
+    IF v_card.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY012',
+            MESSAGE = format('Customer %s has no card in program %s', p_customer_id, p_program_id);
+    END IF;
+    IF p_business_id IS NOT NULL AND p_business_id <> v_card.business_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not change card %s: its program belongs to another business',
+                             p_business_id, v_card.id);
+    END IF;
+    RETURN v_card;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._lock_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: _luhn_check_digit(text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -1506,29 +1688,6 @@ $$;
 
 
 ALTER FUNCTION loyalty._luhn_pair(p_digits bigint) OWNER TO loyalty_owner;
-
---
--- Name: _next_card_number(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE FUNCTION loyalty._next_card_number() RETURNS text
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    v_payload text;
-    v_number  text;
-BEGIN
-    LOOP
-        v_payload := nextval('loyalty.card_number_seq')::text;
-        v_number := v_payload || loyalty._luhn_check_digit(v_payload);
-        EXIT WHEN NOT EXISTS (SELECT FROM loyalty.loyalty_cards AS c WHERE c.card_number = v_number);
-    END LOOP;
-    RETURN v_number;
-END;
-$$;
-
-
-ALTER FUNCTION loyalty._next_card_number() OWNER TO loyalty_owner;
 
 --
 -- Name: _node_snapshots(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -2162,6 +2321,39 @@ $$;
 ALTER FUNCTION loyalty.begin_events_wait(p_timeout double precision) OWNER TO loyalty_owner;
 
 --
+-- Name: block_card(bigint, bigint, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.block_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint DEFAULT NULL::bigint) RETURNS SETOF loyalty.card_details
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_card loyalty._locked_card;
+BEGIN
+    IF length(p_reason) > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY008',
+            MESSAGE = format('A reason is at most 1000 characters, not %s', length(p_reason));
+    END IF;
+    v_card := loyalty._lock_card(p_customer_id, p_program_id, p_business_id);
+    IF v_card.status <> 'BLOCKED' THEN
+        UPDATE loyalty.loyalty_cards AS k
+           SET status = 'BLOCKED', blocked_reason = p_reason, updated_at = now()
+         WHERE k.customer_id = p_customer_id AND k.id = v_card.id;
+        RETURN NEXT loyalty._card_changed(
+            p_customer_id, v_card.id, 'card.blocked', 'CUSTOMER', 'CARD_BLOCKED', 'Your %2$s card is blocked',
+            '%3$s blocked your %2$s card%4$s. It earns and spends no points until it is unblocked.',
+            coalesce(': ' || p_reason, ''), jsonb_strip_nulls(jsonb_build_object('reason', p_reason)));
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT d.* FROM loyalty.card_details AS d WHERE d.customer_id = p_customer_id AND d.id = v_card.id;
+END;
+$_$;
+
+
+ALTER FUNCTION loyalty.block_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: business_notifications(bigint, boolean, integer, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2212,90 +2404,6 @@ $$;
 
 
 ALTER FUNCTION loyalty.card_transactions(p_customer_id bigint, p_program_id bigint, p_limit integer, p_before bigint) OWNER TO loyalty_owner;
-
---
--- Name: businesses; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE TABLE loyalty.businesses (
-    id bigint NOT NULL,
-    name text,
-    email text,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
-ALTER TABLE loyalty.businesses OWNER TO loyalty_owner;
-
---
--- Name: TABLE businesses; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
---
-
-COMMENT ON TABLE loyalty.businesses IS 'Businesses (users that run programs) as reference data: kept in step with users by triggers on one server, by loyalty.register_business on a cluster.';
-
-
---
--- Name: loyalty_cards; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE TABLE loyalty.loyalty_cards (
-    id bigint NOT NULL,
-    customer_id bigint NOT NULL,
-    program_id bigint NOT NULL,
-    business_id bigint NOT NULL,
-    card_number text DEFAULT loyalty._next_card_number() NOT NULL,
-    status loyalty.card_status DEFAULT 'ACTIVE'::text NOT NULL,
-    points_balance loyalty.point_balance DEFAULT 0 NOT NULL,
-    issued_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT loyalty_cards_card_number_check CHECK (loyalty._card_number_is_valid(card_number))
-);
-
-
-ALTER TABLE loyalty.loyalty_cards OWNER TO loyalty_owner;
-
---
--- Name: loyalty_programs; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE TABLE loyalty.loyalty_programs (
-    id bigint NOT NULL,
-    business_id bigint NOT NULL,
-    name text NOT NULL,
-    description text,
-    status loyalty.active_status DEFAULT 'ACTIVE'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    request_ttl interval DEFAULT '7 days'::interval,
-    welcome_points integer DEFAULT 0 NOT NULL,
-    CONSTRAINT loyalty_programs_request_ttl_check CHECK ((request_ttl > '00:00:00'::interval)),
-    CONSTRAINT loyalty_programs_welcome_points_check CHECK ((welcome_points >= 0))
-);
-
-
-ALTER TABLE loyalty.loyalty_programs OWNER TO loyalty_owner;
-
---
--- Name: card_details; Type: VIEW; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE VIEW loyalty.card_details AS
- SELECT c.id,
-    c.customer_id,
-    c.program_id,
-    p.name AS program_name,
-    c.business_id,
-    loyalty._display_name(b.id, b.name, b.email, 'Business'::text) AS business_name,
-    c.card_number,
-    (c.status)::text AS status,
-    (c.points_balance)::integer AS points_balance,
-    c.issued_at
-   FROM ((loyalty.loyalty_cards c
-     JOIN loyalty.loyalty_programs p ON ((p.id = c.program_id)))
-     JOIN loyalty.businesses b ON ((b.id = c.business_id)));
-
-
-ALTER TABLE loyalty.card_details OWNER TO loyalty_owner;
 
 --
 -- Name: customer_cards(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -2832,6 +2940,45 @@ $$;
 ALTER FUNCTION loyalty.invite_customer(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_message text) OWNER TO loyalty_owner;
 
 --
+-- Name: leave_program(bigint, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.leave_program(p_customer_id bigint, p_program_id bigint) RETURNS SETOF loyalty.card_details
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_card loyalty._locked_card;
+BEGIN
+    v_card := loyalty._lock_card(p_customer_id, p_program_id, NULL);
+    IF v_card.enrollment_status IS DISTINCT FROM 'ACTIVE' AND v_card.status <> 'ACTIVE' THEN
+        RETURN QUERY SELECT d.* FROM loyalty.card_details AS d WHERE d.customer_id = p_customer_id AND d.id = v_card.id;
+        RETURN;
+    END IF;
+    UPDATE loyalty.program_enrollments AS e
+       SET status = 'INACTIVE', updated_at = now()
+     WHERE e.customer_id = p_customer_id AND e.id = v_card.enrollment_id;
+    UPDATE loyalty.loyalty_cards AS k
+       SET status = 'INACTIVE', updated_at = now()
+     WHERE k.customer_id = p_customer_id AND k.id = v_card.id AND k.status = 'ACTIVE';
+    -- The relationship ends with the customer's last ACTIVE program of that business.
+    UPDATE loyalty.customer_business_relationships AS r
+       SET status = 'INACTIVE', updated_at = now()
+     WHERE r.customer_id = p_customer_id AND r.business_id = v_card.business_id AND r.status = 'ACTIVE'
+       AND NOT EXISTS (SELECT FROM loyalty.program_enrollments AS e
+                         JOIN loyalty.loyalty_programs AS p ON p.id = e.program_id
+                        WHERE e.customer_id = p_customer_id AND e.status = 'ACTIVE'
+                          AND p.business_id = v_card.business_id);
+    RETURN NEXT loyalty._card_changed(
+        p_customer_id, v_card.id, 'enrollment.left', 'BUSINESS', 'CUSTOMER_LEFT', '%1$s left %2$s',
+        '%1$s has left your %2$s loyalty program', NULL, '{}'::jsonb);
+END;
+$_$;
+
+
+ALTER FUNCTION loyalty.leave_program(p_customer_id bigint, p_program_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: mark_notifications_read(uuid[], bigint, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3215,7 +3362,7 @@ BEGIN
         -- numbers made only for them (the enrollment rows locked above serialise each pair).
         WITH reused AS (
             UPDATE loyalty.loyalty_cards AS c
-               SET status = 'ACTIVE', updated_at = now()
+               SET status = CASE WHEN c.status = 'BLOCKED' THEN c.status ELSE 'ACTIVE' END, updated_at = now()
               FROM unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
              WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id
             RETURNING c.customer_id, c.program_id
@@ -3240,7 +3387,9 @@ BEGIN
                   FROM (SELECT f.customer_id, f.position,
                                row_number() OVER (PARTITION BY f.customer_id ORDER BY f.position) AS rank
                           FROM unnest(v_card_customers) WITH ORDINALITY AS f (customer_id, position)) AS f
-                 CROSS JOIN LATERAL (SELECT count(*) AS cards FROM loyalty.loyalty_cards AS k
+                 -- (a replaced card used an ordinal for each of its numbers: none is issued again)
+                 CROSS JOIN LATERAL (SELECT count(*) + coalesce(sum(k.replacements), 0) AS cards
+                                       FROM loyalty.loyalty_cards AS k
                                       WHERE k.customer_id = f.customer_id) AS k) AS n;
         -- Out of the scheme's range, or a number a card has already (imported, or a deleted
         -- card's successor): then number them one by one, as before, which skips taken numbers.
@@ -3513,6 +3662,38 @@ $$;
 ALTER FUNCTION loyalty.reject_enrollment(p_request_id uuid, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: replace_card(bigint, bigint, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.replace_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint DEFAULT NULL::bigint) RETURNS SETOF loyalty.card_details
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_card   loyalty._locked_card;
+    v_number text;
+BEGIN
+    v_card := loyalty._lock_card(p_customer_id, p_program_id, p_business_id);
+    -- The card's old number counts as one of the customer's ordinals from now on.
+    UPDATE loyalty.loyalty_cards AS k
+       SET replacements = k.replacements + 1
+     WHERE k.customer_id = p_customer_id AND k.id = v_card.id;
+    v_number := loyalty._card_number(p_customer_id);
+    UPDATE loyalty.loyalty_cards AS k
+       SET card_number = v_number, updated_at = now(), blocked_reason = NULL,
+           status = CASE WHEN k.status = 'BLOCKED' THEN coalesce(v_card.enrollment_status, 'INACTIVE') ELSE k.status END
+     WHERE k.customer_id = p_customer_id AND k.id = v_card.id;
+    RETURN NEXT loyalty._card_changed(
+        p_customer_id, v_card.id, 'card.replaced', 'CUSTOMER', 'CARD_REPLACED', 'Your new %2$s card',
+        '%3$s replaced your %2$s card: the new number is %4$s. Your points are on it; the old card no longer works.',
+        v_number, jsonb_build_object('previous_card_number', v_card.card_number));
+END;
+$_$;
+
+
+ALTER FUNCTION loyalty.replace_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: request_enrollment(bigint, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3660,6 +3841,39 @@ $$;
 
 
 ALTER FUNCTION loyalty.tail_events(p_position text) OWNER TO loyalty_owner;
+
+--
+-- Name: unblock_card(bigint, bigint, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint DEFAULT NULL::bigint) RETURNS SETOF loyalty.card_details
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_card loyalty._locked_card;
+BEGIN
+    IF length(p_reason) > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY008',
+            MESSAGE = format('A reason is at most 1000 characters, not %s', length(p_reason));
+    END IF;
+    v_card := loyalty._lock_card(p_customer_id, p_program_id, p_business_id);
+    IF v_card.status = 'BLOCKED' THEN
+        UPDATE loyalty.loyalty_cards AS k
+           SET status = coalesce(v_card.enrollment_status, 'INACTIVE'), blocked_reason = NULL, updated_at = now()
+         WHERE k.customer_id = p_customer_id AND k.id = v_card.id;
+        RETURN NEXT loyalty._card_changed(
+            p_customer_id, v_card.id, 'card.unblocked', 'CUSTOMER', 'CARD_UNBLOCKED', 'Your %2$s card works again',
+            '%3$s unblocked your %2$s card%4$s.', coalesce(': ' || p_reason, ''),
+            jsonb_strip_nulls(jsonb_build_object('reason', p_reason)));
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT d.* FROM loyalty.card_details AS d WHERE d.customer_id = p_customer_id AND d.id = v_card.id;
+END;
+$_$;
+
+
+ALTER FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: verify_points(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -4537,6 +4751,34 @@ REVOKE ALL ON FUNCTION loyalty._approve_one_by_one(p_request_ids uuid[], p_busin
 
 
 --
+-- Name: FUNCTION _card_number_is_valid(p_card_number text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._card_number_is_valid(p_card_number text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _display_name(p_id bigint, p_name text, p_email text, p_fallback text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _next_card_number(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._next_card_number() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _card_changed(p_customer_id bigint, p_card_id bigint, p_event text, p_audience text, p_type text, p_title text, p_message text, p_detail text, p_extra jsonb); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._card_changed(p_customer_id bigint, p_card_id bigint, p_event text, p_audience text, p_type text, p_title text, p_message text, p_detail text, p_extra jsonb) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _card_created_data(p_customer_name text, p_program_name text, p_business_name text, p_card_number text, p_request_id uuid, p_welcome_points integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4569,13 +4811,6 @@ REVOKE ALL ON FUNCTION loyalty._card_number(p_customer_id bigint) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION loyalty._card_number_for(p_customer_id bigint, p_ordinal bigint) FROM PUBLIC;
-
-
---
--- Name: FUNCTION _card_number_is_valid(p_card_number text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty._card_number_is_valid(p_card_number text) FROM PUBLIC;
 
 
 --
@@ -4632,13 +4867,6 @@ REVOKE ALL ON FUNCTION loyalty._decide_locked_request(p_request loyalty.customer
 --
 
 REVOKE ALL ON FUNCTION loyalty._decide_request(p_customer_id bigint, p_request_id uuid, p_approved boolean, p_reason text, p_business_id bigint) FROM PUBLIC;
-
-
---
--- Name: FUNCTION _display_name(p_id bigint, p_name text, p_email text, p_fallback text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty._display_name(p_id bigint, p_name text, p_email text, p_fallback text) FROM PUBLIC;
 
 
 --
@@ -4719,6 +4947,13 @@ REVOKE ALL ON FUNCTION loyalty._initcap_unicode(p_text text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _lock_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._lock_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _luhn_check_digit(p_payload text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4730,13 +4965,6 @@ REVOKE ALL ON FUNCTION loyalty._luhn_check_digit(p_payload text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION loyalty._luhn_pair(p_digits bigint) FROM PUBLIC;
-
-
---
--- Name: FUNCTION _next_card_number(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
---
-
-REVOKE ALL ON FUNCTION loyalty._next_card_number() FROM PUBLIC;
 
 
 --
@@ -4920,6 +5148,14 @@ GRANT ALL ON FUNCTION loyalty.begin_events_wait(p_timeout double precision) TO l
 
 
 --
+-- Name: FUNCTION block_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.block_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.block_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5056,6 +5292,14 @@ GRANT ALL ON FUNCTION loyalty.invite_customer(p_business_id bigint, p_customer_i
 
 
 --
+-- Name: FUNCTION leave_program(p_customer_id bigint, p_program_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.leave_program(p_customer_id bigint, p_program_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.leave_program(p_customer_id bigint, p_program_id bigint) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION mark_notifications_read(p_notification_ids uuid[], p_customer_id bigint, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5128,6 +5372,14 @@ GRANT ALL ON FUNCTION loyalty.reject_enrollment(p_request_id uuid, p_reason text
 
 
 --
+-- Name: FUNCTION replace_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.replace_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.replace_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5157,6 +5409,14 @@ GRANT ALL ON FUNCTION loyalty.spend_points(p_customer_id bigint, p_program_id bi
 
 REVOKE ALL ON FUNCTION loyalty.tail_events(p_position text) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.tail_events(p_position text) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) TO loyalty_app;
 
 
 --

@@ -9,7 +9,8 @@
 -- Since 0030 it reads the program's status as text: the column is a domain (loyalty.active_status).
 -- Since 0032 it keeps the ledger's invariants (contract "Points"): a new card's welcome points
 -- are also its enrollment's current_points, and points an enrollment had without a card (an
--- imported one) become the new card's OPENING row.
+-- imported one) become the new card's OPENING row. Since 0033 re-joining re-activates a card
+-- that its customer left, never one that was blocked (lost, stolen): unblock_card does that.
 CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
  RETURNS loyalty.enrollment_result
  LANGUAGE plpgsql
@@ -74,7 +75,7 @@ BEGIN
     -- one. The enrollment row locked above serialises this check for the pair, so a card
     -- number is made only for a card that is really new.
     UPDATE loyalty.loyalty_cards AS c
-       SET status = 'ACTIVE', updated_at = now()
+       SET status = CASE WHEN c.status = 'BLOCKED' THEN c.status ELSE 'ACTIVE' END, updated_at = now()
      WHERE c.customer_id = v_customer.id AND c.program_id = v_program.id
     RETURNING c.id, c.card_number, c.points_balance::integer INTO v_card_id, v_card_number, v_card_points;
     IF NOT FOUND THEN

@@ -14,7 +14,9 @@ DECLARE
 BEGIN
     IF p_customer_id BETWEEN 0 AND 9999999999 THEN
         PERFORM FROM loyalty.customers AS c WHERE c.id = p_customer_id FOR NO KEY UPDATE;
-        SELECT (count(*) + 1)::integer INTO v_ordinal FROM loyalty.loyalty_cards AS k WHERE k.customer_id = p_customer_id;
+        -- A replaced card used an ordinal for each number it had (0033): none is issued again.
+        SELECT (count(*) + coalesce(sum(k.replacements), 0) + 1)::integer INTO v_ordinal
+          FROM loyalty.loyalty_cards AS k WHERE k.customer_id = p_customer_id;
     END IF;
     LOOP
         IF v_ordinal IS NULL OR v_ordinal > 9999 THEN

@@ -1,6 +1,6 @@
 -- The one writer of the points ledger (contract "Points"): earn, spend, adjust and reverse all
 -- come here. In ONE transaction, under the row locks of the (customer, program)'s enrollment and
--- card (taken in that order, as an approval takes them, so the two never deadlock), it writes the
+-- card (_lock_card: in that order, as an approval takes them, so the two never deadlock), it writes the
 -- ledger row, the card's balance and the enrollment's copy of it, the customer's notification
 -- and the event; or it writes nothing and raises. A key the card has seen replays the stored row
 -- (same operation and arguments) or raises IdempotencyKeyReused (LY014): the lock makes a second
@@ -21,8 +21,7 @@ LANGUAGE plpgsql
 SET enable_seqscan = off
 AS $$
 DECLARE
-    v_enrollment record;
-    v_card       record;
+    v_card       loyalty._locked_card;
     v_stored     loyalty.point_transactions;
     v_program    loyalty._program_info;
     v_customer   record;
@@ -41,28 +40,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('reference must be at most 200 characters, not %s', length(p_reference));
     END IF;
-    IF p_customer_id IS NULL OR p_program_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'customer_id and program_id are required, not NULL';
-    END IF;
-
-    -- The enrollment first, then the card: the order an approval locks them in.
-    SELECT e.id, e.status::text AS status INTO v_enrollment
-      FROM loyalty.program_enrollments AS e
-     WHERE e.customer_id = p_customer_id AND e.program_id = p_program_id
-       FOR NO KEY UPDATE;
-    SELECT k.id, k.business_id, k.card_number, k.status::text AS status, k.points_balance INTO v_card
-      FROM loyalty.loyalty_cards AS k
-     WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id
-       FOR NO KEY UPDATE;
-    IF v_card.id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'LY012',
-            MESSAGE = format('Customer %s has no card in program %s', p_customer_id, p_program_id);
-    END IF;
-    IF p_business_id IS NOT NULL AND p_business_id <> v_card.business_id THEN
-        RAISE EXCEPTION USING ERRCODE = 'LY006',
-            MESSAGE = format('Business %s may not change the points of card %s: its program belongs to another business',
-                             p_business_id, v_card.id);
-    END IF;
+    v_card := loyalty._lock_card(p_customer_id, p_program_id, p_business_id);
 
     -- A key the card has seen: the stored row when the call is the same one, else LY014.
     SELECT t.* INTO v_stored
@@ -92,11 +70,11 @@ BEGIN
     v_program := loyalty._program_info(p_program_id);
     -- Earning and spending need the card, its enrollment and its program ACTIVE; corrections
     -- (adjustments, reversals) do not.
-    IF p_reason IN ('EARN', 'SPEND') AND (v_card.status <> 'ACTIVE' OR v_enrollment.status IS DISTINCT FROM 'ACTIVE'
+    IF p_reason IN ('EARN', 'SPEND') AND (v_card.status <> 'ACTIVE' OR v_card.enrollment_status IS DISTINCT FROM 'ACTIVE'
                                            OR v_program.status <> 'ACTIVE') THEN
         RAISE EXCEPTION USING ERRCODE = 'LY013',
             MESSAGE = format('Card %s is not active (card %s, enrollment %s, program %s)', v_card.id, v_card.status,
-                             coalesce(v_enrollment.status, 'missing'), v_program.status);
+                             coalesce(v_card.enrollment_status, 'missing'), v_program.status);
     END IF;
 
     v_balance := v_card.points_balance::bigint + p_points;
@@ -118,10 +96,10 @@ BEGIN
     UPDATE loyalty.loyalty_cards AS k
        SET points_balance = v_balance, updated_at = now()
      WHERE k.customer_id = p_customer_id AND k.id = v_card.id;
-    IF v_enrollment.id IS NOT NULL THEN
+    IF v_card.enrollment_id IS NOT NULL THEN
         UPDATE loyalty.program_enrollments AS e
            SET current_points = v_balance, updated_at = now()
-         WHERE e.customer_id = p_customer_id AND e.id = v_enrollment.id;
+         WHERE e.customer_id = p_customer_id AND e.id = v_card.enrollment_id;
     END IF;
 
     -- The customer is told by name, and the change published, in this transaction.

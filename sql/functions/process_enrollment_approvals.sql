@@ -187,7 +187,7 @@ BEGIN
         -- numbers made only for them (the enrollment rows locked above serialise each pair).
         WITH reused AS (
             UPDATE loyalty.loyalty_cards AS c
-               SET status = 'ACTIVE', updated_at = now()
+               SET status = CASE WHEN c.status = 'BLOCKED' THEN c.status ELSE 'ACTIVE' END, updated_at = now()
               FROM unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
              WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id
             RETURNING c.customer_id, c.program_id
@@ -212,7 +212,9 @@ BEGIN
                   FROM (SELECT f.customer_id, f.position,
                                row_number() OVER (PARTITION BY f.customer_id ORDER BY f.position) AS rank
                           FROM unnest(v_card_customers) WITH ORDINALITY AS f (customer_id, position)) AS f
-                 CROSS JOIN LATERAL (SELECT count(*) AS cards FROM loyalty.loyalty_cards AS k
+                 -- (a replaced card used an ordinal for each of its numbers: none is issued again)
+                 CROSS JOIN LATERAL (SELECT count(*) + coalesce(sum(k.replacements), 0) AS cards
+                                       FROM loyalty.loyalty_cards AS k
                                       WHERE k.customer_id = f.customer_id) AS k) AS n;
         -- Out of the scheme's range, or a number a card has already (imported, or a deleted
         -- card's successor): then number them one by one, as before, which skips taken numbers.
