@@ -506,8 +506,8 @@ def test_a_worker_lost_mid_call_is_cluster_unavailable_for_events_and_writers(ci
 
 
 def test_each_ledger_call_is_one_hop_to_the_customers_worker(citus_cluster: TempCluster) -> None:
-    """earn, spend, adjust, reverse and the card's history are delegated by the customer (one
-    hop each): Citus says it pushes each call down, and the ledger's invariants hold there."""
+    """earn, spend, adjust, reverse, the card's history and the card lifecycle are delegated by
+    the customer (one hop each): Citus says it pushes each call down; the invariants hold."""
     dsn = _distributed_database(citus_cluster, "ledger_hops")
     with psycopg.connect(dsn) as conn:
         request_id, _ = _a_request_and_its_worker(citus_cluster, conn)
@@ -522,6 +522,12 @@ def test_each_ledger_call_is_one_hop_to_the_customers_worker(citus_cluster: Temp
         loyaltydb.reverse_points(conn, 32, earned.transaction_id, idempotency_key="h4")
         history = loyaltydb.card_transactions(conn, 32, program)
         assert messages.count("pushing down the function call") == 5
+        # The card lifecycle (0033) too.
+        loyaltydb.block_card(conn, 32, program, "lost")
+        loyaltydb.unblock_card(conn, 32, program, None)
+        loyaltydb.replace_card(conn, 32, program)
+        loyaltydb.leave_program(conn, 32, program)
+        assert messages.count("pushing down the function call") == 9
         conn.execute("RESET client_min_messages")
         conn.commit()
         assert [row.reason for row in history] == ["REVERSAL", "ADJUST", "SPEND", "EARN", "WELCOME"]
