@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from . import api
 from ._cli_args import integer, positive, print_json
+from ._cli_args import request_id as _request_id
 from ._dsn import connect
 from .models import CardTransaction, PointResult
 
@@ -47,6 +48,29 @@ def add_command(command: Command, common: argparse.ArgumentParser) -> None:
     reverse.add_argument("--customer-id", type=integer, required=True, metavar="N", help="the customer")
     reverse.add_argument("--transaction-id", type=integer, required=True, metavar="N", help="the transaction to undo")
     _key_arguments(reverse)
+    ask = actions.add_parser(
+        "request-deduction",
+        help="as the business, ask the customer to agree to a deduction",
+        description="ask the customer to agree to deducting points (they answer with answer-deduction)",
+        parents=[common],
+    )
+    ask.add_argument("--business-id", type=integer, required=True, metavar="N", help="the asking business")
+    _card_arguments(ask)
+    ask.add_argument("--points", type=positive, required=True, metavar="N", help="how many")
+    ask.add_argument("--reason", required=True, help="what the customer reads (at most 1,000 characters)")
+    ask.add_argument("--json", action="store_true", help='print {"request_id": ...}')
+    answer = actions.add_parser(
+        "answer-deduction",
+        help="as the customer, agree to a deduction or decline it",
+        description="answer a deduction request: --approve deducts the points, --decline does not",
+        parents=[common],
+    )
+    answer.add_argument("request_id", metavar="ID", help="the request's UUID")
+    answer.add_argument("--customer-id", type=integer, required=True, metavar="N", help="the customer answering")
+    choice = answer.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--approve", action="store_true", help="deduct the points")
+    choice.add_argument("--decline", action="store_true", help="deduct nothing")
+    answer.add_argument("--json", action="store_true", help="print the result as JSON")
     history = actions.add_parser(
         "history", help="the card's ledger, newest first", description="the card's ledger", parents=[common]
     )
@@ -68,12 +92,34 @@ def _key_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.points_command == "answer-deduction":  # a malformed id: one sentence, before connecting
+        args.request_id = _request_id("the deduction request's id", args.request_id)
     with connect(args.dsn) as conn:
         if args.points_command == "history":
             rows = api.card_transactions(conn, args.customer_id, args.program_id, limit=args.limit, before=args.before)
             _print_history(rows, args.json)
             return 0
-        if args.points_command == "reverse":
+        if args.points_command == "request-deduction":
+            made = api.request_points_deduction(
+                conn, args.business_id, args.customer_id, args.program_id, args.points, reason=args.reason
+            )
+            if args.json:
+                print_json({"request_id": str(made)})
+            else:
+                print(made)
+            return 0
+        if args.points_command == "answer-deduction":
+            answered = api.answer_points_deduction(
+                conn, args.request_id, customer_id=args.customer_id, approved=args.approve
+            )
+            if answered is None:
+                if args.json:
+                    print_json({"deducted": None})
+                else:
+                    print("declined: nothing deducted")
+                return 0
+            result = answered
+        elif args.points_command == "reverse":
             result = api.reverse_points(
                 conn, args.customer_id, args.transaction_id, idempotency_key=args.key, business_id=args.business_id
             )

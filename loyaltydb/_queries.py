@@ -84,6 +84,16 @@ CARD_TRANSACTIONS: Final[LiteralString] = (
     " p_program_id => %(program_id)s::bigint, p_limit => %(limit)s::integer, p_before => %(before)s::bigint)"
 )
 VERIFY_POINTS: Final[LiteralString] = "SELECT * FROM loyalty.verify_points()"
+#: Deduction requests: the business asks, the customer answers.
+REQUEST_DEDUCTION: Final[LiteralString] = (
+    "SELECT loyalty.request_points_deduction(p_business_id => %(business_id)s::bigint,"
+    " p_customer_id => %(customer_id)s::bigint, p_program_id => %(program_id)s::bigint,"
+    " p_points => %(points)s::integer, p_reason => %(reason)s::text)"
+)
+ANSWER_DEDUCTION: Final[LiteralString] = (
+    "SELECT * FROM loyalty.answer_points_deduction(p_request_id => %(request_id)s::uuid,"
+    " p_customer_id => %(customer_id)s::bigint, p_approved => %(approved)s::boolean)"
+)
 #: The card lifecycle (contract "Card lifecycle"): each returns the card.
 BLOCK_CARD: Final[LiteralString] = (
     "SELECT * FROM loyalty.block_card(p_customer_id => %(customer_id)s::bigint, p_program_id => %(program_id)s::bigint,"
@@ -459,4 +469,29 @@ def card_change(
         "program_id": _id("program_id", program_id),
         "reason": _optional_text("reason", reason),
         "business_id": _optional_id("business_id", business_id),
+    }
+
+
+def deduction_request(business_id: int, customer_id: int, program_id: int, points: int, *, reason: str) -> Params:
+    """Parameters of :data:`REQUEST_DEDUCTION`."""
+    if not isinstance(reason, str):
+        raise InvalidInput(f"reason must be a string, not {type(reason).__name__}")
+    return {
+        "business_id": _id("business_id", business_id),
+        "customer_id": _id("customer_id", customer_id),
+        "program_id": _id("program_id", program_id),
+        "points": _id("points", points),
+        "reason": _optional_text("reason", reason),
+    }
+
+
+def deduction_answer(request_id: RequestId, *, customer_id: int, approved: bool) -> Params:
+    """Parameters of :data:`ANSWER_DEDUCTION`: ``approved`` a real bool (a string would be read
+    by PostgreSQL, 'no' as false and 'false ' as an error)."""
+    if not isinstance(approved, bool):
+        raise InvalidInput(f"approved must be True or False, not {type(approved).__name__}")
+    return {
+        "request_id": _request_id(request_id),
+        "customer_id": _id("customer_id", customer_id),
+        "approved": approved,
     }

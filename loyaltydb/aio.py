@@ -48,6 +48,7 @@ __all__ = [
     "accept_invitation",
     "ack_events",
     "adjust_points",
+    "answer_points_deduction",
     "approve_enrollment",
     "approve_enrollments",
     "block_card",
@@ -74,6 +75,7 @@ __all__ = [
     "reject_enrollment",
     "replace_card",
     "request_enrollment",
+    "request_points_deduction",
     "reverse_points",
     "spend_points",
     "unblock_card",
@@ -395,6 +397,28 @@ async def verify_points(conn: AsyncConnectable) -> list[PointsProblem]:
     """Every card whose balance is not its ledger's sum, or whose enrollment disagrees: none on a
     healthy database (``loyaltydb status --check`` fails otherwise)."""
     return await _fetch_all(conn, queries.VERIFY_POINTS, {}, class_row(PointsProblem))
+
+
+async def request_points_deduction(
+    conn: AsyncConnectable, business_id: int, customer_id: int, program_id: int, points: int, *, reason: str
+) -> UUID:
+    """The business asks to deduct ``points`` from the customer's card in its program; the
+    customer is told by name and answers with :func:`answer_points_deduction` before the
+    program's ``request_ttl`` runs out. Returns the request's id; nothing is deducted yet."""
+    params = queries.deduction_request(business_id, customer_id, program_id, points, reason=reason)
+    made: UUID = await _fetch_one(conn, queries.REQUEST_DEDUCTION, params, scalar_row)
+    return made
+
+
+async def answer_points_deduction(
+    conn: AsyncConnectable, request_id: RequestId, *, customer_id: int, approved: bool
+) -> PointResult | None:
+    """The customer's answer: yes deducts the points (the ``DEDUCTION`` row, or
+    ``InsufficientPoints`` with the request left PENDING), no returns None. Only that customer
+    may answer; the same answer again replays; an overdue request is ``RequestExpired``."""
+    params = queries.deduction_answer(request_id, customer_id=customer_id, approved=approved)
+    result = await _point_result(conn, queries.ANSWER_DEDUCTION, params)
+    return None if result.transaction_id is None else result
 
 
 async def block_card(

@@ -65,7 +65,8 @@ BEGIN
                    ('loyalty.customer_approval_requests', 'customer_id', 'loyalty.users'),
                    ('loyalty.point_transactions', 'customer_id', 'loyalty.users'),
                    ('loyalty.card_aliases', 'customer_id', 'loyalty.users'),
-                   ('loyalty.events', 'customer_id', 'loyalty.users')
+                   ('loyalty.events', 'customer_id', 'loyalty.users'),
+                   ('loyalty.points_deductions', 'customer_id', 'loyalty.users')
         LOOP
             -- A table a later migration adds (distributed by that migration if it comes after this).
             CONTINUE WHEN to_regclass(v_table) IS NULL;
@@ -104,7 +105,10 @@ BEGIN
                                 'loyalty.block_card(bigint,bigint,text,bigint)',
                                 'loyalty.unblock_card(bigint,bigint,text,bigint)',
                                 'loyalty.replace_card(bigint,bigint,bigint)',
-                                'loyalty.leave_program(bigint,bigint)') THEN
+                                'loyalty.leave_program(bigint,bigint)',
+                                -- Deduction requests (0034).
+                                'loyalty.request_points_deduction(bigint,bigint,bigint,integer,text)',
+                                'loyalty.answer_points_deduction(uuid,bigint,boolean)') THEN
             PERFORM create_distributed_function(v_function, 'p_customer_id', colocate_with => 'loyalty.users');
         ELSIF v_function::text IN ('loyalty.ensure_customer(bigint)', 'loyalty.ensure_customer_exists(bigint)') THEN
             PERFORM create_distributed_function(v_function, 'p_user_id', colocate_with => 'loyalty.users');

@@ -1037,6 +1037,7 @@ BEGIN
                                               v_row.id, p_points, v_balance, p_reason));
     v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
                             WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
+                            WHEN 'DEDUCTION' THEN 'points.deducted'
                             ELSE 'points.' || lower(p_reason) END;
     INSERT INTO loyalty.events (customer_id, business_id, type, payload)
     VALUES (p_customer_id, v_card.business_id, v_type,
@@ -2251,6 +2252,96 @@ $$;
 
 
 ALTER FUNCTION loyalty.adjust_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_note text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: answer_points_deduction(uuid, bigint, boolean); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.answer_points_deduction(p_request_id uuid, p_customer_id bigint, p_approved boolean) RETURNS loyalty.point_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_request  loyalty.points_deductions;
+    v_result   loyalty.point_result;
+    v_customer text;
+    v_program  loyalty._program_info;
+BEGIN
+    IF p_request_id IS NULL OR p_customer_id IS NULL OR p_approved IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request id, customer id and the answer must not be NULL';
+    END IF;
+    -- An id that carries another customer is that customer's: refused without a lookup.
+    IF loyalty._request_customer(p_request_id) <> p_customer_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Customer %s may not answer %s: it is another customer''s', p_customer_id, p_request_id);
+    END IF;
+    -- Every answer to one request is serialised here; a waiter then sees the decided row.
+    SELECT d.* INTO v_request FROM loyalty.points_deductions AS d
+     WHERE d.customer_id = p_customer_id AND d.id = p_request_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Points deduction request not found: %s', p_request_id);
+    END IF;
+    IF v_request.status = 'APPROVED' AND p_approved THEN
+        SELECT t.id, t.customer_id, t.program_id, t.card_id, t.points, t.balance_after, t.reason::text, t.created_at, true
+          INTO v_result
+          FROM loyalty.point_transactions AS t
+         WHERE t.customer_id = p_customer_id AND t.id = v_request.transaction_id;
+        RETURN v_result;
+    ELSIF v_request.status = 'REJECTED' AND NOT p_approved THEN
+        RETURN NULL;
+    ELSIF v_request.status = 'EXPIRED' OR (v_request.status = 'PENDING' AND v_request.expires_at <= now()) THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY009',
+            MESSAGE = format('Points deduction request %s expired at %s', p_request_id, v_request.expires_at);
+    ELSIF v_request.status <> 'PENDING' THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY002',
+            MESSAGE = format('Points deduction request %s was %s already', p_request_id, lower(v_request.status::text));
+    END IF;
+
+    IF p_approved THEN
+        -- The ledger's writer, keyed by the request: a failure (too few points) raises and leaves
+        -- the request PENDING, as everything here rolls back with it.
+        v_result := loyalty._change_points(p_customer_id, v_request.program_id, -v_request.points, 'DEDUCTION',
+                                           'deduction:' || p_request_id, NULL, NULL, v_request.reason);
+    END IF;
+    UPDATE loyalty.points_deductions AS d
+       SET status = CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END, response_at = now(),
+           transaction_id = v_result.transaction_id
+     WHERE d.customer_id = p_customer_id AND d.id = p_request_id;
+    UPDATE loyalty.customer_notifications AS n
+       SET action_taken = true, actioned_at = now()
+     WHERE n.customer_id = p_customer_id AND n.id = v_request.notification_id;
+
+    -- The business hears the answer by name, on the customer's shard (one hop).
+    SELECT c.name INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
+    v_program := loyalty._program_info(v_request.program_id);
+    INSERT INTO loyalty.customer_notifications (customer_id, business_id, audience, type, title, message, data, card_id)
+    VALUES (p_customer_id, v_request.business_id, 'BUSINESS',
+            CASE WHEN p_approved THEN 'POINTS_DEDUCTION_APPROVED' ELSE 'POINTS_DEDUCTION_DECLINED' END,
+            format('%s %s the deduction of %s points', v_customer,
+                   CASE WHEN p_approved THEN 'agreed to' ELSE 'declined' END, v_request.points),
+            format('%s %s the deduction of %s points from their %s card: %s', v_customer,
+                   CASE WHEN p_approved THEN 'agreed to' ELSE 'declined' END, v_request.points, v_program.name,
+                   v_request.reason),
+            jsonb_build_object('customer_name', v_customer, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'request_id', p_request_id,
+                               'points', v_request.points, 'transaction_id', v_result.transaction_id,
+                               'card_id', v_request.card_id),
+            v_request.card_id);
+    IF NOT p_approved THEN  -- a yes is published by the ledger's writer (points.deducted)
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        VALUES (p_customer_id, v_request.business_id, 'points.deduction_declined',
+                jsonb_build_object('customer_name', v_customer, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'request_id', p_request_id,
+                                   'program_id', v_request.program_id, 'card_id', v_request.card_id,
+                                   'points', v_request.points));
+    END IF;
+    RETURN v_result;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.answer_points_deduction(p_request_id uuid, p_customer_id bigint, p_approved boolean) OWNER TO loyalty_owner;
 
 --
 -- Name: approve_enrollment(uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -3760,6 +3851,76 @@ $$;
 ALTER FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) OWNER TO loyalty_owner;
 
 --
+-- Name: request_points_deduction(bigint, bigint, bigint, integer, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.request_points_deduction(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_points integer, p_reason text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_program     loyalty._program_info;
+    v_card_id     bigint;
+    v_customer    record;
+    v_id          uuid := loyalty._request_id(p_customer_id);
+    v_notified    uuid;
+BEGIN
+    PERFORM loyalty._check_points(p_points, 'points', false);
+    IF p_reason IS NULL OR loyalty._trim_space(p_reason) = '' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a deduction needs a reason the customer reads, not none';
+    ELSIF length(p_reason) > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY008',
+            MESSAGE = format('A reason is at most 1000 characters, not %s', length(p_reason));
+    END IF;
+    v_program := loyalty._program_info(p_program_id);
+    IF v_program.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
+    ELSIF p_business_id IS DISTINCT FROM v_program.business_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not ask for points of program %s: it is another business''s',
+                             p_business_id, p_program_id);
+    ELSIF v_program.status <> 'ACTIVE' THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY005',
+            MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
+    END IF;
+    SELECT k.id INTO v_card_id FROM loyalty.loyalty_cards AS k
+     WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id;
+    IF v_card_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY012',
+            MESSAGE = format('Customer %s has no card in program %s', p_customer_id, p_program_id);
+    END IF;
+    SELECT c.name, c.notification_preferences INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
+
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, type, title, message, data, requires_action, card_id)
+    VALUES (p_customer_id, p_business_id, 'POINTS_DEDUCTION_REQUEST',
+            format('%s asks to deduct %s points', v_program.business_name, p_points),
+            format('%s would like to deduct %s points from your %s card: %s. Do you agree?',
+                   v_program.business_name, p_points, v_program.name, p_reason),
+            jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'request_id', v_id, 'points', p_points,
+                               'reason', p_reason, 'card_id', v_card_id),
+            true, v_card_id)
+    RETURNING n.id INTO v_notified;
+    INSERT INTO loyalty.points_deductions (customer_id, id, program_id, business_id, card_id, points, reason,
+                                           notification_id, expires_at)
+    VALUES (p_customer_id, v_id, p_program_id, p_business_id, v_card_id, p_points, p_reason, v_notified,
+            now() + v_program.request_ttl);
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, p_business_id, 'points.deduction_requested',
+            jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'request_id', v_id,
+                               'program_id', p_program_id, 'card_id', v_card_id, 'points', p_points,
+                               'reason', p_reason,
+                               'channels', loyalty._event_channels(v_customer.notification_preferences, 'system')));
+    RETURN v_id;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.request_points_deduction(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_points integer, p_reason text) OWNER TO loyalty_owner;
+
+--
 -- Name: reverse_points(bigint, bigint, text, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4167,6 +4328,30 @@ ALTER SEQUENCE loyalty.point_transactions_id_seq OWNED BY loyalty.point_transact
 
 
 --
+-- Name: points_deductions; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.points_deductions (
+    customer_id bigint NOT NULL,
+    id uuid NOT NULL,
+    program_id bigint NOT NULL,
+    business_id bigint NOT NULL,
+    card_id bigint NOT NULL,
+    points integer NOT NULL,
+    reason text NOT NULL,
+    status loyalty.request_status DEFAULT 'PENDING'::text NOT NULL,
+    notification_id uuid,
+    transaction_id bigint,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
+    response_at timestamp with time zone,
+    CONSTRAINT points_deductions_points_check CHECK ((points > 0))
+);
+
+
+ALTER TABLE loyalty.points_deductions OWNER TO loyalty_owner;
+
+--
 -- Name: program_enrollments; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4401,6 +4586,14 @@ ALTER TABLE ONLY loyalty.loyalty_programs
 
 ALTER TABLE ONLY loyalty.point_transactions
     ADD CONSTRAINT point_transactions_pkey PRIMARY KEY (customer_id, id);
+
+
+--
+-- Name: points_deductions points_deductions_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.points_deductions
+    ADD CONSTRAINT points_deductions_pkey PRIMARY KEY (customer_id, id);
 
 
 --
@@ -4697,6 +4890,14 @@ ALTER TABLE ONLY loyalty.loyalty_programs
 
 ALTER TABLE ONLY loyalty.point_transactions
     ADD CONSTRAINT point_transactions_card_fkey FOREIGN KEY (customer_id, card_id) REFERENCES loyalty.loyalty_cards(customer_id, id);
+
+
+--
+-- Name: points_deductions points_deductions_card_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.points_deductions
+    ADD CONSTRAINT points_deductions_card_fkey FOREIGN KEY (customer_id, card_id) REFERENCES loyalty.loyalty_cards(customer_id, id);
 
 
 --
@@ -5132,6 +5333,14 @@ GRANT ALL ON FUNCTION loyalty.adjust_points(p_customer_id bigint, p_program_id b
 
 
 --
+-- Name: FUNCTION answer_points_deduction(p_request_id uuid, p_customer_id bigint, p_approved boolean); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.answer_points_deduction(p_request_id uuid, p_customer_id bigint, p_approved boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.answer_points_deduction(p_request_id uuid, p_customer_id bigint, p_approved boolean) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION approve_enrollment(p_request_id uuid, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5385,6 +5594,14 @@ GRANT ALL ON FUNCTION loyalty.replace_card(p_customer_id bigint, p_program_id bi
 
 REVOKE ALL ON FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION request_points_deduction(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_points integer, p_reason text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.request_points_deduction(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_points integer, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.request_points_deduction(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_points integer, p_reason text) TO loyalty_app;
 
 
 --

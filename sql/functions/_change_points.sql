@@ -112,6 +112,7 @@ BEGIN
                                               v_row.id, p_points, v_balance, p_reason));
     v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
                             WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
+                            WHEN 'DEDUCTION' THEN 'points.deducted'
                             ELSE 'points.' || lower(p_reason) END;
     INSERT INTO loyalty.events (customer_id, business_id, type, payload)
     VALUES (p_customer_id, v_card.business_id, v_type,
