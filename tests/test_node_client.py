@@ -326,3 +326,29 @@ def test_node_postgres_runs_the_card_lifecycle_with_untyped_parameters(
     assert out["leave"]["rows"][0]["status"] == "INACTIVE"
     for state in ("LY012", "LY006"):
         assert out[state]["error"]["code"] == state, out[state]
+
+
+@pytest.mark.both_modes
+def test_node_postgres_asks_and_answers_deductions_with_untyped_parameters(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    db.commit()
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    loyaltydb.earn_points(db, 32, world.coffee_club, 50, idempotency_key="start")
+    asked = _run(dsn, [_call("ask", "SELECT loyalty.request_points_deduction($1, $2, $3, $4, $5) AS id", 7, 32,
+                             world.coffee_club, 20, "a refund")])["ask"]["rows"][0]["id"]  # fmt: skip
+    out = _run(
+        dsn,
+        [
+            _call("yes", "SELECT * FROM loyalty.answer_points_deduction($1, $2, $3)", asked, 32, True),
+            _call("again", "SELECT * FROM loyalty.answer_points_deduction($1, $2, $3)", asked, 32, "true"),
+            _call("LY002", "SELECT * FROM loyalty.answer_points_deduction($1, $2, $3)", asked, 32, False),
+            _call("LY006", "SELECT * FROM loyalty.answer_points_deduction($1, $2, $3)", asked, 40, True),
+        ],
+    )
+    assert (out["yes"]["rows"][0]["points"], out["yes"]["rows"][0]["balance_after"]) == (-20, 30)
+    assert out["again"]["rows"][0]["replayed"] is True
+    for state in ("LY002", "LY006"):
+        assert out[state]["error"]["code"] == state, out[state]
