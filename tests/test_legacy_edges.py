@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from legacy_source import uuid as legacy_source_uuid
 from test_cli import assert_user_error, run_cli
 
 import helpers
@@ -220,3 +221,45 @@ def test_cluster_ids_stay_unique_through_an_import(quirks: str, request: pytest.
             db.commit()
             assert twice == [], f"{table}: ids held twice {twice}"
         assert helpers.count(db, "SELECT count(*) FROM loyalty.loyalty_cards WHERE customer_id >= 1000") == 36
+
+
+@pytest.mark.both_modes
+def test_pending_points_deductions_are_imported_from_their_data(
+    db: psycopg.Connection[Any], dsn: str, quirks: str
+) -> None:
+    """A PENDING POINTS_DEDUCTION becomes a deduction request when its data names the points and
+    its program is known (data.program_id, or the business's one program where the customer has a
+    card); an overdue one is EXPIRED; one whose data names no points is reported (the fixture's);
+    decided ones stay left out. The customer then answers an imported one as any other."""
+    _source_rows(
+        quirks,
+        "INSERT INTO customer_approval_requests (id, customer_id, business_id, request_type, entity_id, status, data,"
+        " requested_at, expires_at) VALUES"
+        " ('00000000-0000-4000-8000-0000000000d1', 10, 1, 'POINTS_DEDUCTION', 'x', 'PENDING',"
+        '  \'{"points": 20, "program_id": 100, "reason": "a damaged mug"}\', now(), now() + interval \'3 days\'),'
+        " ('00000000-0000-4000-8000-0000000000d2', 600, 2, 'POINTS_DEDUCTION', 'x', 'pending',"
+        "  '{\"points\": \"1\"}', now(), now() + interval '3 days'),"
+        " ('00000000-0000-4000-8000-0000000000d3', 10, 1, 'POINTS_DEDUCTION', 'x', 'PENDING',"
+        "  '{\"points\": 5, \"program_id\": 100}', now() - interval '9 days', now() - interval '2 days'),"
+        " ('00000000-0000-4000-8000-0000000000d4', 10, 1, 'POINTS_DEDUCTION', 'x', 'APPROVED',"
+        '  \'{"points": 5, "program_id": 100}\', now(), now())',
+    )
+    report = import_legacy(quirks, dsn)
+    rows = db.execute(
+        "SELECT id::text, customer_id, program_id, points, reason, status FROM loyalty.points_deductions ORDER BY id"
+    ).fetchall()
+    db.commit()
+    told = "a points deduction asked for in the replaced system"  # when its data says no reason
+    assert rows == [
+        ("00000000-0000-4000-8000-0000000000d1", 10, 100, 20, "a damaged mug", "PENDING"),
+        ("00000000-0000-4000-8000-0000000000d2", 12, 102, 1, told, "PENDING"),
+        ("00000000-0000-4000-8000-0000000000d3", 10, 100, 5, told, "EXPIRED"),
+    ]
+    counts = report.table("points_deductions")
+    assert (counts.read, counts.imported, counts.skipped) == (4, 3, 1)
+    assert "names no points" in _reasons(report)["points_deductions", legacy_source_uuid(105), "skipped"]
+    deducted = loyaltydb.answer_points_deduction(
+        db, "00000000-0000-4000-8000-0000000000d1", customer_id=10, approved=True
+    )
+    assert deducted is not None and (deducted.points, deducted.balance_after) == (-20, 110)
+    assert import_legacy(quirks, dsn).imported == 0  # a second run writes nothing

@@ -33,6 +33,7 @@ REPORTED = (
     "customer_business_relationships",
     "customer_notifications",
     "customer_approval_requests",
+    "points_deductions",
 )
 
 #: Where a source table's rows are counted as read.
@@ -200,7 +201,12 @@ def _report(
         actions[table, action] = count
     left_out = target.execute("SELECT count(*) FROM legacy_requests_resolved WHERE NOT enrollment").fetchone()
     numbers = target.execute("SELECT count(*) FROM legacy_numbers").fetchone()
-    read = {**read, "card_numbers": int(numbers[0]) if numbers else 0}
+    deductions = target.execute("SELECT count(*) FROM legacy_deductions_resolved").fetchone()
+    read = {
+        **read,
+        "card_numbers": int(numbers[0]) if numbers else 0,
+        "points_deductions": int(deductions[0]) if deductions else 0,
+    }
     tables = [
         TableCounts(
             table=name,

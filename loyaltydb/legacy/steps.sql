@@ -520,3 +520,54 @@ SELECT r.id, r.user_id, r.program_id, r.program_business, r.new_status, 'INVITAT
   LEFT JOIN final_cards AS k ON k.customer_id = r.user_id AND k.program_id = r.program_id
  WHERE r.rank = 1
 ON CONFLICT DO NOTHING;
+
+-- name: deductions_resolved
+-- The replaced system's PENDING POINTS_DEDUCTION requests become deduction requests (contract
+-- "Deduction requests"); decided ones deducted nothing there and stay left out. Its rows say
+-- nothing fixed of their amount and program, so each is taken from its data, never guessed: the
+-- points from data.points, the program from data.program_id, else the one program of the
+-- request's business in which the customer has a card; the reason from data.reason or
+-- data.message. An overdue one is EXPIRED.
+CREATE TEMP TABLE legacy_deductions_resolved AS
+SELECT q.id, q.customer_id AS legacy_customer, q.notification_id, q.requested_at, q.expires_at, q.business_id,
+       p.user_id, q.points,
+       coalesce(q.program, (SELECT min(f.program_id) FROM final_cards AS f JOIN target_programs AS g ON g.id = f.program_id
+                             WHERE f.customer_id = p.user_id AND g.business_id = q.business_id
+                            HAVING count(*) = 1)) AS program_id,
+       coalesce(nullif(loyalty._trim_space(q.data ->> 'reason'), ''), nullif(loyalty._trim_space(q.data ->> 'message'), ''),
+                'a points deduction asked for in the replaced system') AS reason,
+       CASE WHEN q.expires_at <= now() THEN 'EXPIRED' ELSE 'PENDING' END AS new_status
+  FROM (SELECT r.*, pg_temp.legacy_id(r.data ->> 'program_id') AS program,
+               CASE WHEN loyalty._trim_space(r.data ->> 'points') ~ '^[0-9]{1,9}$'
+                    THEN loyalty._trim_space(r.data ->> 'points')::integer END AS points
+          FROM legacy_requests AS r
+         WHERE upper(loyalty._trim_space(coalesce(r.request_type, ''))) = 'POINTS_DEDUCTION'
+           AND upper(loyalty._trim_space(coalesce(r.status, 'PENDING'))) = 'PENDING'
+        OFFSET 0) AS q
+  LEFT JOIN legacy_people AS p ON p.legacy_id = q.customer_id;
+ALTER TABLE legacy_deductions_resolved ADD COLUMN reason_skipped text;
+UPDATE legacy_deductions_resolved AS d
+   SET reason_skipped = CASE
+           WHEN d.user_id IS NULL THEN format('customer %s is neither a customer nor a user', d.legacy_customer)
+           WHEN d.points IS NULL OR d.points = 0 THEN 'its data names no points (data.points, a positive integer)'
+           WHEN d.program_id IS NULL THEN format('its data names no program, and business %s has no single program'
+                                                 ' in which customer %s has a card', d.business_id, d.user_id)
+           WHEN NOT EXISTS (SELECT FROM final_cards AS f WHERE f.customer_id = d.user_id AND f.program_id = d.program_id)
+               THEN format('customer %s has no card in program %s', d.user_id, d.program_id)
+           WHEN NOT EXISTS (SELECT FROM target_programs AS g WHERE g.id = d.program_id AND g.business_id = d.business_id)
+               THEN format('program %s is not business %s''s', d.program_id, d.business_id)
+       END;
+INSERT INTO legacy_report
+SELECT 'points_deductions', d.id::text, 'skipped', d.reason_skipped
+  FROM legacy_deductions_resolved AS d WHERE d.reason_skipped IS NOT NULL;
+
+-- name: deductions
+INSERT INTO loyalty.points_deductions AS x (customer_id, id, program_id, business_id, card_id, points, reason, status,
+                                            notification_id, requested_at, expires_at)
+SELECT d.user_id, d.id, d.program_id, d.business_id, f.id, d.points, d.reason, d.new_status, n.id,
+       coalesce(d.requested_at, now()), d.expires_at
+  FROM legacy_deductions_resolved AS d
+  JOIN final_cards AS f ON f.customer_id = d.user_id AND f.program_id = d.program_id
+  LEFT JOIN legacy_notifications_resolved AS n ON n.id = d.notification_id AND n.user_id = d.user_id AND n.reason IS NULL
+ WHERE d.reason_skipped IS NULL
+ON CONFLICT DO NOTHING;
