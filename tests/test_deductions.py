@@ -168,3 +168,22 @@ def test_the_command_line_asks_and_answers(db: psycopg.Connection[Any], dsn: str
         run_cli("--dsn", dsn, "points", "answer-deduction", "nope", "--customer-id", "32", "--decline"),
         "request id",
     )
+
+
+@pytest.mark.both_modes
+def test_the_sweep_expires_overdue_deduction_requests(db: psycopg.Connection[Any], world: World) -> None:
+    _with_points(db, world)
+    asked = loyaltydb.request_points_deduction(db, world.business_id, JOHN, world.coffee_club, 5, reason="r")
+    kept = loyaltydb.request_points_deduction(db, world.business_id, JOHN, world.coffee_club, 6, reason="r")
+    db.execute("UPDATE loyalty.points_deductions SET expires_at = now() - interval '1 s' WHERE id = %s", (asked,))
+    db.commit()
+    assert loyaltydb.expire_requests(db) == 1
+    assert loyaltydb.expire_requests(db) == 0
+    statuses = db.execute("SELECT id, status FROM loyalty.points_deductions ORDER BY status").fetchall()
+    db.commit()
+    assert statuses == [(asked, "EXPIRED"), (kept, "PENDING")]
+    payload = db.execute("SELECT payload FROM loyalty.events WHERE type = 'request.expired'").fetchone()
+    db.commit()
+    assert payload is not None and (payload[0]["kind"], payload[0]["points"]) == ("DEDUCTION", 5)
+    with pytest.raises(RequestExpired):
+        loyaltydb.answer_points_deduction(db, asked, customer_id=JOHN, approved=True)

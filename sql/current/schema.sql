@@ -2778,6 +2778,8 @@ DECLARE
     v_program     loyalty._program_info;
     v_name        text;
     v_preferences jsonb;
+    v_deductions  jsonb[];
+    v_deduction   jsonb;
 BEGIN
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 100000, not %s', p_limit);
@@ -2827,7 +2829,33 @@ BEGIN
                                    'program_id', v_request.program_id, 'kind', v_request.kind,
                                    'channels', loyalty._event_channels(v_preferences, 'system')));
     END LOOP;
-    RETURN cardinality(v_expired);
+    -- Then overdue deduction requests (0034), in what is left of p_limit: EXPIRED, published as
+    -- request.expired with kind DEDUCTION.
+    IF cardinality(v_expired) < p_limit THEN
+        WITH expired AS (
+            UPDATE loyalty.points_deductions AS d
+               SET status = 'EXPIRED', response_at = now()
+             WHERE (d.customer_id, d.id) IN (SELECT o.customer_id, o.id FROM loyalty.points_deductions AS o
+                                              WHERE o.status = 'PENDING' AND o.expires_at <= now()
+                                              LIMIT p_limit - cardinality(v_expired))
+               AND d.status = 'PENDING' AND d.expires_at <= now()
+            RETURNING d.customer_id, d.id, d.program_id, d.business_id, d.card_id, d.points
+        )
+        SELECT coalesce(array_agg(row_to_json(expired)::jsonb), '{}') INTO v_deductions FROM expired;
+        FOREACH v_deduction IN ARRAY v_deductions LOOP
+            v_program := loyalty._program_info((v_deduction ->> 'program_id')::bigint);
+            SELECT c.name, c.notification_preferences INTO v_name, v_preferences
+              FROM loyalty.customers AS c WHERE c.id = (v_deduction ->> 'customer_id')::bigint;
+            INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+            VALUES ((v_deduction ->> 'customer_id')::bigint, (v_deduction ->> 'business_id')::bigint, 'request.expired',
+                    jsonb_build_object('customer_name', v_name, 'program_name', v_program.name,
+                                       'business_name', v_program.business_name, 'request_id', v_deduction ->> 'id',
+                                       'program_id', (v_deduction ->> 'program_id')::bigint, 'kind', 'DEDUCTION',
+                                       'points', (v_deduction ->> 'points')::integer,
+                                       'channels', loyalty._event_channels(v_preferences, 'system')));
+        END LOOP;
+    END IF;
+    RETURN cardinality(v_expired) + coalesce(cardinality(v_deductions), 0);
 END;
 $$;
 

@@ -125,5 +125,70 @@ BEGIN
 END;
 $$;
 
+-- As 0026_events defined it.
+CREATE OR REPLACE FUNCTION loyalty.expire_requests(p_limit integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_expired     loyalty.customer_approval_requests[];
+    v_request     loyalty.customer_approval_requests;
+    v_program     loyalty._program_info;
+    v_name        text;
+    v_preferences jsonb;
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 100000, not %s', p_limit);
+    END IF;
+    IF loyalty._distributed() THEN
+        PERFORM loyalty._share_lock_timeout();  -- the caller's lock_timeout reaches the workers
+        WITH expired AS (
+            UPDATE loyalty.customer_approval_requests AS r
+               SET status = 'EXPIRED', response_at = now()
+             WHERE (r.customer_id, r.id) IN (SELECT d.customer_id, d.id
+                                               FROM loyalty.customer_approval_requests AS d
+                                              WHERE d.status = 'PENDING' AND d.expires_at <= now()
+                                              LIMIT p_limit)
+               AND r.status = 'PENDING' AND r.expires_at <= now()
+            RETURNING r
+        )
+        SELECT coalesce(array_agg(expired.r), '{}') INTO v_expired FROM expired;
+    ELSE
+        WITH due AS (
+            SELECT d.customer_id, d.id
+              FROM loyalty.customer_approval_requests AS d
+             WHERE d.status = 'PENDING' AND d.expires_at <= now()
+             ORDER BY d.expires_at
+             LIMIT p_limit
+               FOR UPDATE SKIP LOCKED
+        ), expired AS (
+            UPDATE loyalty.customer_approval_requests AS r
+               SET status = 'EXPIRED', response_at = now()
+              FROM due
+             WHERE r.customer_id = due.customer_id AND r.id = due.id
+            RETURNING r
+        )
+        SELECT coalesce(array_agg(expired.r), '{}') INTO v_expired FROM expired;
+    END IF;
+    FOREACH v_request IN ARRAY v_expired LOOP
+        v_program := loyalty._program_info(v_request.program_id);
+        SELECT c.name, c.notification_preferences INTO v_name, v_preferences
+          FROM loyalty.customers AS c WHERE c.id = v_request.customer_id;
+        IF NOT FOUND THEN  -- invited, never a customer: named from the user, default channels
+            SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_name
+              FROM loyalty.users AS u WHERE u.id = v_request.customer_id;
+        END IF;
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        VALUES (v_request.customer_id, v_request.business_id, 'request.expired',
+                jsonb_build_object('customer_name', v_name, 'program_name', v_program.name,
+                                   'business_name', v_program.business_name, 'request_id', v_request.id,
+                                   'program_id', v_request.program_id, 'kind', v_request.kind,
+                                   'channels', loyalty._event_channels(v_preferences, 'system')));
+    END LOOP;
+    RETURN cardinality(v_expired);
+END;
+$$;
+
 -- Undo this migration's table DDL here, if any (after the functions).
 DROP TABLE loyalty.points_deductions;
