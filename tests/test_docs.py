@@ -53,3 +53,14 @@ def test_the_sql_reference_names_every_function_a_caller_may_run(db: psycopg.Con
     assert api
     missing = [f"{name}({args})" for name, args in api if f"### `loyalty.{name}({args})`" not in reference]
     assert not missing, f"docs/sql.md has no section for {missing}"
+
+
+def test_the_contract_page_says_what_is_implemented_of_every_section() -> None:
+    """docs/contract.md's status box names every "## " section of the contract below it, so a
+    section added to the contract cannot go unmentioned (issue 30: the box had gone stale)."""
+    page = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
+    box, contract = page.split("\nWhat other services", 1)
+    sections = re.findall(r"^## (.+)$", contract, flags=re.MULTILINE)
+    assert len(sections) >= 15
+    for section in sections:
+        assert f"| {section} |" in box, f"the status box does not say what of {section!r} is implemented"
