@@ -92,7 +92,7 @@ def test_distribute_makes_distributed_and_reference_tables_and_is_idempotent(cit
             ["loyalty.users", "loyalty.customers", "loyalty.program_enrollments", "loyalty.loyalty_cards",
              "loyalty.customer_business_relationships", "loyalty.customer_notifications",
              "loyalty.customer_approval_requests", "loyalty.point_transactions", "loyalty.card_aliases",
-             "loyalty.events"],
+             "loyalty.events", "loyalty.points_deductions"],
             "h",
         ),
     }  # fmt: skip

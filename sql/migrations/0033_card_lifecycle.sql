@@ -8,6 +8,9 @@
 
 -- Objects created from here on belong to loyalty_owner (see 0008_roles).
 SET LOCAL ROLE loyalty_owner;
+-- On a distributed database, Citus creates a type after an ALTER TABLE in one transaction only
+-- over one connection per worker (as 0014). (On one server this sets an unused placeholder.)
+SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
 
 -- Why a card is blocked, and how many numbers it had before its current one (each took an
 -- ordinal of its customer's, so that no number is issued twice). Both NULL-safe for INSERTs

@@ -7,6 +7,9 @@
 
 -- Objects created from here on belong to loyalty_owner (see 0008_roles).
 SET LOCAL ROLE loyalty_owner;
+-- On a distributed database, Citus creates functions after distributing a table in one
+-- transaction only over one connection per worker (as 0014). (On one server: a placeholder.)
+SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
 
 -- One row a request, with its customer (distributed by the customer on a cluster, as the rest).
 CREATE TABLE loyalty.points_deductions (
