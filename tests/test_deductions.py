@@ -18,6 +18,7 @@ import loyaltydb
 from helpers import World, count
 from loyaltydb import events
 from loyaltydb.errors import (
+    CardNotActive,
     CardNotFound,
     InsufficientPoints,
     InvalidInput,
@@ -187,3 +188,15 @@ def test_the_sweep_expires_overdue_deduction_requests(db: psycopg.Connection[Any
     assert payload is not None and (payload[0]["kind"], payload[0]["points"]) == ("DEDUCTION", 5)
     with pytest.raises(RequestExpired):
         loyaltydb.answer_points_deduction(db, asked, customer_id=JOHN, approved=True)
+
+
+@pytest.mark.both_modes
+def test_a_blocked_card_agrees_to_no_deduction(db: psycopg.Connection[Any], world: World) -> None:
+    """A yes is a spend: on a blocked card it is CardNotActive, and the request stays PENDING."""
+    _with_points(db, world)
+    asked = loyaltydb.request_points_deduction(db, world.business_id, JOHN, world.coffee_club, 5, reason="r")
+    loyaltydb.block_card(db, JOHN, world.coffee_club, "lost")
+    with pytest.raises(CardNotActive):
+        loyaltydb.answer_points_deduction(db, asked, customer_id=JOHN, approved=True)
+    assert db.execute("SELECT status FROM loyalty.points_deductions").fetchone() == ("PENDING",)
+    db.commit()

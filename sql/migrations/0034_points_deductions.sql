@@ -286,9 +286,9 @@ BEGIN
     END IF;
 
     v_program := loyalty._program_info(p_program_id);
-    -- Earning and spending need the card, its enrollment and its program ACTIVE; corrections
-    -- (adjustments, reversals) do not.
-    IF p_reason IN ('EARN', 'SPEND') AND (v_card.status <> 'ACTIVE' OR v_card.enrollment_status IS DISTINCT FROM 'ACTIVE'
+    -- Earning and spending (a deduction is one) need the card, its enrollment and its program
+    -- ACTIVE; corrections (adjustments, reversals) do not.
+    IF p_reason IN ('EARN', 'SPEND', 'DEDUCTION') AND (v_card.status <> 'ACTIVE' OR v_card.enrollment_status IS DISTINCT FROM 'ACTIVE'
                                            OR v_program.status <> 'ACTIVE') THEN
         RAISE EXCEPTION USING ERRCODE = 'LY013',
             MESSAGE = format('Card %s is not active (card %s, enrollment %s, program %s)', v_card.id, v_card.status,
