@@ -30,12 +30,29 @@ def positive(text: str) -> int:
     return int(text)
 
 
+#: The ids' range (bigint): a larger number is refused by name before anything connects.
+BIGINT = (-(2**63), 2**63 - 1)
+#: A page of a listing (inboxes, feeds, histories): the server's limit, checked before connecting.
+PAGE = (1, 1000)
+
+
 def integer(text: str) -> int:
-    """An argparse type: a whole number, possibly negative (the server checks its range)."""
+    """An argparse type: a whole number within bigint, possibly negative (argparse names the
+    argument in its error: ``argument --business-id: want a whole number from ...``)."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"want a whole number, not {shown(text)}") from None
+    if not BIGINT[0] <= value <= BIGINT[1]:
+        raise argparse.ArgumentTypeError(f"want a whole number from {BIGINT[0]} to {BIGINT[1]}, not {shown(text)}")
+    return value
+
+
+def page_limit(text: str) -> int:
+    """An argparse type: a page's size, 1 to 1,000 (the server would refuse more, after connecting)."""
+    if not text.isdigit() or not PAGE[0] <= int(text) <= PAGE[1]:
+        raise argparse.ArgumentTypeError(f"want a whole number from {PAGE[0]} to {PAGE[1]}, not {shown(text)}")
+    return int(text)
 
 
 def shown(text: str) -> str:
@@ -62,9 +79,7 @@ def request_id(what: str, text: str) -> str:
     try:
         uuid.UUID(text)
     except ValueError:
-        raise InvalidInput(
-            f"{what} must be a request id (a UUID such as {uuid.UUID(int=1)}), not {shown(text)}"
-        ) from None
+        raise InvalidInput(f"{what} must be a UUID (such as {uuid.UUID(int=1)}), not {shown(text)}") from None
     return text
 
 

@@ -31,13 +31,27 @@ def add_command(command: Command, common: argparse.ArgumentParser) -> None:
         parents=[common],
     )
     actions = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
-    tail = actions.add_parser("tail", help="print events as they are committed", parents=[common])
+    tail = actions.add_parser(
+        "tail",
+        help="print events as they are committed",
+        description="Print events as they are committed, until Ctrl-C. Without --consumer an observer that"
+        " registers nothing (it holds back no pruning); with it, as that consumer, acknowledging what it printed.",
+        epilog="example: loyaltydb events tail --json",
+        parents=[common],
+    )
     tail.add_argument(
         "--consumer", help="as this consumer (fetch and ack); default: an observer that registers nothing"
     )
     tail.add_argument("--json", action="store_true", help="one JSON object a line")
     tail.add_argument("--limit", type=positive, help=argparse.SUPPRESS)  # stop after N events (tests, scripts)
-    prune = actions.add_parser("prune", help="delete events every consumer has acknowledged", parents=[common])
+    prune = actions.add_parser(
+        "prune",
+        help="delete events every consumer has acknowledged",
+        description="Delete events older than --older-than that every registered consumer has acknowledged;"
+        " an event a consumer has not acknowledged is kept (see `events consumers`). For cron.",
+        epilog="example: loyaltydb events prune --older-than 604800",
+        parents=[common],
+    )
     prune.add_argument("--older-than", type=positive, default=7 * 86400, metavar="SECONDS", help="default 7 days")
     prune.add_argument("--json", action="store_true", help='print {"pruned": N}')
     consumers = actions.add_parser(

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from . import api
-from ._cli_args import integer, positive, print_json, print_page, print_result, request_id
+from ._cli_args import integer, page_limit, print_json, print_page, print_result, request_id
 from ._dsn import connect
 from .errors import one_line
 from .models import Notification, PendingInvitation
 
-COMMANDS = ("invite", "accept", "decline", "invitations", "notifications", "expire")
+COMMANDS = ("invite", "accept", "decline", "invitations", "notifications", "mark-read", "expire")
 
 #: ``expire``'s batch: one transaction each, so a sweep of a million rows holds no lock for long.
 EXPIRE_BATCH = 1000
@@ -56,7 +56,7 @@ def add_commands(command: Command, common: argparse.ArgumentParser) -> None:
         parents=[common],
     )
     invitations.add_argument("--customer-id", type=integer, metavar="N", required=True, help="the customer")
-    invitations.add_argument("--limit", type=positive, default=50, help="at most this many (1 to 1000; default 50)")
+    invitations.add_argument("--limit", type=page_limit, default=50, help="at most this many (1 to 1000; default 50)")
     invitations.add_argument("--after", metavar="ID", help="the next page: the last invitation id of the previous one")
     invitations.add_argument("--json", action="store_true", help="print the invitations as JSON")
     notifications = command(
@@ -69,7 +69,7 @@ def add_commands(command: Command, common: argparse.ArgumentParser) -> None:
     reader.add_argument("--customer-id", type=integer, metavar="N", help="the customer's feed")
     reader.add_argument("--business-id", type=integer, metavar="N", help="the business's feed")
     notifications.add_argument("--unread", action="store_true", help="only those not read yet")
-    notifications.add_argument("--limit", type=positive, default=50, help="at most this many (1 to 1000; default 50)")
+    notifications.add_argument("--limit", type=page_limit, default=50, help="at most this many (1 to 1000; default 50)")
     notifications.add_argument("--before", metavar="ID", help="the next page: the last id of the previous one")
     notifications.add_argument("--json", action="store_true", help="print the notifications as JSON")
     expire = command(
@@ -79,6 +79,17 @@ def add_commands(command: Command, common: argparse.ArgumentParser) -> None:
         parents=[common],
     )
     expire.add_argument("--json", action="store_true", help='print {"expired": N}')
+    mark = command(
+        "mark-read",
+        "mark notifications read, as their customer or business (others' ids are left alone)",
+        "loyaltydb mark-read 0c1d5e3a-8f1b-4c00-9c20-000000000020 --customer-id 32",
+        parents=[common],
+    )
+    mark.add_argument("ids", metavar="ID", nargs="+", help="the notifications' UUIDs")
+    marker = mark.add_mutually_exclusive_group(required=True)
+    marker.add_argument("--customer-id", type=integer, metavar="N", help="the customer whose notifications they are")
+    marker.add_argument("--business-id", type=integer, metavar="N", help="the business whose notifications they are")
+    mark.add_argument("--json", action="store_true", help='print {"marked": N}')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +102,21 @@ def run(args: argparse.Namespace) -> int:
         return _invitations(args)
     if args.command == "notifications":
         return _notifications(args)
+    if args.command == "mark-read":
+        return _mark_read(args)
     return _expire(args)
+
+
+def _mark_read(args: argparse.Namespace) -> int:
+    for notification in args.ids:
+        request_id("ID", notification)
+    with connect(args.dsn) as conn:
+        marked = api.mark_notifications_read(conn, args.ids, customer_id=args.customer_id, business_id=args.business_id)
+    if args.json:
+        print_json({"marked": marked})
+    else:
+        print(f"marked {marked:,} notification(s) read")
+    return 0
 
 
 def _invite(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable
 
 from . import api
-from ._cli_args import integer, positive, print_json
+from ._cli_args import integer, page_limit, positive, print_json
 from ._cli_args import request_id as _request_id
 from ._dsn import connect
 from .models import CardTransaction, PointResult
@@ -75,7 +75,7 @@ def add_command(command: Command, common: argparse.ArgumentParser) -> None:
         "history", help="the card's ledger, newest first", description="the card's ledger", parents=[common]
     )
     _card_arguments(history)
-    history.add_argument("--limit", type=positive, default=50, help="at most this many (1 to 1000; default 50)")
+    history.add_argument("--limit", type=page_limit, default=50, help="at most this many (1 to 1000; default 50)")
     history.add_argument("--before", type=integer, metavar="ID", help="the next page: the last id of the previous one")
     history.add_argument("--json", action="store_true", help="print the rows as JSON")
 

@@ -29,6 +29,7 @@ from . import _demo as demo
 from . import _selfcheck as selfcheck
 from ._cli_args import dsn as _dsn
 from ._cli_args import integer as _integer
+from ._cli_args import page_limit as _page_limit
 from ._cli_args import positive as _positive
 from ._cli_args import print_json as _print_json
 from ._cli_args import print_page
@@ -124,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     pending.add_argument("--business-id", type=_integer, metavar="N", required=True, help="the business")
-    pending.add_argument("--limit", type=_positive, default=50, help="at most this many (1 to 1000; default 50)")
+    pending.add_argument("--limit", type=_page_limit, default=50, help="at most this many (1 to 1000; default 50)")
     pending.add_argument("--after", metavar="ID", help="the next page: the last request id of the previous one")
     pending.add_argument("--json", action="store_true", help="print the requests as JSON")
     flow.add_commands(command, common)
@@ -191,13 +192,17 @@ def _inbox_line(request: PendingRequest) -> str:
 
 def _status(args: argparse.Namespace) -> int:
     states = migrations.status(args.dsn)
+    pending = sum(not state.applied for state in states)
     if args.json:
         _print_json([dataclasses.asdict(state) for state in states])
+    elif args.check and states and not pending:
+        # A check that passes says so in one line (cron mails what a job prints).
+        print(f"up to date: all {len(states)} migrations applied")
+        _print_consumers(args.dsn)
     else:
         for state in states:
             print(f"{'applied' if state.applied else 'pending'}  {state.id}")
         _print_consumers(args.dsn)
-    pending = sum(not state.applied for state in states)
     if args.check and pending:
         print(f"loyaltydb: {pending} migration(s) pending: run `loyaltydb migrate`", file=sys.stderr)
         return EXIT_PENDING

@@ -116,8 +116,8 @@ def test_connection_errors_are_one_sentence(args: list[str], words: list[str]) -
 
 
 def test_bad_ids_and_unknown_requests_are_one_sentence(dsn: str, world: World) -> None:
-    assert_user_error(run_cli("--dsn", dsn, "approve", "not-a-uuid"), "ID must be a request id", "'not-a-uuid'")
-    assert_user_error(run_cli("--dsn", dsn, "approve", "two\nlines"), "ID must be a request id", "'two\\nlines'")
+    assert_user_error(run_cli("--dsn", dsn, "approve", "not-a-uuid"), "ID must be a UUID", "'not-a-uuid'")
+    assert_user_error(run_cli("--dsn", dsn, "approve", "two\nlines"), "ID must be a UUID", "'two\\nlines'")
     assert_user_error(run_cli("--dsn", dsn, "pending", "--business-id", "7", "--after", "x"), "--after must be")
     assert_user_error(run_cli("--dsn", dsn, "reject", str(uuid.uuid4())), "Enrollment request not found")
 

@@ -167,7 +167,7 @@ def test_the_command_line_asks_and_answers(db: psycopg.Connection[Any], dsn: str
     assert "DEDUCTION -15 points" in answered.stdout and "balance 85" in answered.stdout
     assert_user_error(
         run_cli("--dsn", dsn, "points", "answer-deduction", "nope", "--customer-id", "32", "--decline"),
-        "request id",
+        "must be a UUID",
     )
 
 

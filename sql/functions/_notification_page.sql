@@ -35,7 +35,9 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION USING
                 ERRCODE = '22023',
-                MESSAGE = format('before= %s names no notification of %s %s', p_before, lower(p_audience), p_reader_id);
+                -- Named by what it is, not by one caller's argument (Python's before=, the CLI's --before).
+                MESSAGE = format('the page starts before notification %s, which is no notification of %s %s',
+                                 p_before, lower(p_audience), p_reader_id);
         END IF;
     END IF;
 
