@@ -199,16 +199,20 @@ def _notification_line(note: Notification) -> str:
 
 def _expire(args: argparse.Namespace) -> int:
     """Batches until one comes back short; progress on stderr for a long sweep."""
-    total = 0
+    totals = {"expired": 0, "points_expired": 0}
     with connect(args.dsn) as conn:
-        while True:
-            expired = api.expire_requests(conn, limit=EXPIRE_BATCH)
-            total += expired
-            if expired < EXPIRE_BATCH:
-                break
-            print(f"loyaltydb: expired {total:,} so far", file=sys.stderr)
+        for name, sweep in (("expired", api.expire_requests), ("points_expired", api.expire_points)):
+            while True:
+                expired = sweep(conn, limit=EXPIRE_BATCH)
+                totals[name] += expired
+                if expired < EXPIRE_BATCH:
+                    break
+                print(f"loyaltydb: {name.replace('_', ' ')} {totals[name]:,} so far", file=sys.stderr)
     if args.json:
-        print_json({"expired": total})
+        print_json(totals)
     else:
-        print(f"expired {total:,} overdue requests and invitations")
+        print(
+            f"expired {totals['expired']:,} overdue requests and invitations,"
+            f" and {totals['points_expired']:,} overdue credits of points"
+        )
     return 0

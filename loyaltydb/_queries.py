@@ -84,6 +84,7 @@ CARD_TRANSACTIONS: Final[LiteralString] = (
     " p_program_id => %(program_id)s::bigint, p_limit => %(limit)s::integer, p_before => %(before)s::bigint)"
 )
 VERIFY_POINTS: Final[LiteralString] = "SELECT * FROM loyalty.verify_points()"
+EXPIRE_POINTS: Final[LiteralString] = "SELECT loyalty.expire_points(p_limit => %(limit)s::integer)"
 #: Deduction requests: the business asks, the customer answers.
 REQUEST_DEDUCTION: Final[LiteralString] = (
     "SELECT loyalty.request_points_deduction(p_business_id => %(business_id)s::bigint,"

@@ -62,6 +62,7 @@ __all__ = [
     "earn_points_batch",
     "ensure_customer",
     "event_consumer_status",
+    "expire_points",
     "expire_requests",
     "fetch_events",
     "find_card",
@@ -391,6 +392,14 @@ async def card_transactions(
     """The card's ledger, newest first: ``limit`` rows (1 to 1,000) before transaction ``before``."""
     params = queries.card_history(customer_id, program_id, limit=limit, before=before)
     return await _fetch_all(conn, queries.CARD_TRANSACTIONS, params, class_row(CardTransaction))
+
+
+async def expire_points(conn: AsyncConnectable, *, limit: int = 1000) -> int:
+    """Write off what is left of at most ``limit`` overdue credits (oldest first), one ``EXPIRE``
+    row each, in one transaction; returns how many. Call it until it returns less than ``limit``
+    (``loyaltydb expire`` does). A point spent meanwhile is never expired."""
+    expired: int = await _fetch_one(conn, queries.EXPIRE_POINTS, queries.expire(limit), scalar_row)
+    return expired
 
 
 async def verify_points(conn: AsyncConnectable) -> list[PointsProblem]:

@@ -63,6 +63,7 @@ __all__ = [
     "earn_points_batch",
     "ensure_customer",
     "event_consumer_status",
+    "expire_points",
     "expire_requests",
     "fetch_events",
     "find_card",
@@ -390,6 +391,14 @@ def card_transactions(
     """The card's ledger, newest first: ``limit`` rows (1 to 1,000) before transaction ``before``."""
     params = queries.card_history(customer_id, program_id, limit=limit, before=before)
     return _fetch_all(conn, queries.CARD_TRANSACTIONS, params, class_row(CardTransaction))
+
+
+def expire_points(conn: Connectable, *, limit: int = 1000) -> int:
+    """Write off what is left of at most ``limit`` overdue credits (oldest first), one ``EXPIRE``
+    row each, in one transaction; returns how many. Call it until it returns less than ``limit``
+    (``loyaltydb expire`` does). A point spent meanwhile is never expired."""
+    expired: int = _fetch_one(conn, queries.EXPIRE_POINTS, queries.expire(limit), scalar_row)
+    return expired
 
 
 def verify_points(conn: Connectable) -> list[PointsProblem]:

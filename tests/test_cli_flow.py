@@ -58,8 +58,8 @@ def test_expire_marks_overdue_rows_and_says_how_many(dsn: str, db: psycopg.Conne
     db.commit()
     swept = run_cli("--dsn", dsn, "expire")
     assert swept.returncode == 0, swept.stderr
-    assert swept.stdout.strip() == "expired 3 overdue requests and invitations"
-    assert json.loads(run_cli("--dsn", dsn, "expire", "--json").stdout) == {"expired": 0}
+    assert swept.stdout.strip() == "expired 3 overdue requests and invitations, and 0 overdue credits of points"
+    assert json.loads(run_cli("--dsn", dsn, "expire", "--json").stdout) == {"expired": 0, "points_expired": 0}
     help_text = run_cli("expire", "--help").stdout
     assert "example:" in help_text and "cron" in help_text
 

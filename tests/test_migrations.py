@@ -318,3 +318,25 @@ def test_the_ledger_migration_explains_every_existing_balance(empty_dsn: str) ->
         points = conn.execute("SELECT id, current_points FROM loyalty.program_enrollments ORDER BY id").fetchall()
         assert points == [(welcomed.enrollment_id, 10), (imported.enrollment_id, 250), (empty.enrollment_id, 0)]
         assert loyaltydb.verify_points(conn) == []
+
+
+def test_the_expiry_migration_leaves_the_balance_on_the_newest_credits(empty_dsn: str) -> None:
+    """0036 on a card with a welcome credit, an earn and a spend: what is left of the credits is
+    the balance, held by the newest ones (spends used the oldest first), so verify_points holds."""
+    everything = _all_migrations()
+    with _backend(empty_dsn) as backend, backend.lock():
+        backend.apply_migrations(everything.__class__([m for m in everything if m.id < "0036"]))
+    with psycopg.connect(empty_dsn) as conn:
+        world = build_world(conn)
+        conn.execute("UPDATE loyalty.loyalty_programs SET welcome_points = 10 WHERE id = %s", (world.coffee_club,))
+        conn.commit()
+        loyaltydb.approve_enrollment(conn, loyaltydb.request_enrollment(conn, 32, world.coffee_club))
+        loyaltydb.earn_points(conn, 32, world.coffee_club, 50, idempotency_key="e")
+        loyaltydb.spend_points(conn, 32, world.coffee_club, 20, idempotency_key="s")
+    loyaltydb.migrate(empty_dsn)
+    with psycopg.connect(empty_dsn) as conn:
+        left = conn.execute(
+            "SELECT reason::text, points - consumed FROM loyalty.point_transactions WHERE points > 0 ORDER BY id"
+        ).fetchall()
+        assert left == [("WELCOME", 0), ("EARN", 40)]
+        assert loyaltydb.verify_points(conn) == []

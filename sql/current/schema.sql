@@ -764,6 +764,7 @@ CREATE TABLE loyalty.loyalty_programs (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     request_ttl interval DEFAULT '7 days'::interval,
     welcome_points integer DEFAULT 0 NOT NULL,
+    points_ttl interval,
     CONSTRAINT loyalty_programs_request_ttl_check CHECK ((request_ttl > '00:00:00'::interval)),
     CONSTRAINT loyalty_programs_welcome_points_check CHECK ((welcome_points >= 0))
 );
@@ -1018,6 +1019,21 @@ BEGIN
     VALUES (p_customer_id, v_card.id, p_program_id, v_card.business_id, p_points, p_reason, p_idempotency_key,
             p_reference, p_note, v_balance, p_reverses_id)
     RETURNING t.* INTO v_row;
+    -- A debit uses the card's credits that expire soonest first (0036): those that can expire
+    -- oldest first (a card's credits share its program's points_ttl), then the ones that never do
+    -- (OPENING, IMPORT); each credit's consumed grows by what this debit takes of it.
+    IF p_points < 0 THEN
+        UPDATE loyalty.point_transactions AS t
+           SET consumed = t.consumed + a.take
+          FROM (SELECT c.id,
+                       least(c.points - c.consumed,
+                             greatest(0, -p_points - coalesce(sum(c.points - c.consumed) OVER (
+                                 ORDER BY c.reason::text IN ('OPENING', 'IMPORT'), c.id
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS take
+                  FROM loyalty.point_transactions AS c
+                 WHERE c.customer_id = p_customer_id AND c.card_id = v_card.id AND c.points > c.consumed) AS a
+         WHERE t.customer_id = p_customer_id AND t.id = a.id AND a.take > 0;
+    END IF;
     UPDATE loyalty.loyalty_cards AS k
        SET points_balance = v_balance, updated_at = now()
      WHERE k.customer_id = p_customer_id AND k.id = v_card.id;
@@ -1037,7 +1053,7 @@ BEGIN
                                               v_row.id, p_points, v_balance, p_reason));
     v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
                             WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
-                            WHEN 'DEDUCTION' THEN 'points.deducted'
+                            WHEN 'DEDUCTION' THEN 'points.deducted' WHEN 'EXPIRE' THEN 'points.expired'
                             ELSE 'points.' || lower(p_reason) END;
     INSERT INTO loyalty.events (customer_id, business_id, type, payload)
     VALUES (p_customer_id, v_card.business_id, v_type,
@@ -1862,7 +1878,8 @@ CREATE FUNCTION loyalty._points_message(p_points integer, p_reason text, p_progr
     SELECT format('%s %s %s points %s your %s card%s. Your balance is %s points.',
                   p_business_name, CASE WHEN p_points > 0 THEN 'added' ELSE 'deducted' END, abs(p_points),
                   CASE WHEN p_points > 0 THEN 'to' ELSE 'from' END, p_program_name,
-                  CASE p_reason WHEN 'ADJUST' THEN ' (a correction)' WHEN 'REVERSAL' THEN ' (a reversal)' ELSE '' END,
+                  CASE p_reason WHEN 'ADJUST' THEN ' (a correction)' WHEN 'REVERSAL' THEN ' (a reversal)'
+                                WHEN 'EXPIRE' THEN ' (they expired)' ELSE '' END,
                   p_balance)
 $$;
 
@@ -2765,6 +2782,47 @@ $$;
 
 
 ALTER FUNCTION loyalty.event_consumer_status() OWNER TO loyalty_owner;
+
+--
+-- Name: expire_points(integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.expire_points(p_limit integer DEFAULT 1000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_due     record;
+    v_left    integer;
+    v_expired integer := 0;
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 100000, not %s', p_limit);
+    END IF;
+    FOR v_due IN
+        SELECT t.customer_id, t.program_id, t.id
+          FROM loyalty.point_transactions AS t
+          JOIN loyalty.loyalty_programs AS g ON g.id = t.program_id
+         WHERE t.points > t.consumed AND t.reason::text NOT IN ('OPENING', 'IMPORT')
+           AND g.points_ttl IS NOT NULL AND t.created_at <= now() - g.points_ttl
+         ORDER BY t.created_at, t.customer_id, t.id
+         LIMIT p_limit
+    LOOP
+        PERFORM loyalty._lock_card(v_due.customer_id, v_due.program_id, NULL);
+        SELECT t.points - t.consumed INTO v_left FROM loyalty.point_transactions AS t
+         WHERE t.customer_id = v_due.customer_id AND t.id = v_due.id;
+        IF v_left > 0 THEN
+            PERFORM loyalty._change_points(v_due.customer_id, v_due.program_id, -v_left, 'EXPIRE',
+                                           'expire:' || v_due.id, NULL, NULL, NULL);
+            v_expired := v_expired + 1;
+        END IF;
+    END LOOP;
+    RETURN v_expired;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.expire_points(p_limit integer) OWNER TO loyalty_owner;
 
 --
 -- Name: expire_requests(integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -4079,14 +4137,18 @@ CREATE FUNCTION loyalty.verify_points() RETURNS TABLE(customer_id bigint, progra
                      CASE WHEN k.points_balance <> coalesce(s.total, 0)
                           THEN format('balance %s is not the ledger''s sum %s', k.points_balance, coalesce(s.total, 0)) END,
                      CASE WHEN e.current_points IS DISTINCT FROM k.points_balance AND e.id IS NOT NULL
-                          THEN format('the enrollment says %s points', e.current_points) END)
+                          THEN format('the enrollment says %s points', e.current_points) END,
+                     CASE WHEN k.points_balance <> coalesce(s.left_over, 0)
+                          THEN format('what is left of its credits is %s', coalesce(s.left_over, 0)) END)
       FROM loyalty.loyalty_cards AS k
-      LEFT JOIN (SELECT t.customer_id, t.card_id, sum(t.points) AS total
+      LEFT JOIN (SELECT t.customer_id, t.card_id, sum(t.points) AS total,
+                        sum(t.points - t.consumed) FILTER (WHERE t.points > 0) AS left_over
                    FROM loyalty.point_transactions AS t GROUP BY t.customer_id, t.card_id) AS s
              ON s.customer_id = k.customer_id AND s.card_id = k.id
       LEFT JOIN loyalty.program_enrollments AS e ON e.customer_id = k.customer_id AND e.program_id = k.program_id
      WHERE k.points_balance <> coalesce(s.total, 0)
         OR (e.id IS NOT NULL AND e.current_points IS DISTINCT FROM k.points_balance)
+        OR k.points_balance <> coalesce(s.left_over, 0)
      ORDER BY k.customer_id, k.id
 $$;
 
@@ -4330,6 +4392,7 @@ CREATE TABLE loyalty.point_transactions (
     note text,
     balance_after integer,
     reverses_id bigint,
+    consumed integer DEFAULT 0 NOT NULL,
     CONSTRAINT point_transactions_points_check CHECK ((points <> 0))
 );
 
@@ -4763,6 +4826,13 @@ CREATE INDEX loyalty_programs_business_id_idx ON loyalty.loyalty_programs USING 
 
 
 --
+-- Name: point_transactions_card_credits_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX point_transactions_card_credits_idx ON loyalty.point_transactions USING btree (customer_id, card_id, id) WHERE (points > consumed);
+
+
+--
 -- Name: point_transactions_card_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4774,6 +4844,13 @@ CREATE INDEX point_transactions_card_idx ON loyalty.point_transactions USING btr
 --
 
 CREATE UNIQUE INDEX point_transactions_key ON loyalty.point_transactions USING btree (customer_id, card_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+
+--
+-- Name: point_transactions_open_credits_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX point_transactions_open_credits_idx ON loyalty.point_transactions USING btree (created_at) WHERE ((points > consumed) AND ((reason)::text <> ALL (ARRAY['OPENING'::text, 'IMPORT'::text])));
 
 
 --
@@ -5496,6 +5573,14 @@ GRANT ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) TO loyalt
 
 REVOKE ALL ON FUNCTION loyalty.event_consumer_status() FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.event_consumer_status() TO loyalty_app;
+
+
+--
+-- Name: FUNCTION expire_points(p_limit integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.expire_points(p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.expire_points(p_limit integer) TO loyalty_app;
 
 
 --

@@ -93,6 +93,21 @@ BEGIN
     VALUES (p_customer_id, v_card.id, p_program_id, v_card.business_id, p_points, p_reason, p_idempotency_key,
             p_reference, p_note, v_balance, p_reverses_id)
     RETURNING t.* INTO v_row;
+    -- A debit uses the card's credits that expire soonest first (0036): those that can expire
+    -- oldest first (a card's credits share its program's points_ttl), then the ones that never do
+    -- (OPENING, IMPORT); each credit's consumed grows by what this debit takes of it.
+    IF p_points < 0 THEN
+        UPDATE loyalty.point_transactions AS t
+           SET consumed = t.consumed + a.take
+          FROM (SELECT c.id,
+                       least(c.points - c.consumed,
+                             greatest(0, -p_points - coalesce(sum(c.points - c.consumed) OVER (
+                                 ORDER BY c.reason::text IN ('OPENING', 'IMPORT'), c.id
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS take
+                  FROM loyalty.point_transactions AS c
+                 WHERE c.customer_id = p_customer_id AND c.card_id = v_card.id AND c.points > c.consumed) AS a
+         WHERE t.customer_id = p_customer_id AND t.id = a.id AND a.take > 0;
+    END IF;
     UPDATE loyalty.loyalty_cards AS k
        SET points_balance = v_balance, updated_at = now()
      WHERE k.customer_id = p_customer_id AND k.id = v_card.id;
@@ -112,7 +127,7 @@ BEGIN
                                               v_row.id, p_points, v_balance, p_reason));
     v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
                             WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
-                            WHEN 'DEDUCTION' THEN 'points.deducted'
+                            WHEN 'DEDUCTION' THEN 'points.deducted' WHEN 'EXPIRE' THEN 'points.expired'
                             ELSE 'points.' || lower(p_reason) END;
     INSERT INTO loyalty.events (customer_id, business_id, type, payload)
     VALUES (p_customer_id, v_card.business_id, v_type,

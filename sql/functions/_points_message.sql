@@ -11,6 +11,7 @@ AS $$
     SELECT format('%s %s %s points %s your %s card%s. Your balance is %s points.',
                   p_business_name, CASE WHEN p_points > 0 THEN 'added' ELSE 'deducted' END, abs(p_points),
                   CASE WHEN p_points > 0 THEN 'to' ELSE 'from' END, p_program_name,
-                  CASE p_reason WHEN 'ADJUST' THEN ' (a correction)' WHEN 'REVERSAL' THEN ' (a reversal)' ELSE '' END,
+                  CASE p_reason WHEN 'ADJUST' THEN ' (a correction)' WHEN 'REVERSAL' THEN ' (a reversal)'
+                                WHEN 'EXPIRE' THEN ' (they expired)' ELSE '' END,
                   p_balance)
 $$;

@@ -62,4 +62,3 @@ BEGIN
 END;
 $$;
 
--- Undo this migration's table DDL here, if any (after the functions).
