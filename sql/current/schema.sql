@@ -4826,13 +4826,6 @@ CREATE INDEX loyalty_programs_business_id_idx ON loyalty.loyalty_programs USING 
 
 
 --
--- Name: point_transactions_card_credits_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
---
-
-CREATE INDEX point_transactions_card_credits_idx ON loyalty.point_transactions USING btree (customer_id, card_id, id) WHERE (points > consumed);
-
-
---
 -- Name: point_transactions_card_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
 --
 

@@ -161,7 +161,6 @@ AS $$
 $$;
 
 -- Undo this migration's table DDL here, if any (after the functions).
-DROP INDEX loyalty.point_transactions_card_credits_idx;
 DROP INDEX loyalty.point_transactions_open_credits_idx;
 ALTER TABLE loyalty.point_transactions DROP COLUMN consumed;
 ALTER TABLE loyalty.loyalty_programs DROP COLUMN points_ttl;
