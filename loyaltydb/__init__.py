@@ -24,6 +24,7 @@ from .api import (
     block_card,
     business_notifications,
     card_transactions,
+    create_program,
     customer_cards,
     customer_notifications,
     decline_invitation,
@@ -48,8 +49,10 @@ from .api import (
     request_enrollment,
     request_points_deduction,
     reverse_points,
+    set_program_status,
     spend_points,
     unblock_card,
+    upsert_user,
     verify_points,
 )
 from .errors import LoyaltyError
@@ -90,6 +93,7 @@ __all__ = [
     "block_card",
     "business_notifications",
     "card_transactions",
+    "create_program",
     "customer_cards",
     "customer_notifications",
     "decline_invitation",
@@ -118,8 +122,10 @@ __all__ = [
     "request_points_deduction",
     "reverse_points",
     "rollback",
+    "set_program_status",
     "spend_points",
     "status",
     "unblock_card",
+    "upsert_user",
     "verify_points",
 ]

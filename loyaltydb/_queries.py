@@ -10,6 +10,7 @@ refused with :class:`InvalidInput` rather than silently changed into another id.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Final, LiteralString
 from uuid import UUID
 
@@ -94,6 +95,19 @@ REQUEST_DEDUCTION: Final[LiteralString] = (
 ANSWER_DEDUCTION: Final[LiteralString] = (
     "SELECT * FROM loyalty.answer_points_deduction(p_request_id => %(request_id)s::uuid,"
     " p_customer_id => %(customer_id)s::bigint, p_approved => %(approved)s::boolean)"
+)
+#: Who writes users and programs: a service's own login, through these.
+UPSERT_USER: Final[LiteralString] = (
+    "SELECT loyalty.upsert_user(p_id => %(id)s::bigint, p_name => %(name)s::text, p_email => %(email)s::text)"
+)
+CREATE_PROGRAM: Final[LiteralString] = (
+    "SELECT loyalty.create_program(p_business_id => %(business_id)s::bigint, p_name => %(name)s::text,"
+    " p_welcome_points => %(welcome_points)s::integer, p_request_ttl => %(request_ttl)s::interval,"
+    " p_points_ttl => %(points_ttl)s::interval)"
+)
+SET_PROGRAM_STATUS: Final[LiteralString] = (
+    "SELECT loyalty.set_program_status(p_business_id => %(business_id)s::bigint,"
+    " p_program_id => %(program_id)s::bigint, p_status => %(status)s::text)"
 )
 #: The card lifecycle (contract "Card lifecycle"): each returns the card.
 BLOCK_CARD: Final[LiteralString] = (
@@ -495,4 +509,34 @@ def deduction_answer(request_id: RequestId, *, customer_id: int, approved: bool)
         "request_id": _request_id(request_id),
         "customer_id": _id("customer_id", customer_id),
         "approved": approved,
+    }
+
+
+def user_row(user_id: int, name: str | None, email: str | None) -> Params:
+    """Parameters of :data:`UPSERT_USER`."""
+    return {"id": _id("id", user_id), "name": _optional_text("name", name), "email": _optional_text("email", email)}
+
+
+def program(
+    business_id: int, name: str, *, welcome_points: int, request_ttl: timedelta | None, points_ttl: timedelta | None
+) -> Params:
+    """Parameters of :data:`CREATE_PROGRAM`: the TTLs as ``timedelta`` (None: never)."""
+    for label, ttl in (("request_ttl", request_ttl), ("points_ttl", points_ttl)):
+        if ttl is not None and not isinstance(ttl, timedelta):
+            raise InvalidInput(f"{label} must be a timedelta or None, not {type(ttl).__name__}")
+    return {
+        "business_id": _id("business_id", business_id),
+        "name": _optional_text("name", name),
+        "welcome_points": _id("welcome_points", welcome_points),
+        "request_ttl": request_ttl,
+        "points_ttl": points_ttl,
+    }
+
+
+def program_status(business_id: int, program_id: int, status: str) -> Params:
+    """Parameters of :data:`SET_PROGRAM_STATUS` (the server checks the value)."""
+    return {
+        "business_id": _id("business_id", business_id),
+        "program_id": _id("program_id", program_id),
+        "status": _optional_text("status", status),
     }

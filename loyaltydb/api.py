@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from time import monotonic
 from typing import Any, LiteralString, TypeVar
 from uuid import UUID
@@ -55,6 +56,7 @@ __all__ = [
     "block_card",
     "business_notifications",
     "card_transactions",
+    "create_program",
     "customer_cards",
     "customer_notifications",
     "decline_invitation",
@@ -79,8 +81,10 @@ __all__ = [
     "request_enrollment",
     "request_points_deduction",
     "reverse_points",
+    "set_program_status",
     "spend_points",
     "unblock_card",
+    "upsert_user",
     "verify_points",
 ]
 
@@ -427,6 +431,39 @@ def answer_points_deduction(
     params = queries.deduction_answer(request_id, customer_id=customer_id, approved=approved)
     result = _point_result(conn, queries.ANSWER_DEDUCTION, params)
     return None if result.transaction_id is None else result
+
+
+def upsert_user(conn: Connectable, user_id: int, name: str | None, email: str | None) -> int:
+    """Make or update the user ``user_id`` as the application knows it (its business's copy
+    follows); a ``loyalty_app`` login needs no table privilege for it. Returns the id."""
+    written: int = _fetch_one(conn, queries.UPSERT_USER, queries.user_row(user_id, name, email), scalar_row)
+    return written
+
+
+def create_program(
+    conn: Connectable,
+    business_id: int,
+    name: str,
+    *,
+    welcome_points: int = 0,
+    request_ttl: timedelta | None = timedelta(days=7),
+    points_ttl: timedelta | None = None,
+) -> int:
+    """A new program of the business (a user: ``UserNotFound`` otherwise), registered as a
+    business if it was not; returns the program's id. ``None`` TTLs: never."""
+    params = queries.program(
+        business_id, name, welcome_points=welcome_points, request_ttl=request_ttl, points_ttl=points_ttl
+    )
+    made: int = _fetch_one(conn, queries.CREATE_PROGRAM, params, scalar_row)
+    return made
+
+
+def set_program_status(conn: Connectable, business_id: int, program_id: int, status: str) -> str:
+    """``'ACTIVE'`` or ``'INACTIVE'`` for one of the business's programs (``NotAuthorized`` for
+    another's, ``ProgramNotFound`` for none); returns the status."""
+    params = queries.program_status(business_id, program_id, status)
+    done: str = _fetch_one(conn, queries.SET_PROGRAM_STATUS, params, scalar_row)
+    return done
 
 
 def block_card(

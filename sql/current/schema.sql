@@ -2516,6 +2516,38 @@ $$;
 ALTER FUNCTION loyalty.card_transactions(p_customer_id bigint, p_program_id bigint, p_limit integer, p_before bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: create_program(bigint, text, integer, interval, interval); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.create_program(p_business_id bigint, p_name text, p_welcome_points integer DEFAULT 0, p_request_ttl interval DEFAULT '7 days'::interval, p_points_ttl interval DEFAULT NULL::interval) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF p_name IS NULL OR loyalty._trim_space(p_name) = '' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a program needs a name, not none';
+    ELSIF p_welcome_points IS NULL OR p_welcome_points < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('welcome_points must be 0 or more, not %s', coalesce(p_welcome_points::text, 'NULL'));
+    ELSIF p_request_ttl <= interval '0' OR p_points_ttl <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a TTL is positive or NULL (never), not %s', coalesce(p_request_ttl::text, '') || ' '
+                             || coalesce(p_points_ttl::text, ''));
+    END IF;
+    PERFORM loyalty.register_business(p_business_id);
+    INSERT INTO loyalty.loyalty_programs AS g (business_id, name, welcome_points, request_ttl, points_ttl)
+    VALUES (p_business_id, p_name, p_welcome_points, p_request_ttl, p_points_ttl)
+    RETURNING g.id INTO v_id;
+    RETURN v_id;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.create_program(p_business_id bigint, p_name text, p_welcome_points integer, p_request_ttl interval, p_points_ttl interval) OWNER TO loyalty_owner;
+
+--
 -- Name: customer_cards(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4041,6 +4073,37 @@ $$;
 ALTER FUNCTION loyalty.reverse_points(p_customer_id bigint, p_transaction_id bigint, p_idempotency_key text, p_business_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: set_program_status(bigint, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.set_program_status(p_business_id bigint, p_program_id bigint, p_status text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_owner bigint;
+BEGIN
+    IF p_status IS NULL OR p_status NOT IN ('ACTIVE', 'INACTIVE') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('a program''s status is ACTIVE or INACTIVE, not %s', coalesce(quote_literal(p_status), 'NULL'));
+    END IF;
+    SELECT g.business_id INTO v_owner FROM loyalty.loyalty_programs AS g WHERE g.id = p_program_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
+    ELSIF v_owner IS DISTINCT FROM p_business_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not change program %s: it is another business''s', p_business_id, p_program_id);
+    END IF;
+    UPDATE loyalty.loyalty_programs AS g SET status = p_status, updated_at = now()
+     WHERE g.id = p_program_id AND g.status IS DISTINCT FROM p_status;
+    RETURN p_status;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.set_program_status(p_business_id bigint, p_program_id bigint, p_status text) OWNER TO loyalty_owner;
+
+--
 -- Name: spend_points(bigint, bigint, integer, text, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4123,6 +4186,33 @@ $_$;
 
 
 ALTER FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: upsert_user(bigint, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.upsert_user(p_id bigint, p_name text, p_email text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'a user id is required, not NULL';
+    END IF;
+    INSERT INTO loyalty.users AS u (id, name, email)
+    VALUES (p_id, p_name, p_email)
+    ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email
+     WHERE (u.name, u.email) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.email);
+    IF loyalty._distributed() THEN
+        UPDATE loyalty.businesses AS b SET name = p_name, email = p_email, updated_at = now()
+         WHERE b.id = p_id AND (b.name, b.email) IS DISTINCT FROM (p_name, p_email);
+    END IF;
+    RETURN p_id;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.upsert_user(p_id bigint, p_name text, p_email text) OWNER TO loyalty_owner;
 
 --
 -- Name: verify_points(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -5481,6 +5571,14 @@ GRANT ALL ON FUNCTION loyalty.card_transactions(p_customer_id bigint, p_program_
 
 
 --
+-- Name: FUNCTION create_program(p_business_id bigint, p_name text, p_welcome_points integer, p_request_ttl interval, p_points_ttl interval); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.create_program(p_business_id bigint, p_name text, p_welcome_points integer, p_request_ttl interval, p_points_ttl interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.create_program(p_business_id bigint, p_name text, p_welcome_points integer, p_request_ttl interval, p_points_ttl interval) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION customer_cards(p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5721,6 +5819,14 @@ GRANT ALL ON FUNCTION loyalty.reverse_points(p_customer_id bigint, p_transaction
 
 
 --
+-- Name: FUNCTION set_program_status(p_business_id bigint, p_program_id bigint, p_status text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.set_program_status(p_business_id bigint, p_program_id bigint, p_status text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.set_program_status(p_business_id bigint, p_program_id bigint, p_status text) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION spend_points(p_customer_id bigint, p_program_id bigint, p_points integer, p_idempotency_key text, p_business_id bigint, p_reference text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5742,6 +5848,14 @@ GRANT ALL ON FUNCTION loyalty.tail_events(p_position text) TO loyalty_app;
 
 REVOKE ALL ON FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION upsert_user(p_id bigint, p_name text, p_email text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.upsert_user(p_id bigint, p_name text, p_email text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.upsert_user(p_id bigint, p_name text, p_email text) TO loyalty_app;
 
 
 --
