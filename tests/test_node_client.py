@@ -352,3 +352,41 @@ def test_node_postgres_asks_and_answers_deductions_with_untyped_parameters(
     assert out["again"]["rows"][0]["replayed"] is True
     for state in ("LY002", "LY006"):
         assert out[state]["error"]["code"] == state, out[state]
+
+
+@pytest.mark.both_modes
+def test_node_postgres_writes_users_and_programs_and_sweeps_points_with_untyped_parameters(
+    db: psycopg.Connection[Any], dsn: str
+) -> None:
+    """A node service's login writes its users and programs (0037) and runs the points sweep
+    (0036) with untyped parameters; intervals travel as text."""
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    db.commit()
+    made = _run(
+        dsn,
+        [
+            _call("business", "SELECT loyalty.upsert_user($1, $2, $3) AS id", 7, "Bean There Coffee", None),
+            _call("user", "SELECT loyalty.upsert_user($1, $2, $3) AS id", 32, None, "john.smith@example.com"),
+            _call("program", "SELECT loyalty.create_program($1, $2) AS id", 7, "Coffee Club"),
+            _call("program ttl", "SELECT loyalty.create_program($1, $2, $3, $4, $5) AS id", 7, "Tea Time", 5,
+                  "3 days", "365 days"),
+            _call("LY003", "SELECT loyalty.create_program($1, $2) AS id", 99, "Nobody's"),
+        ],
+    )  # fmt: skip
+    program = made["program ttl"]["rows"][0]["id"]
+    out = _run(
+        dsn,
+        [
+            _call("status", "SELECT loyalty.set_program_status($1, $2, $3) AS s", 7, program, "INACTIVE"),
+            _call("LY006", "SELECT loyalty.set_program_status($1, $2, $3) AS s", 32, program, "ACTIVE"),
+            _call("sweep", "SELECT loyalty.expire_points() AS n"),
+            _call("sweep batch", "SELECT loyalty.expire_points($1) AS n", 10),
+        ],
+    )
+    assert made["user"]["rows"][0]["id"] == "32" and made["LY003"]["error"]["code"] == "LY003"
+    assert out["status"]["rows"] == [{"s": "INACTIVE"}] and out["LY006"]["error"]["code"] == "LY006"
+    assert out["sweep"]["rows"] == [{"n": 0}] and out["sweep batch"]["rows"] == [{"n": 0}]
+    ttl = db.execute("SELECT points_ttl FROM loyalty.loyalty_programs WHERE id = %s", (program,)).fetchone()
+    db.commit()
+    assert ttl is not None and str(ttl[0]) == "365 days, 0:00:00"
