@@ -215,7 +215,7 @@ def test_an_event_not_acked_comes_back_after_the_visibility_timeout(
 def test_workers_of_one_consumer_never_hold_the_same_event(
     db: psycopg.Connection[Any], world: World, connect: Callable[..., psycopg.Connection[Any]]
 ) -> None:
-    events.fetch(db, "shared")
+    events.fetch(db, "workers")
     for user in range(100, 160):
         db.execute("INSERT INTO loyalty.users (id, email) VALUES (%s, %s)", (user, f"u{user}@example.com"))
     db.commit()
@@ -227,10 +227,10 @@ def test_workers_of_one_consumer_never_hold_the_same_event(
     def work(slot: int) -> None:
         try:
             conn = connect()
-            while batch := events.fetch(conn, "shared", limit=3):
+            while batch := events.fetch(conn, "workers", limit=3):
                 held[slot].extend(e.id for e in batch)
                 time.sleep(0.01)
-                events.ack(conn, "shared", [e.id for e in batch])
+                events.ack(conn, "workers", [e.id for e in batch])
         except BaseException as exc:  # noqa: BLE001  (reported below, from the main thread)
             errors.append(exc)
 
