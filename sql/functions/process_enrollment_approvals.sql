@@ -25,6 +25,7 @@ DECLARE
     v_pair_programs      bigint[];
     v_pair_enrollments   bigint[];
     v_pair_points        integer[];  -- the enrollment's current_points before this batch
+    v_enrollments_stale  boolean;    -- whether a pair's card now holds another balance than that
     v_pair_cards         bigint[];
     v_pair_card_numbers  text[];
     v_pair_new_cards     boolean[];  -- whether the pair's card is one this batch made
@@ -190,11 +191,16 @@ BEGIN
                SET status = CASE WHEN c.status = 'BLOCKED' THEN c.status ELSE 'ACTIVE' END, updated_at = now()
               FROM unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
              WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id
-            RETURNING c.customer_id, c.program_id
+            RETURNING c.customer_id, c.program_id, c.points_balance
         )
-        SELECT array_agg(reused.customer_id), array_agg(reused.program_id)
-          INTO v_reused_customers, v_reused_programs
-          FROM reused;
+        -- (and whether a reused card's enrollment says another balance: an imported card that
+        -- had no enrollment, or none until now)
+        SELECT array_agg(reused.customer_id), array_agg(reused.program_id),
+               coalesce(bool_or(reused.points_balance <> p.points), false)
+          INTO v_reused_customers, v_reused_programs, v_enrollments_stale
+          FROM reused
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_points) AS p (customer_id, program_id, points)
+            ON p.customer_id = reused.customer_id AND p.program_id = reused.program_id;
         SELECT coalesce(array_agg(f.customer_id ORDER BY f.customer_id, f.program_id), '{}'),
                coalesce(array_agg(f.program_id ORDER BY f.customer_id, f.program_id), '{}')
           INTO v_card_customers, v_card_programs
@@ -251,15 +257,22 @@ BEGIN
              WHERE r.points > 0
              ORDER BY k.customer_id, k.id, r.n
         )
-        SELECT coalesce(array_agg(carded.id), '{}') INTO v_new_cards FROM carded;
+        SELECT coalesce(array_agg(carded.id), '{}'),
+               v_enrollments_stale OR coalesce(bool_or(carded.points_balance <> p.points), false)
+          INTO v_new_cards, v_enrollments_stale
+          FROM carded
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_points) AS p (customer_id, program_id, points)
+            ON p.customer_id = carded.customer_id AND p.program_id = carded.program_id;
         -- Each enrollment carries its card's balance (welcome points, an imported card that had
-        -- no enrollment): written only where the two differ.
-        UPDATE loyalty.program_enrollments AS e
-           SET current_points = k.points_balance
-          FROM loyalty.loyalty_cards AS k, unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
-         WHERE k.customer_id = e.customer_id AND k.program_id = e.program_id
-           AND e.customer_id = f.customer_id AND e.program_id = f.program_id
-           AND e.current_points <> k.points_balance;
+        -- no enrollment): written only where the two differ, and looked for only when one does.
+        IF v_enrollments_stale THEN
+            UPDATE loyalty.program_enrollments AS e
+               SET current_points = k.points_balance
+              FROM loyalty.loyalty_cards AS k, unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
+             WHERE k.customer_id = e.customer_id AND k.program_id = e.program_id
+               AND e.customer_id = f.customer_id AND e.program_id = f.program_id
+               AND e.current_points <> k.points_balance;
+        END IF;
         -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
         SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n),
                array_agg(k.id = ANY (v_new_cards) ORDER BY f.n)
