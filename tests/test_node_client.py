@@ -390,3 +390,30 @@ def test_node_postgres_writes_users_and_programs_and_sweeps_points_with_untyped_
     ttl = db.execute("SELECT points_ttl FROM loyalty.loyalty_programs WHERE id = %s", (program,)).fetchone()
     db.commit()
     assert ttl is not None and str(ttl[0]) == "365 days, 0:00:00"
+
+
+@pytest.mark.both_modes
+def test_node_postgres_follows_and_manages_consumers_with_untyped_parameters(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    """0031's calls as a node service makes them: tail_events (an observer), event_consumer_status,
+    drop_event_consumer."""
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    db.commit()
+    start = _run(dsn, [_call("position", "SELECT next_position FROM loyalty.tail_events($1)", None),
+                       _call("register", "SELECT count(*) AS n FROM loyalty.fetch_events($1)", "mailr")])  # fmt: skip
+    position = start["position"]["rows"][0]["next_position"]
+    loyaltydb.request_enrollment(db, 32, world.coffee_club)
+    out = _run(
+        dsn,
+        [
+            _call("tail", "SELECT type FROM loyalty.tail_events($1) WHERE id IS NOT NULL", position),
+            _call("status", "SELECT consumer FROM loyalty.event_consumer_status()"),
+            _call("drop", "SELECT loyalty.drop_event_consumer($1) AS dropped", "mailr"),
+            _call("again", "SELECT loyalty.drop_event_consumer($1) AS dropped", "mailr"),
+        ],
+    )
+    assert [row["type"] for row in out["tail"]["rows"]] == ["enrollment.requested"]
+    assert out["status"]["rows"] == [{"consumer": "mailr"}]
+    assert (out["drop"]["rows"], out["again"]["rows"]) == ([{"dropped": True}], [{"dropped": False}])
