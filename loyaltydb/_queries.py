@@ -96,6 +96,28 @@ ANSWER_DEDUCTION: Final[LiteralString] = (
     "SELECT * FROM loyalty.answer_points_deduction(p_request_id => %(request_id)s::uuid,"
     " p_customer_id => %(customer_id)s::bigint, p_approved => %(approved)s::boolean)"
 )
+#: Rewards and redemptions (contract "Rewards").
+CREATE_REWARD: Final[LiteralString] = (
+    "SELECT loyalty.create_reward(p_business_id => %(business_id)s::bigint, p_program_id => %(program_id)s::bigint,"
+    " p_name => %(name)s::text, p_points_cost => %(points_cost)s::integer, p_stock => %(stock)s::integer)"
+)
+UPDATE_REWARD: Final[LiteralString] = (
+    "SELECT * FROM loyalty.update_reward(p_business_id => %(business_id)s::bigint,"
+    " p_reward_id => %(reward_id)s::bigint, p_status => %(status)s::text,"
+    " p_points_cost => %(points_cost)s::integer, p_stock => %(stock)s::integer)"
+)
+PROGRAM_REWARDS: Final[LiteralString] = "SELECT * FROM loyalty.program_rewards(p_program_id => %(program_id)s::bigint)"
+REDEEM_REWARD: Final[LiteralString] = (
+    "SELECT * FROM loyalty.redeem_reward(p_customer_id => %(customer_id)s::bigint,"
+    " p_reward_id => %(reward_id)s::bigint, p_idempotency_key => %(idempotency_key)s::text)"
+)
+FULFIL_REDEMPTION: Final[LiteralString] = (
+    "SELECT * FROM loyalty.fulfil_redemption(p_business_id => %(business_id)s::bigint, p_code => %(code)s::text)"
+)
+CANCEL_REDEMPTION: Final[LiteralString] = (
+    "SELECT * FROM loyalty.cancel_redemption(p_customer_id => %(customer_id)s::bigint,"
+    " p_redemption_id => %(redemption_id)s::uuid, p_business_id => %(business_id)s::bigint)"
+)
 #: Who writes users and programs: a service's own login, through these.
 UPSERT_USER: Final[LiteralString] = (
     "SELECT loyalty.upsert_user(p_id => %(id)s::bigint, p_name => %(name)s::text, p_email => %(email)s::text)"
@@ -539,4 +561,60 @@ def program_status(business_id: int, program_id: int, status: str) -> Params:
         "business_id": _id("business_id", business_id),
         "program_id": _id("program_id", program_id),
         "status": _optional_text("status", status),
+    }
+
+
+def reward(business_id: int, program_id: int, name: str, points_cost: int, *, stock: int | None) -> Params:
+    """Parameters of :data:`CREATE_REWARD` (the server checks the values)."""
+    if not isinstance(name, str):
+        raise InvalidInput(f"name must be a string, not {type(name).__name__}")
+    return {
+        "business_id": _id("business_id", business_id),
+        "program_id": _id("program_id", program_id),
+        "name": _optional_text("name", name),
+        "points_cost": _id("points_cost", points_cost),
+        "stock": _optional_id("stock", stock),
+    }
+
+
+def reward_change(
+    business_id: int, reward_id: int, *, status: str | None, points_cost: int | None, stock: int | None
+) -> Params:
+    """Parameters of :data:`UPDATE_REWARD` (None: unchanged)."""
+    return {
+        "business_id": _id("business_id", business_id),
+        "reward_id": _id("reward_id", reward_id),
+        "status": _optional_text("status", status),
+        "points_cost": _optional_id("points_cost", points_cost),
+        "stock": _optional_id("stock", stock),
+    }
+
+
+def catalogue(program_id: int) -> Params:
+    """Parameters of :data:`PROGRAM_REWARDS`."""
+    return {"program_id": _id("program_id", program_id)}
+
+
+def redemption(customer_id: int, reward_id: int, *, idempotency_key: str) -> Params:
+    """Parameters of :data:`REDEEM_REWARD`."""
+    return {
+        "customer_id": _id("customer_id", customer_id),
+        "reward_id": _id("reward_id", reward_id),
+        "idempotency_key": _key(idempotency_key),
+    }
+
+
+def fulfilment(business_id: int, code: str) -> Params:
+    """Parameters of :data:`FULFIL_REDEMPTION`."""
+    if not isinstance(code, str):
+        raise InvalidInput(f"code must be a string, not {type(code).__name__}")
+    return {"business_id": _id("business_id", business_id), "code": _optional_text("code", code)}
+
+
+def cancellation(customer_id: int, redemption_id: UUID | str, *, business_id: int | None) -> Params:
+    """Parameters of :data:`CANCEL_REDEMPTION`."""
+    return {
+        "customer_id": _id("customer_id", customer_id),
+        "redemption_id": _uuid("redemption_id", redemption_id),
+        "business_id": _optional_id("business_id", business_id),
     }

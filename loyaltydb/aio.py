@@ -43,6 +43,9 @@ from .models import (
     PendingRequest,
     PointResult,
     PointsProblem,
+    Redemption,
+    RedemptionResult,
+    Reward,
 )
 
 __all__ = [
@@ -54,8 +57,10 @@ __all__ = [
     "approve_enrollments",
     "block_card",
     "business_notifications",
+    "cancel_redemption",
     "card_transactions",
     "create_program",
+    "create_reward",
     "customer_cards",
     "customer_notifications",
     "decline_invitation",
@@ -68,13 +73,16 @@ __all__ = [
     "expire_requests",
     "fetch_events",
     "find_card",
+    "fulfil_redemption",
     "invite_customer",
     "leave_program",
     "listen_events",
     "mark_notifications_read",
     "pending_invitations",
     "pending_requests",
+    "program_rewards",
     "prune_events",
+    "redeem_reward",
     "reject_enrollment",
     "replace_card",
     "request_enrollment",
@@ -83,6 +91,7 @@ __all__ = [
     "set_program_status",
     "spend_points",
     "unblock_card",
+    "update_reward",
     "upsert_user",
     "verify_points",
 ]
@@ -432,6 +441,65 @@ async def answer_points_deduction(
     params = queries.deduction_answer(request_id, customer_id=customer_id, approved=approved)
     result = await _point_result(conn, queries.ANSWER_DEDUCTION, params)
     return None if result.transaction_id is None else result
+
+
+async def create_reward(
+    conn: AsyncConnectable, business_id: int, program_id: int, name: str, points_cost: int, *, stock: int | None = None
+) -> int:
+    """A reward in one of the business's programs, costing ``points_cost``; ``stock`` how many
+    there are (None: unlimited). Returns its id."""
+    params = queries.reward(business_id, program_id, name, points_cost, stock=stock)
+    made: int = await _fetch_one(conn, queries.CREATE_REWARD, params, scalar_row)
+    return made
+
+
+async def update_reward(
+    conn: AsyncConnectable,
+    business_id: int,
+    reward_id: int,
+    *,
+    status: str | None = None,
+    points_cost: int | None = None,
+    stock: int | None = None,
+) -> Reward:
+    """Change one of the business's rewards (None leaves a field as it is: a limited stock stays
+    limited); returns it. Redemptions made before keep what they paid."""
+    params = queries.reward_change(business_id, reward_id, status=status, points_cost=points_cost, stock=stock)
+    return await _fetch_one(conn, queries.UPDATE_REWARD, params, class_row(Reward))
+
+
+async def program_rewards(conn: AsyncConnectable, program_id: int) -> list[Reward]:
+    """What a customer of the program can redeem now: ACTIVE rewards with stock left, cheapest first."""
+    return await _fetch_all(conn, queries.PROGRAM_REWARDS, queries.catalogue(program_id), class_row(Reward))
+
+
+async def redeem_reward(
+    conn: AsyncConnectable, customer_id: int, reward_id: int, *, idempotency_key: str
+) -> RedemptionResult:
+    """Spend the reward's cost from the customer's card in its program (a ``REDEEM`` row), take
+    one from its stock and record the redemption with its counter code, in one transaction;
+    ``RewardUnavailable`` (inactive, out of stock), ``InsufficientPoints``; a retry with the same
+    key returns the same redemption, ``replayed``."""
+    params = queries.redemption(customer_id, reward_id, idempotency_key=idempotency_key)
+    return await _fetch_one(conn, queries.REDEEM_REWARD, params, class_row(RedemptionResult))
+
+
+async def fulfil_redemption(conn: AsyncConnectable, business_id: int, code: str) -> Redemption:
+    """The business hands the reward over for the code the customer shows (case, spaces and
+    dashes ignored); again returns it; ``RedemptionNotPending`` if cancelled,
+    ``RedemptionNotFound`` for a code none of its programs issued."""
+    params = queries.fulfilment(business_id, code)
+    return await _fetch_one(conn, queries.FULFIL_REDEMPTION, params, class_row(Redemption))
+
+
+async def cancel_redemption(
+    conn: AsyncConnectable, customer_id: int, redemption_id: UUID | str, *, business_id: int | None = None
+) -> Redemption:
+    """Cancel a PENDING redemption (the customer's own, or with ``business_id`` one of that
+    business's): its points come back once as a ``REFUND`` row and a limited stock gets its
+    item back; again returns it; ``RedemptionNotPending`` if fulfilled."""
+    params = queries.cancellation(customer_id, redemption_id, business_id=business_id)
+    return await _fetch_one(conn, queries.CANCEL_REDEMPTION, params, class_row(Redemption))
 
 
 async def upsert_user(conn: AsyncConnectable, user_id: int, name: str | None, email: str | None) -> int:

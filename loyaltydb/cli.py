@@ -25,6 +25,7 @@ from . import _cli_events as events_cli
 from . import _cli_flow as flow
 from . import _cli_legacy as legacy
 from . import _cli_points as points_cli
+from . import _cli_rewards as rewards_cli
 from . import _demo as demo
 from . import _selfcheck as selfcheck
 from ._cli_args import dsn as _dsn
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     events_cli.add_command(command, common)
     points_cli.add_command(command, common)
     points_cli.add_card_command(command, common)
+    rewards_cli.add_command(command, common)
     command(
         "selfcheck",
         "prove approval works on this database, in a transaction it rolls back",
@@ -315,6 +317,8 @@ def _run(args: argparse.Namespace) -> int:
         return points_cli.run(args)
     elif args.command == "card":
         return points_cli.run_card(args)
+    elif args.command == "rewards":
+        return rewards_cli.run(args)
     elif args.command == "selfcheck":
         return _selfcheck(args)
     elif args.command == "distribute":

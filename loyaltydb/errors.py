@@ -144,6 +144,26 @@ class TransactionNotFound(LoyaltyError, LookupError):
     sqlstates = ("LY020",)
 
 
+class RewardUnavailable(LoyaltyError):
+    """SQLSTATE LY017: the reward does not exist, is INACTIVE, or has no stock left; nothing was
+    written (no points spent, no stock taken)."""
+
+    sqlstates = ("LY017",)
+
+
+class RedemptionNotPending(LoyaltyError):
+    """SQLSTATE LY018: fulfilling a cancelled redemption, or cancelling a fulfilled one."""
+
+    sqlstates = ("LY018",)
+
+
+class RedemptionNotFound(LoyaltyError, LookupError):
+    """SQLSTATE LY021: a redemption id unknown to that customer, or a code unknown to that
+    business's programs."""
+
+    sqlstates = ("LY021",)
+
+
 class TransactionConflict(LoyaltyError):
     """The transaction lost a race with another one; running it again will succeed."""
 

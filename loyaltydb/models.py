@@ -163,3 +163,49 @@ class PointsProblem:
     ledger_sum: int
     enrollment_points: int | None
     problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reward:
+    """A reward of a program's catalogue (``loyalty.reward_details``): its cost in points and
+    the stock left (None: unlimited). ``program_rewards`` returns the ACTIVE ones with stock."""
+
+    reward_id: int
+    program_id: int
+    name: str
+    points_cost: int
+    status: str
+    stock: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionResult:
+    """What ``redeem_reward`` returns (``loyalty.redemption_result``): the redemption, the code
+    the business types at the counter, the points spent and the card's balance after;
+    ``replayed`` when the idempotency key had redeemed this reward already (nothing written)."""
+
+    redemption_id: UUID
+    code: str
+    status: str
+    reward_id: int
+    points: int
+    balance_after: int
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """A redemption as ``fulfil_redemption`` and ``cancel_redemption`` return it
+    (``loyalty.redemption_details``): PENDING, FULFILLED or CANCELLED, with its reward's name."""
+
+    redemption_id: UUID
+    customer_id: int
+    reward_id: int
+    reward_name: str
+    program_id: int
+    card_id: int
+    points: int
+    code: str
+    status: str
+    created_at: datetime
+    decided_at: datetime | None

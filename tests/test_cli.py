@@ -367,3 +367,43 @@ def test_card_block_unblock_replace_leave_through_the_console_script(
     assert json.loads(replaced.stdout)["card_number"] != json.loads(blocked.stdout)["card_number"]
     assert "INACTIVE" in run_cli("--dsn", dsn, "card", "leave", *card).stdout
     assert_user_error(run_cli("--dsn", dsn, "card", "block", "--customer-id", "32", "--program-id", "999"), "no card")
+
+
+def test_rewards_create_list_redeem_fulfil_cancel_through_the_console_script(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    """`loyaltydb rewards …`: the catalogue, a redemption and its code, a replay said as one,
+    fulfilling by the code as typed, cancelling, and refusals in one line."""
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    loyaltydb.earn_points(db, 32, world.coffee_club, 100, idempotency_key="start")
+    business = ["--business-id", str(world.business_id)]
+    made = run_cli(
+        "--dsn", dsn, "rewards", "create", *business, "--program-id", str(world.coffee_club),
+        "--name", "Free coffee", "--points-cost", "40", "--stock", "2", "--json",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    reward = str(json.loads(made.stdout)["reward_id"])
+    listed = run_cli("--dsn", dsn, "rewards", "list", "--program-id", str(world.coffee_club))
+    assert listed.stdout.strip() == f"{reward}  Free coffee: 40 points, 2 left, ACTIVE"
+    redeem = ["--dsn", dsn, "rewards", "redeem", "--customer-id", "32", "--reward-id", reward]
+    first = run_cli(*redeem, "--key", "r-1", "--json")
+    assert first.returncode == 0, first.stderr
+    done = json.loads(first.stdout)
+    assert (done["points"], done["balance_after"], done["status"]) == (40, 60, "PENDING")
+    assert "a replay" in run_cli(*redeem, "--key", "r-1").stdout
+    code = done["code"]
+    fulfilled = run_cli("--dsn", dsn, "rewards", "fulfil", code.lower(), *business)
+    assert fulfilled.stdout.strip().endswith("FULFILLED"), fulfilled.stderr
+    assert_user_error(
+        run_cli("--dsn", dsn, "rewards", "cancel", done["redemption_id"], "--customer-id", "32"), "was fulfilled"
+    )
+    second = json.loads(run_cli(*redeem, "--key", "r-2", "--json").stdout)
+    cancelled = run_cli("--dsn", dsn, "rewards", "cancel", second["redemption_id"], "--customer-id", "32", *business)
+    assert cancelled.stdout.strip().endswith("CANCELLED"), cancelled.stderr
+    assert_user_error(run_cli("--dsn", dsn, "rewards", "fulfil", "ZZZZZZZZ", *business), "No redemption with code")
+    emptied = run_cli("--dsn", dsn, "rewards", "update", *business, "--reward-id", reward, "--stock", "0", "--json")
+    assert json.loads(emptied.stdout)["stock"] == 0
+    assert_user_error(run_cli(*redeem, "--key", "r-3"), "out of stock")
+    assert_user_error(run_cli("--dsn", dsn, "rewards", "cancel", "nope", "--customer-id", "32"), "must be a UUID")
+    empty = run_cli("--dsn", dsn, "rewards", "list", "--program-id", str(world.coffee_club))
+    assert "no rewards to redeem" in empty.stdout

@@ -88,11 +88,12 @@ def test_distribute_makes_distributed_and_reference_tables_and_is_idempotent(cit
     assert kinds == {
         "loyalty.businesses": "n",
         "loyalty.loyalty_programs": "n",
+        "loyalty.rewards": "n",
         **dict.fromkeys(
             ["loyalty.users", "loyalty.customers", "loyalty.program_enrollments", "loyalty.loyalty_cards",
              "loyalty.customer_business_relationships", "loyalty.customer_notifications",
              "loyalty.customer_approval_requests", "loyalty.point_transactions", "loyalty.card_aliases",
-             "loyalty.events", "loyalty.points_deductions"],
+             "loyalty.events", "loyalty.points_deductions", "loyalty.redemptions"],
             "h",
         ),
     }  # fmt: skip
@@ -309,6 +310,15 @@ def test_migrations_after_distribution_keep_working(citus_cluster: TempCluster) 
         # (Citus relays a router query's error as its text: the constraint is named there.)
         assert 'violates check constraint "card_status_check"' in str(caught.value)
         assert "while executing command on" in str(caught.value)  # refused by the worker
+        conn.rollback()
+        # 0039 made each worker's copy of the redemption numbers' sequence, in its own range: a
+        # redemption on a worker gets a code of that worker's node group.
+        loyaltydb.earn_points(conn, 32, program, 10, idempotency_key="start")
+        reward = loyaltydb.create_reward(conn, 7, program, "Sticker", 5, stock=3)
+        redeemed = loyaltydb.redeem_reward(conn, 32, reward, idempotency_key="r")
+        number = conn.execute("SELECT number FROM loyalty.redemptions").fetchone()
+        assert number is not None and number[0] >> 48 >= 1  # a worker's group, not the coordinator's 0
+        assert loyaltydb.fulfil_redemption(conn, 7, redeemed.code).status == "FULFILLED"
     assert index is not None and index[0] is not None
 
 

@@ -183,3 +183,36 @@ def test_expiry_never_takes_a_point_that_was_spent(
     (card,) = loyaltydb.customer_cards(db, customer)
     assert card.points_balance == sum(left for left, age in credits if age < 10)
     assert loyaltydb.verify_points(db) == []
+
+
+@pytest.mark.both_modes
+def test_the_sweep_and_the_spends_agree_on_which_credit_is_oldest(db: psycopg.Connection[Any], world: World) -> None:
+    """A credit with the later id can be the older one (its transaction started first and took
+    the card's lock second): the sweep expires that one, whole, and a second sweep finds nothing
+    (it once expired the credit with the lower id instead, then replayed the overdue one's key
+    forever, counting it each time)."""
+    db.execute("UPDATE loyalty.loyalty_programs SET points_ttl = '10 days' WHERE id = %s", (world.coffee_club,))
+    db.commit()
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    recent = loyaltydb.earn_points(db, 32, world.coffee_club, 30, idempotency_key="recent")
+    overdue = loyaltydb.earn_points(db, 32, world.coffee_club, 50, idempotency_key="overdue")
+    for made, days in ((recent, 5), (overdue, 20)):
+        db.execute(
+            "UPDATE loyalty.point_transactions SET created_at = now() - make_interval(days => %s)"
+            " WHERE customer_id = 32 AND id = %s",
+            (days, made.transaction_id),
+        )
+    db.commit()
+    assert loyaltydb.expire_points(db) == 1
+    assert loyaltydb.expire_points(db) == 0
+    left = dict(
+        db.execute(
+            "SELECT idempotency_key, points - consumed FROM loyalty.point_transactions"
+            " WHERE customer_id = 32 AND reason = 'EARN'"
+        ).fetchall()
+    )
+    assert left == {"recent": 30, "overdue": 0}
+    assert loyaltydb.customer_cards(db, 32)[0].points_balance == 30
+    # A spend now takes from the credit that expires soonest, whatever its id.
+    loyaltydb.spend_points(db, 32, world.coffee_club, 10, idempotency_key="spend")
+    assert loyaltydb.verify_points(db) == []

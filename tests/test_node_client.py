@@ -417,3 +417,48 @@ def test_node_postgres_follows_and_manages_consumers_with_untyped_parameters(
     assert [row["type"] for row in out["tail"]["rows"]] == ["enrollment.requested"]
     assert out["status"]["rows"] == [{"consumer": "mailr"}]
     assert (out["drop"]["rows"], out["again"]["rows"]) == ([{"dropped": True}], [{"dropped": False}])
+
+
+@pytest.mark.both_modes
+def test_node_postgres_redeems_fulfils_and_cancels_with_untyped_parameters(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    db.commit()
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    loyaltydb.earn_points(db, 32, world.coffee_club, 100, idempotency_key="start")
+    made = _run(
+        dsn,
+        [
+            _call("create", "SELECT loyalty.create_reward($1, $2, $3, $4, $5) AS id", 7, world.coffee_club,
+                  "Free coffee", 30, 2),
+            _call("list", "SELECT * FROM loyalty.program_rewards($1)", world.coffee_club),
+        ],
+    )  # fmt: skip
+    reward = made["create"]["rows"][0]["id"]
+    assert [(r["name"], r["stock"]) for r in made["list"]["rows"]] == [("Free coffee", 2)]
+    redeem = "SELECT * FROM loyalty.redeem_reward($1, $2, $3)"
+    first = _run(dsn, [_call("redeem", redeem, 32, reward, "r-1")])["redeem"]["rows"][0]
+    second = _run(dsn, [_call("redeem", redeem, 32, reward, "r-2")])["redeem"]["rows"][0]
+    out = _run(
+        dsn,
+        [
+            _call("again", redeem, 32, reward, "r-1"),
+            _call("LY017", redeem, 32, reward, "r-3"),  # two in stock, both taken
+            _call("fulfil", "SELECT * FROM loyalty.fulfil_redemption($1, $2)", 7, first["code"].lower()),
+            _call("cancel", "SELECT * FROM loyalty.cancel_redemption($1, $2, $3)", 32, second["redemption_id"], None),
+            _call("LY018", "SELECT * FROM loyalty.cancel_redemption($1, $2)", 32, first["redemption_id"]),
+            _call("LY021", "SELECT * FROM loyalty.fulfil_redemption($1, $2)", 8, first["code"]),
+            _call("update", "SELECT * FROM loyalty.update_reward($1, $2, $3, $4, $5)", 7, reward, "INACTIVE",
+                  None, None),
+        ],
+    )  # fmt: skip
+    assert (first["points"], first["balance_after"], second["balance_after"]) == (30, 70, 40)
+    assert out["again"]["rows"][0]["replayed"] is True
+    assert out["fulfil"]["rows"][0]["status"] == "FULFILLED"
+    assert out["cancel"]["rows"][0]["status"] == "CANCELLED"
+    assert (out["update"]["rows"][0]["status"], out["update"]["rows"][0]["stock"]) == ("INACTIVE", 1)
+    for state in ("LY017", "LY018", "LY021"):
+        assert out[state]["error"]["code"] == state, out[state]
+    assert loyaltydb.customer_cards(db, 32)[0].points_balance == 70

@@ -299,15 +299,16 @@ def test_a_rollback_that_fails_midway_says_what_was_undone_and_what_is_applied(e
 
 
 def test_the_sql_references_points_examples_run_as_pasted(dsn: str, pg_server: TempServer) -> None:
-    """docs/sql.md's "Points", "Deduction requests" and "Card lifecycle" sections, in order, pasted
-    into psql after the README's quickstart block: each runs, and the card ends as they say."""
+    """docs/sql.md's "Points", "Deduction requests", "Rewards and redemptions" and "Card lifecycle"
+    sections, in order, pasted into psql after the README's quickstart block: each runs, and the
+    card ends as they say."""
     root = Path(__file__).resolve().parent.parent
     readme = (root / "README.md").read_text()
     quickstart = readme.split("<!-- psql block: tests/test_operators.py runs it -->\n```sql\n", 1)[1].split("```", 1)[0]
     reference = (root / "docs" / "sql.md").read_text()
     sections = [
         reference.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
-        for name in ("Points", "Deduction requests", "Card lifecycle")
+        for name in ("Points", "Deduction requests", "Rewards and redemptions", "Card lifecycle")
     ]
     blocks = [block for section in sections for block in re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)]
     assert len(blocks) >= 12
@@ -322,6 +323,7 @@ def test_the_sql_references_points_examples_run_as_pasted(dsn: str, pg_server: T
     assert completed.returncode == 0, completed.stderr
     with psycopg.connect(dsn) as conn:
         (card,) = loyaltydb.customer_cards(conn, 32)
-        assert card.points_balance == 10 + 50 - 20 - 5 + 20 + 5 + 7 - 15  # the README's 10, then these
+        # The README's 10, then these (a redemption fulfilled, another cancelled and refunded).
+        assert card.points_balance == 10 + 50 - 20 - 5 + 20 + 5 + 7 - 15 - 20
         assert card.status == "INACTIVE"  # it left the program last
         assert loyaltydb.verify_points(conn) == []

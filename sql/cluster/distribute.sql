@@ -34,6 +34,11 @@ BEGIN
         DROP INDEX loyalty.card_aliases_card_number_key;
         CREATE INDEX card_aliases_card_number_idx ON loyalty.card_aliases (card_number);
     END IF;
+    -- And for the redemptions' codes (0039): unique by construction, found by each shard's index.
+    IF to_regclass('loyalty.redemptions_code_key') IS NOT NULL THEN
+        DROP INDEX loyalty.redemptions_code_key;
+        CREATE INDEX redemptions_code_idx ON loyalty.redemptions (code, program_id);
+    END IF;
 
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = 'loyalty.users'::regclass) THEN
         -- Foreign keys are set aside while the tables move (Citus wants both ends distributed
@@ -55,6 +60,9 @@ BEGIN
         -- Programs and businesses on every node; everything about a customer on one worker.
         PERFORM create_reference_table('loyalty.businesses');
         PERFORM create_reference_table('loyalty.loyalty_programs');
+        IF to_regclass('loyalty.rewards') IS NOT NULL THEN  -- 0039
+            PERFORM create_reference_table('loyalty.rewards');
+        END IF;
         FOR v_table, v_column, v_colocate IN
             VALUES ('loyalty.users', 'id', 'none'),
                    ('loyalty.customers', 'id', 'loyalty.users'),
@@ -66,7 +74,8 @@ BEGIN
                    ('loyalty.point_transactions', 'customer_id', 'loyalty.users'),
                    ('loyalty.card_aliases', 'customer_id', 'loyalty.users'),
                    ('loyalty.events', 'customer_id', 'loyalty.users'),
-                   ('loyalty.points_deductions', 'customer_id', 'loyalty.users')
+                   ('loyalty.points_deductions', 'customer_id', 'loyalty.users'),
+                   ('loyalty.redemptions', 'customer_id', 'loyalty.users')
         LOOP
             -- A table a later migration adds (distributed by that migration if it comes after this).
             CONTINUE WHEN to_regclass(v_table) IS NULL;
@@ -76,6 +85,9 @@ BEGIN
         END LOOP;
         PERFORM truncate_local_data_after_distributing_table('loyalty.businesses');
         PERFORM truncate_local_data_after_distributing_table('loyalty.loyalty_programs');
+        IF to_regclass('loyalty.rewards') IS NOT NULL THEN
+            PERFORM truncate_local_data_after_distributing_table('loyalty.rewards');
+        END IF;
 
         FOREACH v_table IN ARRAY v_keys LOOP
             EXECUTE v_table;
@@ -108,7 +120,10 @@ BEGIN
                                 'loyalty.leave_program(bigint,bigint)',
                                 -- Deduction requests (0034).
                                 'loyalty.request_points_deduction(bigint,bigint,bigint,integer,text)',
-                                'loyalty.answer_points_deduction(uuid,bigint,boolean)') THEN
+                                'loyalty.answer_points_deduction(uuid,bigint,boolean)',
+                                -- Redemptions (0039): a redemption is named by its customer.
+                                'loyalty.redeem_reward(bigint,bigint,text)',
+                                'loyalty.cancel_redemption(bigint,uuid,bigint)') THEN
             PERFORM create_distributed_function(v_function, 'p_customer_id', colocate_with => 'loyalty.users');
         ELSIF v_function::text IN ('loyalty.ensure_customer(bigint)', 'loyalty.ensure_customer_exists(bigint)') THEN
             PERFORM create_distributed_function(v_function, 'p_user_id', colocate_with => 'loyalty.users');

@@ -52,6 +52,19 @@ CREATE TYPE loyalty._locked_card AS (
 ALTER TYPE loyalty._locked_card OWNER TO loyalty_owner;
 
 --
+-- Name: _notice; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty._notice AS (
+	type text,
+	title text,
+	message text
+);
+
+
+ALTER TYPE loyalty._notice OWNER TO loyalty_owner;
+
+--
 -- Name: _program_info; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -240,6 +253,44 @@ CREATE TYPE loyalty.point_result AS (
 ALTER TYPE loyalty.point_result OWNER TO loyalty_owner;
 
 --
+-- Name: redemption_details; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty.redemption_details AS (
+	redemption_id uuid,
+	customer_id bigint,
+	reward_id bigint,
+	reward_name text,
+	program_id bigint,
+	card_id bigint,
+	points integer,
+	code text,
+	status text,
+	created_at timestamp with time zone,
+	decided_at timestamp with time zone
+);
+
+
+ALTER TYPE loyalty.redemption_details OWNER TO loyalty_owner;
+
+--
+-- Name: redemption_result; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty.redemption_result AS (
+	redemption_id uuid,
+	code text,
+	status text,
+	reward_id bigint,
+	points integer,
+	balance_after integer,
+	replayed boolean
+);
+
+
+ALTER TYPE loyalty.redemption_result OWNER TO loyalty_owner;
+
+--
 -- Name: request_kind; Type: DOMAIN; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -258,6 +309,22 @@ CREATE DOMAIN loyalty.request_status AS text
 
 
 ALTER DOMAIN loyalty.request_status OWNER TO loyalty_owner;
+
+--
+-- Name: reward_details; Type: TYPE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TYPE loyalty.reward_details AS (
+	reward_id bigint,
+	program_id bigint,
+	name text,
+	points_cost integer,
+	status text,
+	stock integer
+);
+
+
+ALTER TYPE loyalty.reward_details OWNER TO loyalty_owner;
 
 --
 -- Name: _active_program(bigint, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -994,9 +1061,9 @@ BEGIN
     END IF;
 
     v_program := loyalty._program_info(p_program_id);
-    -- Earning and spending (a deduction is one) need the card, its enrollment and its program
-    -- ACTIVE; corrections (adjustments, reversals) do not.
-    IF p_reason IN ('EARN', 'SPEND', 'DEDUCTION') AND (v_card.status <> 'ACTIVE' OR v_card.enrollment_status IS DISTINCT FROM 'ACTIVE'
+    -- Earning and spending (a deduction and a redemption are spends) need the card, its
+    -- enrollment and its program ACTIVE; corrections (adjustments, reversals, refunds) do not.
+    IF p_reason IN ('EARN', 'SPEND', 'DEDUCTION', 'REDEEM') AND (v_card.status <> 'ACTIVE' OR v_card.enrollment_status IS DISTINCT FROM 'ACTIVE'
                                            OR v_program.status <> 'ACTIVE') THEN
         RAISE EXCEPTION USING ERRCODE = 'LY013',
             MESSAGE = format('Card %s is not active (card %s, enrollment %s, program %s)', v_card.id, v_card.status,
@@ -1021,14 +1088,16 @@ BEGIN
     RETURNING t.* INTO v_row;
     -- A debit uses the card's credits that expire soonest first (0036): those that can expire
     -- oldest first (a card's credits share its program's points_ttl), then the ones that never do
-    -- (OPENING, IMPORT); each credit's consumed grows by what this debit takes of it.
+    -- (OPENING, IMPORT); each credit's consumed grows by what this debit takes of it. Oldest by
+    -- created_at, the order the sweep expires them in (0039; by id before: a transaction that
+    -- started first but took the card's lock second has the later id and the earlier time).
     IF p_points < 0 THEN
         UPDATE loyalty.point_transactions AS t
            SET consumed = t.consumed + a.take
           FROM (SELECT c.id,
                        least(c.points - c.consumed,
                              greatest(0, -p_points - coalesce(sum(c.points - c.consumed) OVER (
-                                 ORDER BY c.reason::text IN ('OPENING', 'IMPORT'), c.id
+                                 ORDER BY c.reason::text IN ('OPENING', 'IMPORT'), c.created_at, c.id
                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS take
                   FROM loyalty.point_transactions AS c
                  WHERE c.customer_id = p_customer_id AND c.card_id = v_card.id AND c.points > c.consumed) AS a
@@ -1043,23 +1112,26 @@ BEGIN
          WHERE e.customer_id = p_customer_id AND e.id = v_card.enrollment_id;
     END IF;
 
-    -- The customer is told by name, and the change published, in this transaction.
-    SELECT c.name, c.notification_preferences INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
-    INSERT INTO loyalty.customer_notifications (customer_id, business_id, type, title, message, data)
-    VALUES (p_customer_id, v_card.business_id, CASE WHEN v_credit THEN 'POINTS_ADDED' ELSE 'POINTS_DEDUCTED' END,
-            loyalty._points_title(p_points, v_program.name),
-            loyalty._points_message(p_points, p_reason, v_program.name, v_program.business_name, v_balance::integer),
-            loyalty._points_notification_data(v_customer.name, v_program.name, v_program.business_name, v_card.id,
-                                              v_row.id, p_points, v_balance, p_reason));
-    v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
-                            WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
-                            WHEN 'DEDUCTION' THEN 'points.deducted' WHEN 'EXPIRE' THEN 'points.expired'
-                            ELSE 'points.' || lower(p_reason) END;
-    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
-    VALUES (p_customer_id, v_card.business_id, v_type,
-            loyalty._points_event_payload(v_customer.name, v_program.name, v_program.business_name, p_program_id,
-                                          v_card.id, v_card.card_number, v_row.id, p_points, v_balance,
-                                          p_reverses_id, v_customer.notification_preferences));
+    -- The customer is told by name, and the change published, in this transaction; a redemption's
+    -- spend and refund are told and published by redeem_reward and cancel_redemption, with the reward.
+    IF p_reason NOT IN ('REDEEM', 'REFUND') THEN
+        SELECT c.name, c.notification_preferences INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
+        INSERT INTO loyalty.customer_notifications (customer_id, business_id, type, title, message, data)
+        VALUES (p_customer_id, v_card.business_id, CASE WHEN v_credit THEN 'POINTS_ADDED' ELSE 'POINTS_DEDUCTED' END,
+                loyalty._points_title(p_points, v_program.name),
+                loyalty._points_message(p_points, p_reason, v_program.name, v_program.business_name, v_balance::integer),
+                loyalty._points_notification_data(v_customer.name, v_program.name, v_program.business_name, v_card.id,
+                                                  v_row.id, p_points, v_balance, p_reason));
+        v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
+                                WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
+                                WHEN 'DEDUCTION' THEN 'points.deducted' WHEN 'EXPIRE' THEN 'points.expired'
+                                ELSE 'points.' || lower(p_reason) END;
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        VALUES (p_customer_id, v_card.business_id, v_type,
+                loyalty._points_event_payload(v_customer.name, v_program.name, v_program.business_name, p_program_id,
+                                              v_card.id, v_card.card_number, v_row.id, p_points, v_balance,
+                                              p_reverses_id, v_customer.notification_preferences));
+    END IF;
 
     RETURN ROW(v_row.id, v_row.customer_id, v_row.program_id, v_row.card_id, v_row.points, v_row.balance_after,
                v_row.reason::text, v_row.created_at, false)::loyalty.point_result;
@@ -1129,6 +1201,35 @@ $$;
 
 
 ALTER FUNCTION loyalty._check_points(p_points integer, p_name text, p_signed boolean) OWNER TO loyalty_owner;
+
+--
+-- Name: _check_reward(text, integer, integer, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._check_reward(p_name text, p_points_cost integer, p_stock integer, p_status text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF p_name IS NOT NULL AND length(loyalty._trim_space(p_name)) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('name must be 1 to 200 characters, not %s', length(loyalty._trim_space(p_name)));
+    END IF;
+    IF p_points_cost IS NOT NULL THEN
+        PERFORM loyalty._check_points(p_points_cost, 'points_cost', false);
+    END IF;
+    IF p_stock < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('stock must be zero or more (or NULL: unlimited), not %s', p_stock);
+    END IF;
+    IF p_status NOT IN ('ACTIVE', 'INACTIVE') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('status must be ACTIVE or INACTIVE, not %s', quote_literal(p_status));
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._check_reward(p_name text, p_points_cost integer, p_stock integer, p_status text) OWNER TO loyalty_owner;
 
 --
 -- Name: _current_group(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1997,6 +2098,135 @@ $$;
 ALTER FUNCTION loyalty._queue_events_on_nodes(p_consumer text) OWNER TO loyalty_owner;
 
 --
+-- Name: _redemption_changed(bigint, uuid, text, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._redemption_changed(p_customer_id bigint, p_redemption_id uuid, p_event text, p_balance_after bigint, p_by text DEFAULT NULL::text) RETURNS loyalty.redemption_details
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_done     loyalty.redemption_details := loyalty._redemption_details(p_customer_id, p_redemption_id);
+    v_program  loyalty._program_info := loyalty._program_info(v_done.program_id);
+    v_customer record;
+    v_data     jsonb;
+    v_told     loyalty._notice;
+    v_business loyalty._notice;
+BEGIN
+    SELECT c.name, c.notification_preferences INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
+    v_data := jsonb_strip_nulls(jsonb_build_object(
+        'customer_name', v_customer.name, 'program_name', v_program.name, 'business_name', v_program.business_name,
+        'reward_name', v_done.reward_name, 'redemption_id', v_done.redemption_id, 'reward_id', v_done.reward_id,
+        'program_id', v_done.program_id, 'card_id', v_done.card_id, 'code', v_done.code, 'points', v_done.points,
+        'balance_after', p_balance_after, 'cancelled_by', p_by));
+
+    IF p_event = 'reward.redeemed' THEN
+        v_told := ROW('REWARD_REDEEMED', format('You redeemed %s at %s', v_done.reward_name, v_program.name),
+                      format('Show code %s at %s to get %s. %s points were deducted from your %s card; your balance '
+                             'is %s points.', v_done.code, v_program.business_name, v_done.reward_name, v_done.points,
+                             v_program.name, p_balance_after));
+        v_business := ROW('REWARD_REDEEMED', format('%s redeemed %s', v_customer.name, v_done.reward_name),
+                          format('%s redeemed %s for %s points of %s; code %s.', v_customer.name, v_done.reward_name,
+                                 v_done.points, v_program.name, v_done.code));
+    ELSIF p_event = 'redemption.fulfilled' THEN
+        v_told := ROW('REDEMPTION_FULFILLED', format('Enjoy your %s', v_done.reward_name),
+                      format('%s handed over %s (code %s).', v_program.business_name, v_done.reward_name,
+                             v_done.code));
+    ELSE
+        v_told := ROW('REDEMPTION_CANCELLED', format('Your %s redemption was cancelled', v_done.reward_name),
+                      format('%s%s points were refunded to your %s card; your balance is %s points.',
+                             CASE WHEN p_by = 'BUSINESS' THEN v_program.business_name || ' cancelled it. ' END,
+                             v_done.points, v_program.name, p_balance_after));
+        IF p_by = 'CUSTOMER' THEN
+            v_business := ROW('REDEMPTION_CANCELLED',
+                              format('%s cancelled their %s redemption', v_customer.name, v_done.reward_name),
+                              format('%s cancelled the redemption of %s (code %s); its %s points were refunded.',
+                                     v_customer.name, v_done.reward_name, v_done.code, v_done.points));
+        END IF;
+    END IF;
+    INSERT INTO loyalty.customer_notifications (customer_id, business_id, type, title, message, data, card_id)
+    VALUES (p_customer_id, v_program.business_id, v_told.type, v_told.title, v_told.message, v_data, v_done.card_id);
+    -- The business hears of what the customer did, on the customer's shard (one hop).
+    IF v_business.type IS NOT NULL THEN
+        INSERT INTO loyalty.customer_notifications (customer_id, business_id, audience, type, title, message, data,
+                                                    card_id)
+        VALUES (p_customer_id, v_program.business_id, 'BUSINESS', v_business.type, v_business.title,
+                v_business.message, v_data, v_done.card_id);
+    END IF;
+
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, v_program.business_id, p_event,
+            v_data || jsonb_build_object('channels',
+                                         loyalty._event_channels(v_customer.notification_preferences, 'rewards')));
+    RETURN v_done;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._redemption_changed(p_customer_id bigint, p_redemption_id uuid, p_event text, p_balance_after bigint, p_by text) OWNER TO loyalty_owner;
+
+--
+-- Name: _redemption_code(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._redemption_code(p_number bigint) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    c_alphabet constant text := 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+    c_mask     constant bigint := 549755813887;  -- 2^39 - 1
+    v_group    bigint := p_number >> 48;
+    v_count    bigint := p_number & 281474976710655;  -- 2^48 - 1
+    v_x        bigint;
+    v_code     text := '';
+BEGIN
+    IF p_number IS NULL OR p_number < 1 OR v_group > 127 OR v_count >= 4294967296 THEN
+        RAISE EXCEPTION USING ERRCODE = '54000',
+            MESSAGE = format('No redemption code for number %s: codes need node groups up to 127 and at most '
+                             '4294967295 redemptions a node', p_number);
+    END IF;
+    v_x := (v_group << 32) | v_count;
+    -- Each step is a bijection of 39-bit numbers; products stay below 2^63.
+    v_x := (v_x * 11400713) & c_mask;
+    v_x := v_x # (v_x >> 20);
+    v_x := (v_x * 7046029) & c_mask;
+    v_x := v_x # (v_x >> 18);
+    FOR i IN 1..8 LOOP
+        v_code := substr(c_alphabet, (v_x % 31)::integer + 1, 1) || v_code;
+        v_x := v_x / 31;
+    END LOOP;
+    RETURN v_code;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._redemption_code(p_number bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _redemption_details(bigint, uuid); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._redemption_details(p_customer_id bigint, p_redemption_id uuid) RETURNS loyalty.redemption_details
+    LANGUAGE plpgsql STABLE
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_done loyalty.redemption_details;
+BEGIN
+    SELECT d.id, d.customer_id, d.reward_id, r.name, d.program_id, d.card_id, d.points, d.code, d.status::text,
+           d.created_at, d.decided_at
+      INTO v_done
+      FROM loyalty.redemptions AS d
+      JOIN loyalty.rewards AS r ON r.id = d.reward_id
+     WHERE d.customer_id = p_customer_id AND d.id = p_redemption_id;
+    RETURN v_done;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._redemption_details(p_customer_id bigint, p_redemption_id uuid) OWNER TO loyalty_owner;
+
+--
 -- Name: _refresh_business(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2480,6 +2710,60 @@ $$;
 ALTER FUNCTION loyalty.business_notifications(p_business_id bigint, p_unread_only boolean, p_limit integer, p_before uuid) OWNER TO loyalty_owner;
 
 --
+-- Name: cancel_redemption(bigint, uuid, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.cancel_redemption(p_customer_id bigint, p_redemption_id uuid, p_business_id bigint DEFAULT NULL::bigint) RETURNS SETOF loyalty.redemption_details
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_found  loyalty.redemptions;
+    v_refund loyalty.point_result;
+BEGIN
+    IF p_customer_id IS NULL OR p_redemption_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer_id and redemption_id must not be NULL';
+    END IF;
+    -- Every decision on one redemption is serialised here; a waiter sees the decided row.
+    SELECT d.* INTO v_found FROM loyalty.redemptions AS d
+     WHERE d.customer_id = p_customer_id AND d.id = p_redemption_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY021',
+            MESSAGE = format('Redemption %s is not one of customer %s''s', p_redemption_id, p_customer_id);
+    ELSIF p_business_id IS NOT NULL AND p_business_id <> v_found.business_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not cancel redemption %s: it is another business''s', p_business_id,
+                             p_redemption_id);
+    ELSIF v_found.status = 'FULFILLED' THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY018',
+            MESSAGE = format('Redemption %s (code %s) was fulfilled; it cannot be cancelled', p_redemption_id,
+                             v_found.code);
+    ELSIF v_found.status = 'CANCELLED' THEN
+        RETURN NEXT loyalty._redemption_details(p_customer_id, p_redemption_id);
+        RETURN;
+    END IF;
+    v_refund := loyalty._change_points(p_customer_id, v_found.program_id, v_found.points, 'REFUND',
+                                       'refund:' || p_redemption_id, NULL, 'redemption:' || p_redemption_id, NULL);
+    -- A limited stock gets its item back (on a cluster a write of every node; none for unlimited).
+    IF (SELECT r.stock FROM loyalty.rewards AS r WHERE r.id = v_found.reward_id) IS NOT NULL THEN
+        UPDATE loyalty.rewards AS r SET stock = r.stock + 1, updated_at = now() WHERE r.id = v_found.reward_id;
+    END IF;
+    UPDATE loyalty.redemptions AS d
+       SET status = 'CANCELLED', decided_at = now(), refund_id = v_refund.transaction_id,
+           cancelled_by = CASE WHEN p_business_id IS NULL THEN 'CUSTOMER' ELSE 'BUSINESS' END
+     WHERE d.customer_id = p_customer_id AND d.id = p_redemption_id;
+    RETURN NEXT loyalty._redemption_changed(p_customer_id, p_redemption_id, 'redemption.cancelled',
+                                            v_refund.balance_after,
+                                            CASE WHEN p_business_id IS NULL THEN 'CUSTOMER' ELSE 'BUSINESS' END);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.cancel_redemption(p_customer_id bigint, p_redemption_id uuid, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: card_transactions(bigint, bigint, integer, bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -2546,6 +2830,40 @@ $$;
 
 
 ALTER FUNCTION loyalty.create_program(p_business_id bigint, p_name text, p_welcome_points integer, p_request_ttl interval, p_points_ttl interval) OWNER TO loyalty_owner;
+
+--
+-- Name: create_reward(bigint, bigint, text, integer, integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.create_reward(p_business_id bigint, p_program_id bigint, p_name text, p_points_cost integer, p_stock integer DEFAULT NULL::integer) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_program loyalty._program_info;
+    v_id      bigint;
+BEGIN
+    IF p_name IS NULL OR p_points_cost IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a reward needs a name and a points_cost, not NULL';
+    END IF;
+    PERFORM loyalty._check_reward(p_name, p_points_cost, p_stock, NULL);
+    v_program := loyalty._program_info(p_program_id);
+    IF v_program.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
+    ELSIF p_business_id IS DISTINCT FROM v_program.business_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not add rewards to program %s: it is another business''s',
+                             p_business_id, p_program_id);
+    END IF;
+    INSERT INTO loyalty.rewards AS r (program_id, business_id, name, points_cost, stock)
+    VALUES (p_program_id, p_business_id, loyalty._trim_space(p_name), p_points_cost, p_stock)
+    RETURNING r.id INTO v_id;
+    RETURN v_id;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.create_reward(p_business_id bigint, p_program_id bigint, p_name text, p_points_cost integer, p_stock integer) OWNER TO loyalty_owner;
 
 --
 -- Name: customer_cards(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -2822,6 +3140,7 @@ ALTER FUNCTION loyalty.event_consumer_status() OWNER TO loyalty_owner;
 CREATE FUNCTION loyalty.expire_points(p_limit integer DEFAULT 1000) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
     AS $$
 DECLARE
     v_due     record;
@@ -2844,9 +3163,12 @@ BEGIN
         SELECT t.points - t.consumed INTO v_left FROM loyalty.point_transactions AS t
          WHERE t.customer_id = v_due.customer_id AND t.id = v_due.id;
         IF v_left > 0 THEN
-            PERFORM loyalty._change_points(v_due.customer_id, v_due.program_id, -v_left, 'EXPIRE',
-                                           'expire:' || v_due.id, NULL, NULL, NULL);
-            v_expired := v_expired + 1;
+            -- (A replay wrote nothing: not counted, so a caller looping until less than p_limit
+            -- comes back can never loop on it.)
+            IF NOT (loyalty._change_points(v_due.customer_id, v_due.program_id, -v_left, 'EXPIRE',
+                                           'expire:' || v_due.id, NULL, NULL, NULL)).replayed THEN
+                v_expired := v_expired + 1;
+            END IF;
         END IF;
     END LOOP;
     RETURN v_expired;
@@ -3044,6 +3366,49 @@ $$;
 
 
 ALTER FUNCTION loyalty.find_card(p_card_number text) OWNER TO loyalty_owner;
+
+--
+-- Name: fulfil_redemption(bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.fulfil_redemption(p_business_id bigint, p_code text) RETURNS SETOF loyalty.redemption_details
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_code  text := upper(translate(p_code, E' -\t', ''));
+    v_found loyalty.redemptions;
+BEGIN
+    IF p_business_id IS NULL OR p_code IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'business_id and code must not be NULL';
+    END IF;
+    SELECT d.* INTO v_found FROM loyalty.redemptions AS d WHERE d.code = v_code AND d.business_id = p_business_id;
+    IF FOUND THEN
+        -- Every decision on one redemption is serialised here; a waiter sees the decided row.
+        SELECT d.* INTO v_found FROM loyalty.redemptions AS d
+         WHERE d.customer_id = v_found.customer_id AND d.id = v_found.id
+           FOR UPDATE;
+    END IF;
+    IF v_found.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY021',
+            MESSAGE = format('No redemption with code %s in the programs of business %s', quote_literal(v_code),
+                             p_business_id);
+    ELSIF v_found.status = 'CANCELLED' THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY018',
+            MESSAGE = format('Redemption %s (code %s) was cancelled; it cannot be fulfilled', v_found.id, v_code);
+    ELSIF v_found.status = 'FULFILLED' THEN
+        RETURN NEXT loyalty._redemption_details(v_found.customer_id, v_found.id);
+        RETURN;
+    END IF;
+    UPDATE loyalty.redemptions AS d SET status = 'FULFILLED', decided_at = now()
+     WHERE d.customer_id = v_found.customer_id AND d.id = v_found.id;
+    RETURN NEXT loyalty._redemption_changed(v_found.customer_id, v_found.id, 'redemption.fulfilled', NULL);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.fulfil_redemption(p_business_id bigint, p_code text) OWNER TO loyalty_owner;
 
 --
 -- Name: invite_customer(bigint, bigint, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -3790,6 +4155,29 @@ $$;
 ALTER FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: program_rewards(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.program_rewards(p_program_id bigint) RETURNS SETOF loyalty.reward_details
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM loyalty.loyalty_programs AS p WHERE p.id = p_program_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
+    END IF;
+    RETURN QUERY
+    SELECT r.id, r.program_id, r.name, r.points_cost, r.status::text, r.stock
+      FROM loyalty.rewards AS r
+     WHERE r.program_id = p_program_id AND r.status = 'ACTIVE' AND (r.stock IS NULL OR r.stock > 0)
+     ORDER BY r.points_cost, r.id;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.program_rewards(p_program_id bigint) OWNER TO loyalty_owner;
+
+--
 -- Name: prune_events(interval); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3846,6 +4234,81 @@ $$;
 
 
 ALTER FUNCTION loyalty.prune_events(p_older_than interval) OWNER TO loyalty_owner;
+
+--
+-- Name: redeem_reward(bigint, bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.redeem_reward(p_customer_id bigint, p_reward_id bigint, p_idempotency_key text) RETURNS loyalty.redemption_result
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_reward loyalty.rewards;
+    v_card   loyalty._locked_card;
+    v_stored loyalty.redemptions;
+    v_spent  loyalty.point_result;
+    v_id     uuid;
+    v_code   text;
+BEGIN
+    IF p_customer_id IS NULL OR p_reward_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer_id and reward_id must not be NULL';
+    ELSIF p_idempotency_key IS NULL OR length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('idempotency_key must be 1 to 200 characters, not %s',
+                             coalesce(length(p_idempotency_key)::text || ' characters', 'NULL'));
+    END IF;
+    SELECT r.* INTO v_reward FROM loyalty.rewards AS r WHERE r.id = p_reward_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY017', MESSAGE = format('Reward %s not found', p_reward_id);
+    END IF;
+    -- The card's lock, as every writer of the card takes it: a second call with the same key
+    -- waits here, then finds the first one's redemption.
+    v_card := loyalty._lock_card(p_customer_id, v_reward.program_id, NULL);
+    SELECT d.* INTO v_stored FROM loyalty.redemptions AS d
+     WHERE d.customer_id = p_customer_id AND d.card_id = v_card.id AND d.idempotency_key = p_idempotency_key;
+    IF FOUND THEN
+        IF v_stored.reward_id <> p_reward_id THEN
+            RAISE EXCEPTION USING ERRCODE = 'LY014',
+                MESSAGE = format('Idempotency key %s was used on card %s to redeem reward %s; this call redeems %s',
+                                 quote_literal(p_idempotency_key), v_card.id, v_stored.reward_id, p_reward_id);
+        END IF;
+        RETURN ROW(v_stored.id, v_stored.code, v_stored.status::text, v_stored.reward_id, v_stored.points,
+                   (SELECT t.balance_after FROM loyalty.point_transactions AS t
+                     WHERE t.customer_id = p_customer_id AND t.id = v_stored.transaction_id), true)::loyalty.redemption_result;
+    END IF;
+    IF v_reward.status <> 'ACTIVE' THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY017', MESSAGE = format('Reward "%s" is not active', v_reward.name);
+    END IF;
+    -- One less of a limited stock, or none left. The row lock makes concurrent redeemers of the
+    -- last items take turns, each seeing the stock the one before left. (On a cluster the
+    -- catalogue is reference data: this write reaches every node in this transaction; an
+    -- unlimited reward writes nothing there and stays on the customer's worker.)
+    IF v_reward.stock IS NOT NULL THEN
+        UPDATE loyalty.rewards AS r SET stock = r.stock - 1, updated_at = now()
+         WHERE r.id = p_reward_id AND r.stock > 0 AND r.status = 'ACTIVE';
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'LY017', MESSAGE = format('Reward "%s" is out of stock', v_reward.name);
+        END IF;
+    END IF;
+    -- The spend; on any error from here, the stock taken above rolls back with it.
+    v_spent := loyalty._change_points(p_customer_id, v_reward.program_id, -v_reward.points_cost, 'REDEEM',
+                                      p_idempotency_key, NULL, 'reward:' || p_reward_id, v_reward.name);
+    v_id := loyalty._request_id(p_customer_id);
+    v_code := loyalty._redemption_code(nextval('loyalty.redemption_number_seq'));
+    INSERT INTO loyalty.redemptions (customer_id, id, reward_id, card_id, program_id, business_id, points, code,
+                                     idempotency_key, transaction_id)
+    VALUES (p_customer_id, v_id, p_reward_id, v_card.id, v_reward.program_id, v_reward.business_id,
+            v_reward.points_cost, v_code, p_idempotency_key, v_spent.transaction_id);
+    PERFORM loyalty._redemption_changed(p_customer_id, v_id, 'reward.redeemed', v_spent.balance_after);
+    RETURN ROW(v_id, v_code, 'PENDING', p_reward_id, v_reward.points_cost, v_spent.balance_after,
+               false)::loyalty.redemption_result;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.redeem_reward(p_customer_id bigint, p_reward_id bigint, p_idempotency_key text) OWNER TO loyalty_owner;
 
 --
 -- Name: register_business(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -4199,6 +4662,38 @@ $_$;
 
 
 ALTER FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: update_reward(bigint, bigint, text, integer, integer); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.update_reward(p_business_id bigint, p_reward_id bigint, p_status text DEFAULT NULL::text, p_points_cost integer DEFAULT NULL::integer, p_stock integer DEFAULT NULL::integer) RETURNS SETOF loyalty.reward_details
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_owner bigint;
+BEGIN
+    PERFORM loyalty._check_reward(NULL, p_points_cost, p_stock, p_status);
+    SELECT r.business_id INTO v_owner FROM loyalty.rewards AS r WHERE r.id = p_reward_id;
+    IF v_owner IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY017', MESSAGE = format('Reward %s not found', p_reward_id);
+    ELSIF p_business_id IS DISTINCT FROM v_owner THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not change reward %s: it is another business''s', p_business_id,
+                             p_reward_id);
+    END IF;
+    RETURN QUERY
+    UPDATE loyalty.rewards AS r
+       SET status = coalesce(p_status, r.status), points_cost = coalesce(p_points_cost, r.points_cost),
+           stock = coalesce(p_stock, r.stock), updated_at = now()
+     WHERE r.id = p_reward_id
+    RETURNING r.id, r.program_id, r.name, r.points_cost, r.status::text, r.stock;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.update_reward(p_business_id bigint, p_reward_id bigint, p_status text, p_points_cost integer, p_stock integer) OWNER TO loyalty_owner;
 
 --
 -- Name: upsert_user(bigint, text, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -4586,6 +5081,91 @@ ALTER SEQUENCE loyalty.program_enrollments_id_seq OWNED BY loyalty.program_enrol
 
 
 --
+-- Name: redemption_number_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE SEQUENCE loyalty.redemption_number_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+
+ALTER TABLE loyalty.redemption_number_seq OWNER TO loyalty_owner;
+
+--
+-- Name: redemptions; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.redemptions (
+    customer_id bigint NOT NULL,
+    id uuid NOT NULL,
+    reward_id bigint NOT NULL,
+    card_id bigint NOT NULL,
+    program_id bigint NOT NULL,
+    business_id bigint NOT NULL,
+    points integer NOT NULL,
+    code text NOT NULL,
+    number bigint DEFAULT nextval('loyalty.redemption_number_seq'::regclass) NOT NULL,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    idempotency_key text NOT NULL,
+    transaction_id bigint NOT NULL,
+    refund_id bigint,
+    cancelled_by text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    decided_at timestamp with time zone,
+    CONSTRAINT redemptions_cancelled_by_check CHECK ((cancelled_by = ANY (ARRAY['CUSTOMER'::text, 'BUSINESS'::text]))),
+    CONSTRAINT redemptions_points_check CHECK ((points > 0)),
+    CONSTRAINT redemptions_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'FULFILLED'::text, 'CANCELLED'::text])))
+);
+
+
+ALTER TABLE loyalty.redemptions OWNER TO loyalty_owner;
+
+--
+-- Name: rewards; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.rewards (
+    id bigint NOT NULL,
+    program_id bigint NOT NULL,
+    business_id bigint NOT NULL,
+    name text NOT NULL,
+    points_cost integer NOT NULL,
+    status loyalty.active_status DEFAULT 'ACTIVE'::text NOT NULL,
+    stock integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT rewards_points_cost_check CHECK ((points_cost > 0)),
+    CONSTRAINT rewards_stock_check CHECK ((stock >= 0))
+);
+
+
+ALTER TABLE loyalty.rewards OWNER TO loyalty_owner;
+
+--
+-- Name: rewards_id_seq; Type: SEQUENCE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE SEQUENCE loyalty.rewards_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+
+ALTER TABLE loyalty.rewards_id_seq OWNER TO loyalty_owner;
+
+--
+-- Name: rewards_id_seq; Type: SEQUENCE OWNED BY; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER SEQUENCE loyalty.rewards_id_seq OWNED BY loyalty.rewards.id;
+
+
+--
 -- Name: users; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -4646,6 +5226,13 @@ ALTER TABLE ONLY loyalty.point_transactions ALTER COLUMN id SET DEFAULT nextval(
 --
 
 ALTER TABLE ONLY loyalty.program_enrollments ALTER COLUMN id SET DEFAULT nextval('loyalty.program_enrollments_id_seq'::regclass);
+
+
+--
+-- Name: rewards id; Type: DEFAULT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.rewards ALTER COLUMN id SET DEFAULT nextval('loyalty.rewards_id_seq'::regclass);
 
 
 --
@@ -4806,6 +5393,22 @@ ALTER TABLE ONLY loyalty.program_enrollments
 
 ALTER TABLE ONLY loyalty.program_enrollments
     ADD CONSTRAINT program_enrollments_pkey PRIMARY KEY (customer_id, id);
+
+
+--
+-- Name: redemptions redemptions_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.redemptions
+    ADD CONSTRAINT redemptions_pkey PRIMARY KEY (customer_id, id);
+
+
+--
+-- Name: rewards rewards_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.rewards
+    ADD CONSTRAINT rewards_pkey PRIMARY KEY (id);
 
 
 --
@@ -4971,6 +5574,27 @@ CREATE INDEX program_enrollments_program_id_idx ON loyalty.program_enrollments U
 
 
 --
+-- Name: redemptions_code_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE UNIQUE INDEX redemptions_code_key ON loyalty.redemptions USING btree (code, program_id);
+
+
+--
+-- Name: redemptions_key; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE UNIQUE INDEX redemptions_key ON loyalty.redemptions USING btree (customer_id, card_id, idempotency_key);
+
+
+--
+-- Name: rewards_program_idx; Type: INDEX; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE INDEX rewards_program_idx ON loyalty.rewards USING btree (program_id);
+
+
+--
 -- Name: events events_notify; Type: TRIGGER; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5120,6 +5744,30 @@ ALTER TABLE ONLY loyalty.program_enrollments
 
 
 --
+-- Name: redemptions redemptions_card_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.redemptions
+    ADD CONSTRAINT redemptions_card_fkey FOREIGN KEY (customer_id, card_id) REFERENCES loyalty.loyalty_cards(customer_id, id);
+
+
+--
+-- Name: redemptions redemptions_reward_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.redemptions
+    ADD CONSTRAINT redemptions_reward_fkey FOREIGN KEY (reward_id) REFERENCES loyalty.rewards(id);
+
+
+--
+-- Name: rewards rewards_program_fkey; Type: FK CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.rewards
+    ADD CONSTRAINT rewards_program_fkey FOREIGN KEY (program_id) REFERENCES loyalty.loyalty_programs(id);
+
+
+--
 -- Name: SCHEMA loyalty; Type: ACL; Schema: -; Owner: loyalty_owner
 --
 
@@ -5243,6 +5891,13 @@ REVOKE ALL ON FUNCTION loyalty._check_page_limit(p_limit integer) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION loyalty._check_points(p_points integer, p_name text, p_signed boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _check_reward(p_name text, p_points_cost integer, p_stock integer, p_status text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._check_reward(p_name text, p_points_cost integer, p_stock integer, p_status text) FROM PUBLIC;
 
 
 --
@@ -5456,6 +6111,27 @@ REVOKE ALL ON FUNCTION loyalty._queue_events_on_nodes(p_consumer text) FROM PUBL
 
 
 --
+-- Name: FUNCTION _redemption_changed(p_customer_id bigint, p_redemption_id uuid, p_event text, p_balance_after bigint, p_by text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._redemption_changed(p_customer_id bigint, p_redemption_id uuid, p_event text, p_balance_after bigint, p_by text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _redemption_code(p_number bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._redemption_code(p_number bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _redemption_details(p_customer_id bigint, p_redemption_id uuid); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._redemption_details(p_customer_id bigint, p_redemption_id uuid) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _refresh_business(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5576,6 +6252,14 @@ GRANT ALL ON FUNCTION loyalty.business_notifications(p_business_id bigint, p_unr
 
 
 --
+-- Name: FUNCTION cancel_redemption(p_customer_id bigint, p_redemption_id uuid, p_business_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.cancel_redemption(p_customer_id bigint, p_redemption_id uuid, p_business_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.cancel_redemption(p_customer_id bigint, p_redemption_id uuid, p_business_id bigint) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION card_transactions(p_customer_id bigint, p_program_id bigint, p_limit integer, p_before bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5589,6 +6273,14 @@ GRANT ALL ON FUNCTION loyalty.card_transactions(p_customer_id bigint, p_program_
 
 REVOKE ALL ON FUNCTION loyalty.create_program(p_business_id bigint, p_name text, p_welcome_points integer, p_request_ttl interval, p_points_ttl interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.create_program(p_business_id bigint, p_name text, p_welcome_points integer, p_request_ttl interval, p_points_ttl interval) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION create_reward(p_business_id bigint, p_program_id bigint, p_name text, p_points_cost integer, p_stock integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.create_reward(p_business_id bigint, p_program_id bigint, p_name text, p_points_cost integer, p_stock integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.create_reward(p_business_id bigint, p_program_id bigint, p_name text, p_points_cost integer, p_stock integer) TO loyalty_app;
 
 
 --
@@ -5712,6 +6404,14 @@ GRANT ALL ON FUNCTION loyalty.find_card(p_card_number text) TO loyalty_app;
 
 
 --
+-- Name: FUNCTION fulfil_redemption(p_business_id bigint, p_code text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.fulfil_redemption(p_business_id bigint, p_code text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.fulfil_redemption(p_business_id bigint, p_code text) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION invite_customer(p_business_id bigint, p_customer_id bigint, p_program_id bigint, p_message text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -5776,11 +6476,27 @@ GRANT ALL ON FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[],
 
 
 --
+-- Name: FUNCTION program_rewards(p_program_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.program_rewards(p_program_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.program_rewards(p_program_id bigint) TO loyalty_app;
+
+
+--
 -- Name: FUNCTION prune_events(p_older_than interval); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.prune_events(p_older_than interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.prune_events(p_older_than interval) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION redeem_reward(p_customer_id bigint, p_reward_id bigint, p_idempotency_key text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.redeem_reward(p_customer_id bigint, p_reward_id bigint, p_idempotency_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.redeem_reward(p_customer_id bigint, p_reward_id bigint, p_idempotency_key text) TO loyalty_app;
 
 
 --
@@ -5861,6 +6577,14 @@ GRANT ALL ON FUNCTION loyalty.tail_events(p_position text) TO loyalty_app;
 
 REVOKE ALL ON FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.unblock_card(p_customer_id bigint, p_program_id bigint, p_reason text, p_business_id bigint) TO loyalty_app;
+
+
+--
+-- Name: FUNCTION update_reward(p_business_id bigint, p_reward_id bigint, p_status text, p_points_cost integer, p_stock integer); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.update_reward(p_business_id bigint, p_reward_id bigint, p_status text, p_points_cost integer, p_stock integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.update_reward(p_business_id bigint, p_reward_id bigint, p_status text, p_points_cost integer, p_stock integer) TO loyalty_app;
 
 
 --

@@ -68,9 +68,9 @@ BEGIN
     END IF;
 
     v_program := loyalty._program_info(p_program_id);
-    -- Earning and spending (a deduction is one) need the card, its enrollment and its program
-    -- ACTIVE; corrections (adjustments, reversals) do not.
-    IF p_reason IN ('EARN', 'SPEND', 'DEDUCTION') AND (v_card.status <> 'ACTIVE' OR v_card.enrollment_status IS DISTINCT FROM 'ACTIVE'
+    -- Earning and spending (a deduction and a redemption are spends) need the card, its
+    -- enrollment and its program ACTIVE; corrections (adjustments, reversals, refunds) do not.
+    IF p_reason IN ('EARN', 'SPEND', 'DEDUCTION', 'REDEEM') AND (v_card.status <> 'ACTIVE' OR v_card.enrollment_status IS DISTINCT FROM 'ACTIVE'
                                            OR v_program.status <> 'ACTIVE') THEN
         RAISE EXCEPTION USING ERRCODE = 'LY013',
             MESSAGE = format('Card %s is not active (card %s, enrollment %s, program %s)', v_card.id, v_card.status,
@@ -95,14 +95,16 @@ BEGIN
     RETURNING t.* INTO v_row;
     -- A debit uses the card's credits that expire soonest first (0036): those that can expire
     -- oldest first (a card's credits share its program's points_ttl), then the ones that never do
-    -- (OPENING, IMPORT); each credit's consumed grows by what this debit takes of it.
+    -- (OPENING, IMPORT); each credit's consumed grows by what this debit takes of it. Oldest by
+    -- created_at, the order the sweep expires them in (0039; by id before: a transaction that
+    -- started first but took the card's lock second has the later id and the earlier time).
     IF p_points < 0 THEN
         UPDATE loyalty.point_transactions AS t
            SET consumed = t.consumed + a.take
           FROM (SELECT c.id,
                        least(c.points - c.consumed,
                              greatest(0, -p_points - coalesce(sum(c.points - c.consumed) OVER (
-                                 ORDER BY c.reason::text IN ('OPENING', 'IMPORT'), c.id
+                                 ORDER BY c.reason::text IN ('OPENING', 'IMPORT'), c.created_at, c.id
                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS take
                   FROM loyalty.point_transactions AS c
                  WHERE c.customer_id = p_customer_id AND c.card_id = v_card.id AND c.points > c.consumed) AS a
@@ -117,23 +119,26 @@ BEGIN
          WHERE e.customer_id = p_customer_id AND e.id = v_card.enrollment_id;
     END IF;
 
-    -- The customer is told by name, and the change published, in this transaction.
-    SELECT c.name, c.notification_preferences INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
-    INSERT INTO loyalty.customer_notifications (customer_id, business_id, type, title, message, data)
-    VALUES (p_customer_id, v_card.business_id, CASE WHEN v_credit THEN 'POINTS_ADDED' ELSE 'POINTS_DEDUCTED' END,
-            loyalty._points_title(p_points, v_program.name),
-            loyalty._points_message(p_points, p_reason, v_program.name, v_program.business_name, v_balance::integer),
-            loyalty._points_notification_data(v_customer.name, v_program.name, v_program.business_name, v_card.id,
-                                              v_row.id, p_points, v_balance, p_reason));
-    v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
-                            WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
-                            WHEN 'DEDUCTION' THEN 'points.deducted' WHEN 'EXPIRE' THEN 'points.expired'
-                            ELSE 'points.' || lower(p_reason) END;
-    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
-    VALUES (p_customer_id, v_card.business_id, v_type,
-            loyalty._points_event_payload(v_customer.name, v_program.name, v_program.business_name, p_program_id,
-                                          v_card.id, v_card.card_number, v_row.id, p_points, v_balance,
-                                          p_reverses_id, v_customer.notification_preferences));
+    -- The customer is told by name, and the change published, in this transaction; a redemption's
+    -- spend and refund are told and published by redeem_reward and cancel_redemption, with the reward.
+    IF p_reason NOT IN ('REDEEM', 'REFUND') THEN
+        SELECT c.name, c.notification_preferences INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
+        INSERT INTO loyalty.customer_notifications (customer_id, business_id, type, title, message, data)
+        VALUES (p_customer_id, v_card.business_id, CASE WHEN v_credit THEN 'POINTS_ADDED' ELSE 'POINTS_DEDUCTED' END,
+                loyalty._points_title(p_points, v_program.name),
+                loyalty._points_message(p_points, p_reason, v_program.name, v_program.business_name, v_balance::integer),
+                loyalty._points_notification_data(v_customer.name, v_program.name, v_program.business_name, v_card.id,
+                                                  v_row.id, p_points, v_balance, p_reason));
+        v_type := CASE p_reason WHEN 'EARN' THEN 'points.earned' WHEN 'SPEND' THEN 'points.spent'
+                                WHEN 'ADJUST' THEN 'points.adjusted' WHEN 'REVERSAL' THEN 'points.reversed'
+                                WHEN 'DEDUCTION' THEN 'points.deducted' WHEN 'EXPIRE' THEN 'points.expired'
+                                ELSE 'points.' || lower(p_reason) END;
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        VALUES (p_customer_id, v_card.business_id, v_type,
+                loyalty._points_event_payload(v_customer.name, v_program.name, v_program.business_name, p_program_id,
+                                              v_card.id, v_card.card_number, v_row.id, p_points, v_balance,
+                                              p_reverses_id, v_customer.notification_preferences));
+    END IF;
 
     RETURN ROW(v_row.id, v_row.customer_id, v_row.program_id, v_row.card_id, v_row.points, v_row.balance_after,
                v_row.reason::text, v_row.created_at, false)::loyalty.point_result;

@@ -505,6 +505,15 @@ def cluster_run(scale: int, pending: int, clients: Sequence[int], seconds: float
     return out
 
 
+def _write_only(out: Path, name: str, report: dict[str, Any], say: Say) -> int:
+    """Write a one-part run's report as ``out/bench-NAME-<time>.json``; the exit status."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"bench-{name}-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(report, indent=2))
+    say(f"written: {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000, help="users loaded (default 100,000)")
@@ -523,8 +532,10 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("--events-only", action="store_true", help="only the events figures (publish and drain)")
     parser.add_argument("--points-cards", type=int, default=20_000, help="points: cards to earn on; 0 to skip")
     parser.add_argument("--points-only", action="store_true", help="only the points ledger figures")
+    parser.add_argument("--expiry-credits", type=int, default=1_000_000, help="expiry: credits loaded; 0 to skip")
+    parser.add_argument("--expiry-only", action="store_true", help="only the points expiry sweep figure")
     args = parser.parse_args(argv)
-    from benchmarks import points_bench  # it imports this module
+    from benchmarks import expiry_bench, points_bench  # they import this module
 
     clients = [int(c) for c in args.clients.split(",")]
     legacy_sizes = [int(s) for s in args.legacy.split(",") if s]
@@ -536,27 +547,20 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
         with TempServer(settings={"max_connections": "100"}) as server:
             ledger = points_bench.run(server, args.points_cards, [1, 8], args.seconds, max(args.rounds, 2), say)
         points_bench.print_figures(ledger, say)
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"bench-points-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
-        path.write_text(json.dumps({"points": ledger}, indent=2))
-        say(f"written: {path}")
-        return 0
+        return _write_only(args.out, "points", {"points": ledger}, say)
+    if args.expiry_only:
+        with TempServer(settings={"max_connections": "100"}) as server:
+            sweep = expiry_bench.run(server, 20_000, args.expiry_credits, args.seconds * 5, max(args.rounds, 2), say)
+        expiry_bench.print_figures(sweep, say)
+        return _write_only(args.out, "expiry", {"expiry": sweep}, say)
     if args.legacy_only:
         with TempServer() as server:
             figures = legacy_import.run(server, legacy_sizes, args.legacy_rounds, say)
         legacy_import.print_figures(figures, say)
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"bench-legacy-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
-        path.write_text(json.dumps({"legacy_import": figures}, indent=2))
-        say(f"written: {path}")
-        return 0
+        return _write_only(args.out, "legacy", {"legacy_import": figures}, say)
     if args.cluster_only:
         only = {"cluster": cluster_run(args.scale, args.pending, clients, args.seconds, say)}
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"bench-cluster-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
-        path.write_text(json.dumps(only, indent=2))
-        say(f"written: {path}")
-        return 0
+        return _write_only(args.out, "cluster", only, say)
     settings = {"max_connections": "100"}
     if args.profile:
         settings.update(PROFILE_SETTINGS)
@@ -577,6 +581,10 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
         if args.points_cards:
             report["points"] = points_bench.run(
                 server, args.points_cards, [1, 8], args.seconds, max(args.rounds, 2), say
+            )
+        if args.expiry_credits:
+            report["expiry"] = expiry_bench.run(
+                server, 20_000, args.expiry_credits, args.seconds * 5, max(args.rounds, 2), say
             )
     if args.cluster:
         report["cluster"] = cluster_run(min(args.scale, 100_000), 60_000, [1, 8], args.seconds, say)
@@ -605,6 +613,8 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     legacy_import.print_figures(report["legacy_import"], say)
     if "points" in report:
         points_bench.print_figures(report["points"], say)
+    if "expiry" in report:
+        expiry_bench.print_figures(report["expiry"], say)
     say(f"seq scans on loyalty tables during the measurements: {report['seq_scans_during_measurements']}")
     say(f"written: {stem.with_suffix('.json')}" + (f", {stem.with_suffix('.png')}" if drawn else " (no matplotlib)"))
     return 0

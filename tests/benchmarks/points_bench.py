@@ -4,6 +4,8 @@
 - a: ``pgbench -N``, the ceiling; e: ``pgbench`` calling ``loyalty.earn_points`` on a random
   card of ``cards`` (each call its own key), at 1 and 8 clients: e/a;
 - p: Python ``earn_points`` from threads (one connection each), at 1 and 8 clients: p/e;
+- r: ``pgbench`` calling ``loyalty.redeem_reward`` (an unlimited reward of 1 point) on a random
+  card, at 1 and 8 clients: r/a (issue 29: >= 0.5 at 8);
 - batch: ``earn_points_batch`` in batches of 100 from one thread, against p at 1 client;
 - hot: 8 sessions earning and spending on ONE card (no lost update: balance = ledger after);
 - the sequential scans on loyalty tables across the run (0 expected).
@@ -37,7 +39,14 @@ EARN_SCRIPT = (
     "SELECT balance_after FROM loyalty.earn_points(p_customer_id => 100000 + :c, p_program_id => {program},"
     " p_points => 1, p_idempotency_key => 'pgb-' || nextval('bench_keys'));\n"
 )
+REDEEM_SCRIPT = (
+    "\\set c random(1, {cards})\n"
+    "SELECT balance_after FROM loyalty.redeem_reward(p_customer_id => 100000 + :c, p_reward_id => {reward},"
+    " p_idempotency_key => 'pgr-' || nextval('bench_keys'));\n"
+)
 FIRST_CUSTOMER = 100001
+#: Every card starts with these (welcome points), so that redemptions never run out.
+STARTING_POINTS = 10_000_000
 #: Every Python call's key is new (a key seen before would replay: a read, not a write).
 _KEYS = itertools.count()
 
@@ -49,7 +58,9 @@ def load(conninfo: str, cards: int, say: Say) -> int:
         conn.execute("INSERT INTO loyalty.users (id, name) VALUES (1, 'Bench Coffee')")
         conn.execute("SELECT loyalty.register_business(1)")
         row = conn.execute(
-            "INSERT INTO loyalty.loyalty_programs (business_id, name) VALUES (1, 'Bench Club') RETURNING id"
+            "INSERT INTO loyalty.loyalty_programs (business_id, name, welcome_points) VALUES (1, 'Bench Club', %s)"
+            " RETURNING id",
+            (STARTING_POINTS,),
         ).fetchone()
         assert row is not None
         program = int(row[0])
@@ -173,8 +184,12 @@ def run(server: TempServer, cards: int, clients: list[int], seconds: float, roun
     conninfo = server.conninfo("points")
     migrate(conninfo)
     program = load(conninfo, cards, say)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        reward = api.create_reward(conn, 1, program, "Bench sticker", 1)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(EARN_SCRIPT.format(cards=cards, program=program))
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as redeem_script:
+        redeem_script.write(REDEEM_SCRIPT.format(cards=cards, reward=reward))
     measurements: list[Measurement] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         scans_before = seq_scans(conn)
@@ -183,6 +198,7 @@ def run(server: TempServer, cards: int, clients: list[int], seconds: float, roun
                 methods: list[Callable[[int], Measurement]] = [
                     lambda n: pgbench(server, "pgbench", n, seconds, "a: pgbench -N", ["-N"]),
                     lambda n: pgbench(server, "points", n, seconds, "e: earn_points", ["-f", script.name]),
+                    lambda n: pgbench(server, "points", n, seconds, "r: redeem_reward", ["-f", redeem_script.name]),
                     lambda n: python_earns(conninfo, program, cards, n, seconds, batch=1),
                 ]
                 if count == 1:
@@ -198,6 +214,7 @@ def run(server: TempServer, cards: int, clients: list[int], seconds: float, roun
         time.sleep(0.6)
         scans_after = seq_scans(conn)
     Path(script.name).unlink()
+    Path(redeem_script.name).unlink()
 
     def median(method: str, count: int) -> float:
         return statistics.median(m.rate for m in measurements if m.method == method and m.clients == count)
@@ -215,6 +232,7 @@ def run(server: TempServer, cards: int, clients: list[int], seconds: float, roun
     for count in clients:
         ratios[f"e/a at {count}"] = per_round("e: earn_points", "a: pgbench -N", count)
         ratios[f"p/e at {count}"] = per_round("p: python earn_points", "e: earn_points", count)
+        ratios[f"r/a at {count}"] = per_round("r: redeem_reward", "a: pgbench -N", count)
     ratios["batch x100 / p at 1"] = per_round("batch: earn_points_batch x100", "p: python earn_points", 1)
     return {
         "cards": cards,
