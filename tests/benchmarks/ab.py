@@ -46,6 +46,7 @@ import tempfile
 import time
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from yoyo import read_migrations
@@ -83,7 +84,7 @@ def _prepare(server: TempServer, sides: dict[str, Path], names: list[str], scale
         admin.execute(f"CREATE DATABASE {names[0]}")
         _migrate_from(server.conninfo(names[0]), first_dir)
         print(f"loading {first}", file=sys.stderr)
-        load(server.conninfo(names[0]), scale, pending, lambda line: None)
+        load(server.conninfo(names[0]), scale, pending, lambda line: None, **_LOAD_SHAPE)
         if first_ids <= second_ids:
             admin.execute(f"CREATE DATABASE {names[1]} TEMPLATE {names[0]}")
             _migrate_from(server.conninfo(names[1]), second_dir)
@@ -91,7 +92,7 @@ def _prepare(server: TempServer, sides: dict[str, Path], names: list[str], scale
             print(f"{first} has migrations {second} lacks: loading {second} on its own", file=sys.stderr)
             admin.execute(f"CREATE DATABASE {names[1]}")
             _migrate_from(server.conninfo(names[1]), second_dir)
-            load(server.conninfo(names[1]), scale, pending, lambda line: None)
+            load(server.conninfo(names[1]), scale, pending, lambda line: None, **_LOAD_SHAPE)
         # A migration that rewrites rows (0020 moves the request notifications to the business's
         # feed) leaves dead tuples that autovacuum would clear in service: both sides are
         # measured vacuumed, in their steady state.
@@ -144,11 +145,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cards", type=int, default=5000, help="with --earn: cards made to earn on")
     parser.add_argument(
+        "--bulk",
+        type=int,
+        default=0,
+        help="each side also runs cells approving in batches of N (process_enrollment_approvals): bulk/single per side",
+    )
+    parser.add_argument(
+        "--launch",
+        action="store_true",
+        help="issue 32's launch-day shape: 50 programs of unnamed businesses, every request a new customer's",
+    )
+    parser.add_argument(
         "--python",
         action="store_true",
         help="cells are loyaltydb.approve_enrollment from Python threads, one connection each, not pgbench",
     )
     args = parser.parse_args(argv)
+    if args.launch:
+        _LOAD_SHAPE.update(launch=True, businesses=25)
     if args.instructions:
         return _instructions(args)
     if args.loop:
@@ -173,26 +187,35 @@ def main(argv: list[str] | None = None) -> int:
             scripts = dict.fromkeys(sides, _EARN.format(cards=args.cards))
         if args.acceptance:
             scripts = _as_acceptance(server, list(templates.values()), list(sides))
+        # With --bulk, each side runs single approvals and batches: cells (side, kind).
+        kinds = ["", f" bulk x{args.bulk}"] if args.bulk else [""]
+        cells = {side + kind: (template, kind) for side, template in templates.items() for kind in kinds}
         with psycopg.connect(server.conninfo(), autocommit=True) as admin:
             for side, text in scripts.items():
                 (Path(scratch) / f"{list(sides).index(side)}.sql").write_text(text)
+                (Path(scratch) / f"{list(sides).index(side)} bulk x{args.bulk}.sql").write_text(
+                    _BULK_SCRIPT.format(n=args.bulk)
+                )
             for round_ in range(args.rounds):
                 for count in clients:
                     # A B, then B A: neither side always runs first after a checkpoint.
-                    order = list(templates.items())
-                    for side, template in order if round_ % 2 == 0 else reversed(order):
+                    order = [(name, template, kind) for name, (template, kind) in cells.items()]
+                    for side, template, kind in order if round_ % 2 == 0 else reversed(order):
                         admin.execute("DROP DATABASE IF EXISTS ab_cell")
                         admin.execute(f"CREATE DATABASE ab_cell TEMPLATE {template}")
                         admin.execute("CHECKPOINT")
-                        script = Path(scratch) / f"{list(sides).index(side)}.sql"
+                        script = Path(scratch) / f"{list(templates.values()).index(template)}{kind}.sql"
                         cell = (
                             _python_cell(server.conninfo("ab_cell"), count, args.seconds, side)
                             if args.python
                             else pgbench(server, "ab_cell", count, args.seconds, side, ["-f", str(script)])
                         )
-                        rates.setdefault((side, count), []).append(cell.rate)
-                        print(f"round {round_ + 1} {side} at {count}: {cell.rate:,.0f}/s", file=sys.stderr)
+                        rate = cell.rate * (args.bulk if kind else 1)  # approvals a second
+                        rates.setdefault((side, count), []).append(rate)
+                        print(f"round {round_ + 1} {side} at {count}: {rate:,.0f}/s", file=sys.stderr)
             admin.execute("DROP DATABASE IF EXISTS ab_cell")
+    if args.bulk:
+        return _print_bulk(cells, clients, rates)
     print(f"| clients | {' | '.join(sides)} | B/A |\n|---:|---:|---:|---:|")
     for count in clients:
         a, b = (rates[(side, count)] for side in sides)
@@ -201,6 +224,34 @@ def main(argv: list[str] | None = None) -> int:
             f" | {statistics.median(b):,.0f} ({min(b):,.0f}-{max(b):,.0f})"
             f" | {statistics.median(b) / statistics.median(a):.3f} |"
         )
+    return 0
+
+
+#: A batch of ``n`` approvals a pgbench transaction: the next n queued requests.
+_BULK_SCRIPT = (
+    "WITH s AS MATERIALIZED (SELECT nextval('bench.cursor') AS v)"
+    " SELECT count(*) FROM s, loyalty.process_enrollment_approvals("
+    "(SELECT array_agg(q.request_id ORDER BY q.n) FROM bench.queue AS q"
+    " WHERE q.n BETWEEN (s.v - 1) * {n} + 1 AND s.v * {n}));\n"
+)
+
+
+def _print_bulk(
+    cells: dict[str, tuple[str, str]], clients: list[int], rates: dict[tuple[str, int], list[float]]
+) -> int:
+    """Approvals a second of each cell (medians, range), and each side's bulk / single per round."""
+    print("| cell | clients | approvals/s (median, range) |\n|---|---:|---:|")
+    for cell in cells:
+        for count in clients:
+            values = rates[(cell, count)]
+            print(f"| {cell} | {count} | {statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f}) |")
+    singles = [cell for cell, (_, kind) in cells.items() if not kind]
+    for single in singles:
+        bulk = next(cell for cell in cells if cell != single and cell.startswith(single))
+        for count in clients:
+            ratios = [b / s for b, s in zip(rates[(bulk, count)], rates[(single, count)], strict=True)]
+            print(f"{bulk} / {single} at {count}: median {statistics.median(ratios):.2f}"
+                  f" (rounds: {', '.join(f'{r:.2f}' for r in ratios)})")  # fmt: skip
     return 0
 
 
@@ -337,6 +388,8 @@ _BATCH = (
     "SELECT count(*) FROM loyalty.process_enrollment_approvals("
     "(SELECT array_agg(q.request_id ORDER BY q.n) FROM bench.queue AS q WHERE q.n BETWEEN {lo} AND {hi}));\n"
 )
+#: How bench.load shapes both sides' rows (``--launch`` changes it).
+_LOAD_SHAPE: dict[str, Any] = {}
 #: Approvals made first in every count, so that plans and caches are warm in both.
 _WARM_UP = 40
 

@@ -79,16 +79,21 @@ class Measurement:
         }
 
 
-def load(conninfo: str, scale: int, pending: int, say: Say, businesses: int | None = None) -> None:
+def load(
+    conninfo: str, scale: int, pending: int, say: Say, businesses: int | None = None, launch: bool = False
+) -> None:
     """Users, businesses (2 programs each; one a hundred users unless given), customers with a
     card for half the users, and ``pending`` PENDING requests (each with its notification)
-    queued for the measurements."""
+    queued for the measurements. ``launch`` (issue 32's launch-day shape): the businesses have
+    no name (their display name comes from the email), and every request is of a distinct user
+    who is not a customer yet (each approval creates the customer and a card); at most
+    ``scale // 2`` requests."""
     businesses = businesses or max(10, scale // 100)
     programs = 2 * businesses
     chunk = 100_000
     with psycopg.connect(conninfo, autocommit=True) as conn:
 
-        def chunked(what: str, total: int, sql: str, **params: int) -> None:
+        def chunked(what: str, total: int, sql: str, **params: int | bool) -> None:
             started = time.monotonic()
             for first in range(0, total, chunk):
                 last = min(total, first + chunk)
@@ -102,9 +107,10 @@ def load(conninfo: str, scale: int, pending: int, say: Say, businesses: int | No
             " 'user.' || n || '@example.com' FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n",
         )
         conn.execute(
-            "INSERT INTO loyalty.users (id, name) SELECT %(base)s + n, 'Business ' || n"
+            "INSERT INTO loyalty.users (id, name, email) SELECT %(base)s + n,"
+            " CASE WHEN NOT %(launch)s THEN 'Business ' || n END, 'owner.' || n || '@shop.example'"
             " FROM generate_series(1, %(b)s) AS n",
-            {"base": scale, "b": businesses},
+            {"base": scale, "b": businesses, "launch": launch},
         )
         conn.execute(
             "INSERT INTO loyalty.loyalty_programs (id, business_id, name)"
@@ -133,11 +139,13 @@ def load(conninfo: str, scale: int, pending: int, say: Say, businesses: int | No
             "pending requests",
             pending,
             "INSERT INTO bench.queue (n, request_id)"
-            " SELECT n, loyalty.request_enrollment(p_customer_id => 1 + (n * 104729) %% %(scale)s,"
-            "                                       p_program_id => 1 + (n * 7907) %% %(programs)s)"
+            " SELECT n, loyalty.request_enrollment("
+            "   p_customer_id => CASE WHEN %(launch)s THEN 2 * n - 1 ELSE 1 + (n * 104729) %% %(scale)s END,"
+            "   p_program_id => 1 + (n * 7907) %% %(programs)s)"
             " FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n",
             scale=scale,
             programs=programs,
+            launch=launch,
         )
         say("  vacuum analyze")
         conn.execute("VACUUM ANALYZE")
