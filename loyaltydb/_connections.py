@@ -1,11 +1,13 @@
 """Which connections the API takes: psycopg's own, or (sync API) a SQLAlchemy ``Connection`` or
-``Session`` on the psycopg driver, whose transaction a call then joins.
+``Session`` on the psycopg driver, or Django's connection (``django.db.connection``, the
+PostgreSQL backend on psycopg 3), whose transaction a call then joins.
 
-SQLAlchemy begins its transactions lazily: inside ``with engine.begin() as c:`` the psycopg
-connection stays idle until the first statement, so a call that looked only at psycopg would
-commit on its own and a later exception in the block could not undo it. When SQLAlchemy has a
-transaction open, we let psycopg open its own transaction first (a statement that reads
-nothing), and the call joins it through a savepoint like any caller's transaction.
+SQLAlchemy and Django begin their transactions lazily: inside ``with engine.begin() as c:`` or
+``with transaction.atomic():`` the psycopg connection stays idle until the first statement, so a
+call that looked only at psycopg would commit on its own and a later exception in the block
+could not undo it. When the framework has a transaction open, we let psycopg open its own
+transaction first (a statement that reads nothing), and the call joins it through a savepoint
+like any caller's transaction. Outside one (Django's autocommit), the call commits.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ Connectable: TypeAlias = "psycopg.Connection[Any] | sqlalchemy.engine.Connection
 #: What the asynchronous API takes as ``conn``.
 AsyncConnectable: TypeAlias = "psycopg.AsyncConnection[Any]"
 
-_ACCEPTED = "a psycopg.Connection, or a SQLAlchemy Connection or Session using the psycopg driver"
+_ACCEPTED = (
+    "a psycopg.Connection, a SQLAlchemy Connection or Session using the psycopg driver, or Django's"
+    " connection (django.db.connection) on its PostgreSQL backend"
+)
 
 
 def sync_connection(conn: object) -> psycopg.Connection[Any]:
@@ -35,6 +40,8 @@ def sync_connection(conn: object) -> psycopg.Connection[Any]:
         raise TypeError("conn is a psycopg.AsyncConnection: call loyaltydb.aio's functions with it")
     if type(conn).__module__.startswith("sqlalchemy."):
         return _from_sqlalchemy(conn)
+    if type(conn).__module__.startswith("django."):
+        return _from_django(conn)
     raise TypeError(f"conn must be {_ACCEPTED}, not {type(conn).__name__}")
 
 
@@ -61,4 +68,21 @@ def _from_sqlalchemy(conn: Any) -> psycopg.Connection[Any]:
         )
     if conn.in_transaction() and driver.info.transaction_status == TransactionStatus.IDLE:
         driver.execute("SELECT")  # psycopg opens the transaction SQLAlchemy has begun, so the call joins it
+    return driver
+
+
+def _from_django(conn: Any) -> psycopg.Connection[Any]:
+    """The psycopg connection of Django's ``connection`` (the proxy, or a ``connections[alias]``
+    wrapper), opened if need be, and inside ``transaction.atomic()`` with its transaction begun."""
+    if not hasattr(conn, "ensure_connection") or getattr(conn, "vendor", None) != "postgresql":
+        raise TypeError(f"conn must be {_ACCEPTED}, not {type(conn).__name__}")
+    conn.ensure_connection()
+    driver = conn.connection
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError(
+            f"conn is Django's connection on {type(driver).__module__}; loyaltydb needs Django's PostgreSQL"
+            " backend on psycopg 3 (pip install 'psycopg>=3')"
+        )
+    if conn.in_atomic_block and driver.info.transaction_status == TransactionStatus.IDLE:
+        driver.execute("SELECT")  # psycopg opens the transaction atomic() has begun, so the call joins it
     return driver
