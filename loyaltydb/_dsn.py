@@ -29,8 +29,12 @@ def resolve_conninfo(explicit: str | None = None) -> str:
 
 
 def connect(conninfo: str | None = None, **kwargs: Any) -> psycopg.Connection[Any]:
-    """Open a connection, raising :class:`ConnectionFailed` with one clear sentence on failure."""
+    """Open a connection, raising :class:`ConnectionFailed` with one clear sentence on failure.
+    Statements are never prepared on the server (``prepare_threshold=None``): behind a pooler in
+    transaction mode the next transaction may run on another server connection (docs/poolers.md);
+    what loyaltydb sends on its own connections is a handful of calls, planned in microseconds."""
     resolved = resolve_conninfo(conninfo)
+    kwargs.setdefault("prepare_threshold", None)
     try:
         return psycopg.connect(resolved, **kwargs)
     except psycopg.Error as exc:

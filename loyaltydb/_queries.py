@@ -157,7 +157,13 @@ LISTEN_EVENTS: Final[LiteralString] = "LISTEN loyalty_events"
 #: Around a consumer's sleep on LISTEN: writers notify only between the two (docs/events.md).
 BEGIN_EVENTS_WAIT: Final[LiteralString] = "SELECT loyalty.begin_events_wait(p_timeout => %(timeout)s::double precision)"
 END_EVENTS_WAIT: Final[LiteralString] = "SELECT loyalty.end_events_wait()"
-LISTENING: Final[LiteralString] = "SELECT 'loyalty_events' = ANY (ARRAY(SELECT pg_listening_channels()))"
+#: Whether this session listens already, and the server's process id (behind a pooler it is not
+#: the one psycopg was told at connect time: the pooler sends its own).
+LISTENING: Final[LiteralString] = (
+    "SELECT 'loyalty_events' = ANY (ARRAY(SELECT pg_listening_channels())), pg_backend_pid()"
+)
+#: How often listen_events polls where no notification can reach it (a cluster, a pooler).
+POLL_SECONDS: Final = 0.5
 #: A card by its number, or by a number it carried in the replaced system (0 or 1 row).
 FIND_CARD: Final[LiteralString] = "SELECT * FROM loyalty.find_card(p_card_number => %(card_number)s::text)"
 PENDING: Final[LiteralString] = (

@@ -615,7 +615,10 @@ async def listen_events(conn: AsyncConnectable, *, timeout: float) -> bool:
     Writers notify only while a consumer waits (``loyalty.begin_events_wait`` to
     ``loyalty.end_events_wait``; docs/events.md): PostgreSQL commits notifying transactions one
     at a time, and a busy consumer does not need to be woken. On a Citus cluster, where no NOTIFY
-    reaches the coordinator, it returns True every half second (a poll)."""
+    reaches the coordinator, it returns True every half second (a poll); so it does behind a
+    connection pooler (pgbouncer), where LISTEN and the wake-up lock would stay with a server
+    connection the pooler hands to another client: nothing is taken or left there
+    (docs/poolers.md)."""
     pg = async_connection(conn)
     seconds = queries.listen_timeout(timeout)
     if pg.closed or pg.broken:
@@ -632,6 +635,11 @@ async def _listen(pg: psycopg.AsyncConnection[Any], timeout: float) -> bool:
     deadline = monotonic() + max(timeout, 0.0)
     async with _autocommit(pg):
         listening = await (await pg.execute(queries.LISTENING)).fetchone()
+        if listening is not None and listening[1] != pg.info.backend_pid:
+            # A pooler answers: poll, as on a cluster, and hold nothing on its server connection.
+            poll = min(max(deadline - monotonic(), 0.0), queries.POLL_SECONDS)
+            await asyncio.sleep(poll)
+            return poll >= queries.POLL_SECONDS  # a whole poll: events may be waiting; else the timeout
         if not (listening and listening[0]):
             await pg.execute(queries.LISTEN_EVENTS)
             await pg.execute(queries.END_EVENTS_WAIT)

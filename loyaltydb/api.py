@@ -610,7 +610,10 @@ def listen_events(conn: Connectable, *, timeout: float) -> bool:
     Writers notify only while a consumer waits (``loyalty.begin_events_wait`` to
     ``loyalty.end_events_wait``; docs/events.md): PostgreSQL commits notifying transactions one
     at a time, and a busy consumer does not need to be woken. On a Citus cluster, where no NOTIFY
-    reaches the coordinator, it returns True every half second (a poll)."""
+    reaches the coordinator, it returns True every half second (a poll); so it does behind a
+    connection pooler (pgbouncer), where LISTEN and the wake-up lock would stay with a server
+    connection the pooler hands to another client: nothing is taken or left there
+    (docs/poolers.md)."""
     pg = sync_connection(conn)
     seconds = queries.listen_timeout(timeout)
     if pg.closed or pg.broken:
@@ -627,6 +630,11 @@ def _listen(pg: psycopg.Connection[Any], timeout: float) -> bool:
     deadline = monotonic() + max(timeout, 0.0)
     with _autocommit(pg):
         listening = (pg.execute(queries.LISTENING)).fetchone()
+        if listening is not None and listening[1] != pg.info.backend_pid:
+            # A pooler answers: poll, as on a cluster, and hold nothing on its server connection.
+            poll = min(max(deadline - monotonic(), 0.0), queries.POLL_SECONDS)
+            time.sleep(poll)
+            return poll >= queries.POLL_SECONDS  # a whole poll: events may be waiting; else the timeout
         if not (listening and listening[0]):
             pg.execute(queries.LISTEN_EVENTS)
             pg.execute(queries.END_EVENTS_WAIT)

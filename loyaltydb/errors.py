@@ -239,6 +239,15 @@ class SingleServerOnly(LoyaltyError):
     rolled-back transaction that mixes direct inserts with API calls, which Citus refuses."""
 
 
+class PoolerPreparedStatement(LoyaltyError):
+    """SQLSTATE 26000 or 42P05: psycopg prepared a statement on one server connection and a
+    connection pooler in transaction mode (pgbouncer) sent a later transaction to another, where
+    it is missing (or already there). Open the connection with ``prepare_threshold=None``
+    (docs/poolers.md); the connection stays usable."""
+
+    sqlstates = ("26000", "42P05")
+
+
 class ConnectionFailed(LoyaltyError):
     """The database could not be reached (bad DSN, server down, authentication failed)."""
 
@@ -293,6 +302,11 @@ def translate(exc: psycopg.Error) -> LoyaltyError | None:
     message = one_line(primary, fold_lines=cls in (ClusterUnavailable, ConnectionLost))
     if cls is NotMigrated:
         message = f"this database is not migrated (run 'loyaltydb migrate'): {message}"
+    elif cls is PoolerPreparedStatement:
+        message = (
+            f"{message}: a connection pooler in transaction mode (pgbouncer) moved this session to another server"
+            " connection; open the connection with prepare_threshold=None (psycopg), see docs/poolers.md"
+        )
     return cls(message, sqlstate)
 
 

@@ -68,7 +68,7 @@ def test_a_session_s_rollback_undoes_the_call(db: psycopg.Connection[Any], engin
 
 @pytest.mark.parametrize("conn", [{}, "postgresql://db/loyalty", None])
 def test_anything_else_is_a_type_error_naming_what_is_taken(conn: Any) -> None:
-    with pytest.raises(TypeError, match=re.escape("psycopg.Connection, or a SQLAlchemy Connection or Session")):
+    with pytest.raises(TypeError, match=re.escape("psycopg.Connection, a SQLAlchemy Connection or Session")):
         loyaltydb.customer_cards(conn, 40)
 
 
