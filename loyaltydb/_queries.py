@@ -118,6 +118,12 @@ CANCEL_REDEMPTION: Final[LiteralString] = (
     "SELECT * FROM loyalty.cancel_redemption(p_customer_id => %(customer_id)s::bigint,"
     " p_redemption_id => %(redemption_id)s::uuid, p_business_id => %(business_id)s::bigint)"
 )
+#: Personal data (contract "Personal data"): for the loyalty_privacy role.
+EXPORT_CUSTOMER: Final[LiteralString] = "SELECT loyalty.export_customer(p_customer_id => %(customer_id)s::bigint)"
+ERASE_CUSTOMER: Final[LiteralString] = (
+    "SELECT * FROM loyalty.erase_customer(p_customer_id => %(customer_id)s::bigint,"
+    " p_requested_by => %(requested_by)s::text)"
+)
 #: Who writes users and programs: a service's own login, through these.
 UPSERT_USER: Final[LiteralString] = (
     "SELECT loyalty.upsert_user(p_id => %(id)s::bigint, p_name => %(name)s::text, p_email => %(email)s::text)"
@@ -265,7 +271,8 @@ def user(user_id: int) -> Params:
 
 
 def customer(customer_id: int) -> Params:
-    """Parameters of :data:`CUSTOMER_CARDS`."""
+    """Parameters of :data:`CUSTOMER_CARDS` and of the other calls that name a customer alone
+    (:data:`EXPORT_CUSTOMER`)."""
     return {"customer_id": _id("customer_id", customer_id)}
 
 
@@ -623,4 +630,14 @@ def cancellation(customer_id: int, redemption_id: UUID | str, *, business_id: in
         "customer_id": _id("customer_id", customer_id),
         "redemption_id": _uuid("redemption_id", redemption_id),
         "business_id": _optional_id("business_id", business_id),
+    }
+
+
+def erasure(customer_id: int, *, requested_by: str) -> Params:
+    """Parameters of :data:`ERASE_CUSTOMER` (the server checks ``requested_by``'s length)."""
+    if not isinstance(requested_by, str):
+        raise InvalidInput(f"requested_by must be a string, not {type(requested_by).__name__}")
+    return {
+        "customer_id": _id("customer_id", customer_id),
+        "requested_by": _optional_text("requested_by", requested_by),
     }

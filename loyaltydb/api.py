@@ -24,7 +24,7 @@ from typing import Any, LiteralString, TypeVar
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import RowFactory, class_row, scalar_row
+from psycopg.rows import RowFactory, class_row, scalar_row, tuple_row
 
 from . import _queries as queries
 from ._connections import Connectable, sync_connection
@@ -69,9 +69,11 @@ __all__ = [
     "earn_points",
     "earn_points_batch",
     "ensure_customer",
+    "erase_customer",
     "event_consumer_status",
     "expire_points",
     "expire_requests",
+    "export_customer",
     "fetch_events",
     "find_card",
     "fulfil_redemption",
@@ -497,6 +499,26 @@ def cancel_redemption(
     item back; again returns it; ``RedemptionNotPending`` if fulfilled."""
     params = queries.cancellation(customer_id, redemption_id, business_id=business_id)
     return _fetch_one(conn, queries.CANCEL_REDEMPTION, params, class_row(Redemption))
+
+
+def export_customer(conn: Connectable, customer_id: int) -> dict[str, Any]:
+    """Everything loyaltydb holds about the customer, as one document (what a customer asking
+    for their data receives): user and customer rows, enrollments, cards and aliases, the
+    ledger, redemptions, requests, deduction requests, notifications and events. Needs the
+    ``loyalty_privacy`` role; ``UserNotFound`` for an id that is no user and no customer."""
+    document: dict[str, Any] = _fetch_one(conn, queries.EXPORT_CUSTOMER, queries.customer(customer_id), scalar_row)
+    return document
+
+
+def erase_customer(conn: Connectable, customer_id: int, *, requested_by: str) -> dict[str, int]:
+    """Forget the customer in one transaction: no copy of their name, email or card numbers
+    stays in any row; ids, amounts and dates stay; every later call for that id raises
+    ``CustomerErased``. ``requested_by`` says who asked (a ticket, not the person's name).
+    Returns how many rows each table changed; erasing again returns zeros. Needs the
+    ``loyalty_privacy`` role."""
+    params = queries.erasure(customer_id, requested_by=requested_by)
+    rows = _fetch_all(conn, queries.ERASE_CUSTOMER, params, tuple_row)
+    return {str(table): int(changed) for table, changed in rows}
 
 
 def upsert_user(conn: Connectable, user_id: int, name: str | None, email: str | None) -> int:

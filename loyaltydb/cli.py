@@ -21,6 +21,7 @@ import psycopg
 import yoyo.exceptions as yoyo_errors
 
 from . import __version__, api, distribution, migrations
+from . import _cli_customer as customer_cli
 from . import _cli_events as events_cli
 from . import _cli_flow as flow
 from . import _cli_legacy as legacy
@@ -135,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     points_cli.add_command(command, common)
     points_cli.add_card_command(command, common)
     rewards_cli.add_command(command, common)
+    customer_cli.add_command(command, common)
     command(
         "selfcheck",
         "prove approval works on this database, in a transaction it rolls back",
@@ -319,6 +321,8 @@ def _run(args: argparse.Namespace) -> int:
         return points_cli.run_card(args)
     elif args.command == "rewards":
         return rewards_cli.run(args)
+    elif args.command == "customer":
+        return customer_cli.run(args, _answer)
     elif args.command == "selfcheck":
         return _selfcheck(args)
     elif args.command == "distribute":

@@ -164,6 +164,13 @@ class RedemptionNotFound(LoyaltyError, LookupError):
     sqlstates = ("LY021",)
 
 
+class CustomerErased(LoyaltyError):
+    """SQLSTATE LY019: the customer was erased (``erase_customer``): nothing is written for that
+    id again, by any call or import; nothing was written."""
+
+    sqlstates = ("LY019",)
+
+
 class TransactionConflict(LoyaltyError):
     """The transaction lost a race with another one; running it again will succeed."""
 

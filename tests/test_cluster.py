@@ -33,7 +33,7 @@ def test_migrations_apply_on_a_citus_coordinator_with_an_owner_that_reaches_the_
         assert conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'loyalty_app'").fetchone() == (False,)
     for worker in citus_cluster.workers:  # Citus propagated the roles and the schema
         with psycopg.connect(worker.conninfo("migrate_on_cluster")) as conn:
-            assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty_%'").fetchone() == (2,)
+            assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty_%'").fetchone() == (4,)
             assert conn.execute("SELECT to_regnamespace('loyalty') IS NOT NULL").fetchone() == (True,)
 
 
@@ -93,7 +93,7 @@ def test_distribute_makes_distributed_and_reference_tables_and_is_idempotent(cit
             ["loyalty.users", "loyalty.customers", "loyalty.program_enrollments", "loyalty.loyalty_cards",
              "loyalty.customer_business_relationships", "loyalty.customer_notifications",
              "loyalty.customer_approval_requests", "loyalty.point_transactions", "loyalty.card_aliases",
-             "loyalty.events", "loyalty.points_deductions", "loyalty.redemptions"],
+             "loyalty.events", "loyalty.points_deductions", "loyalty.redemptions", "loyalty.erased_customers"],
             "h",
         ),
     }  # fmt: skip

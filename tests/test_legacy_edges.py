@@ -263,3 +263,19 @@ def test_pending_points_deductions_are_imported_from_their_data(
     )
     assert deducted is not None and (deducted.points, deducted.balance_after) == (-20, 110)
     assert import_legacy(quirks, dsn).imported == 0  # a second run writes nothing
+
+
+@pytest.mark.both_modes
+def test_an_erased_customer_comes_back_from_no_source(db: psycopg.Connection[Any], dsn: str, quirks: str) -> None:
+    """Erasure is for good (contract "Personal data"): a later import of the same source skips
+    every row of the erased customer, reported as erased, and writes nothing for them."""
+    import_legacy(quirks, dsn)
+    erased = 11  # a customer of the fixture with a card, points and notifications
+    assert helpers.count(db, "SELECT count(*) FROM loyalty.loyalty_cards WHERE customer_id = %s", erased) >= 1
+    loyaltydb.erase_customer(db, erased, requested_by="ticket 77")
+    before = helpers.snapshot(db)
+    reasons = _reasons(import_legacy(quirks, dsn))
+    assert "who was erased (CustomerErased, LY019)" in reasons["customers", str(erased), "skipped"]
+    assert helpers.snapshot(db) == before  # nothing written for them, nor for anyone (a re-run)
+    customer = db.execute("SELECT name, email FROM loyalty.customers WHERE id = %s", (erased,)).fetchone()
+    assert customer == ("Erased customer", None)

@@ -190,7 +190,7 @@ def test_a_second_database_migrates_cleanly_and_rollback_keeps_roles_it_uses(
 ) -> None:
     assert loyaltydb.migrate(empty_dsn)  # the roles exist already (the template database made them)
     loyaltydb.rollback(empty_dsn, steps=None)
-    assert db.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty\\_%'").fetchone() == (2,)
+    assert db.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty\\_%'").fetchone() == (4,)
     db.execute("SET ROLE loyalty_app")
     assert loyaltydb.ensure_customer(db, world.new_user).created
 
@@ -202,12 +202,12 @@ def test_rollback_drops_the_roles_when_no_database_uses_them() -> None:
         loyaltydb.migrate(second)
         loyaltydb.rollback(first, steps=None)
         with psycopg.connect(first) as conn:
-            assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty\\_%'").fetchone() == (2,)
+            assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty\\_%'").fetchone() == (4,)
         loyaltydb.rollback(second, steps=None)
         with psycopg.connect(first) as conn:
             assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty\\_%'").fetchone() == (0,)
             assert loyaltydb.migrate(first)[0] == "0001_schema"  # and it all comes back
-            assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty\\_%'").fetchone() == (2,)
+            assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'loyalty\\_%'").fetchone() == (4,)
 
 
 @pytest.mark.both_modes
@@ -226,4 +226,12 @@ def test_the_api_is_what_has_no_leading_underscore(db: psycopg.Connection[Any]) 
     ).fetchall()
     db.commit()
     assert rows
-    assert dict(rows) == {name: not name.startswith("_") for name, _ in rows}
+    # Export and erasure are loyalty_privacy's alone (0041), not the service's.
+    privacy = {"export_customer", "erase_customer"}
+    assert dict(rows) == {name: not name.startswith("_") and name not in privacy for name, _ in rows}
+    granted = db.execute(
+        "SELECT p.proname FROM pg_proc AS p WHERE p.pronamespace = 'loyalty'::regnamespace"
+        " AND has_function_privilege('loyalty_privacy', p.oid, 'EXECUTE') ORDER BY 1"
+    ).fetchall()
+    db.commit()
+    assert {name for (name,) in granted} == privacy

@@ -44,6 +44,8 @@ INSERT INTO loyalty.users AS u (id, name, email, created_at)
 SELECT l.id, coalesce(nullif(loyalty._trim_space(l.business_name), ''), l.name), l.email,
        coalesce(l.created_at, now())
   FROM legacy_users AS l
+ -- An erased person (erase_customer) comes back from no source, not even as a user.
+ WHERE l.id NOT IN (SELECT x.customer_id FROM loyalty.erased_customers AS x)
 ON CONFLICT DO NOTHING;
 
 -- name: target_users
@@ -73,6 +75,15 @@ SELECT u.id, u.id, NULL
   FROM target_users AS u
  WHERE NOT EXISTS (SELECT FROM legacy_customers AS c WHERE c.id = u.id);
 ALTER TABLE legacy_people ADD PRIMARY KEY (legacy_id);
+-- An erased customer (erase_customer) comes back from no source: every row naming it is skipped.
+-- (The tombstones copied first: on a cluster an UPDATE of a temporary table that reads a
+-- distributed one is planned by Citus, which refuses format() over its columns.)
+CREATE TEMP TABLE legacy_erased AS SELECT x.customer_id FROM loyalty.erased_customers AS x;
+UPDATE legacy_people AS p
+   SET user_id = NULL,
+       reason = format('customer %s is user %s, who was erased (CustomerErased, LY019): nothing of it is imported',
+                       p.legacy_id, p.user_id)
+ WHERE p.user_id IN (SELECT e.customer_id FROM legacy_erased AS e);
 
 
 -- name: customers_ranked

@@ -75,7 +75,8 @@ BEGIN
                    ('loyalty.card_aliases', 'customer_id', 'loyalty.users'),
                    ('loyalty.events', 'customer_id', 'loyalty.users'),
                    ('loyalty.points_deductions', 'customer_id', 'loyalty.users'),
-                   ('loyalty.redemptions', 'customer_id', 'loyalty.users')
+                   ('loyalty.redemptions', 'customer_id', 'loyalty.users'),
+                   ('loyalty.erased_customers', 'customer_id', 'loyalty.users')
         LOOP
             -- A table a later migration adds (distributed by that migration if it comes after this).
             CONTINUE WHEN to_regclass(v_table) IS NULL;
@@ -123,7 +124,10 @@ BEGIN
                                 'loyalty.answer_points_deduction(uuid,bigint,boolean)',
                                 -- Redemptions (0039): a redemption is named by its customer.
                                 'loyalty.redeem_reward(bigint,bigint,text)',
-                                'loyalty.cancel_redemption(bigint,uuid,bigint)') THEN
+                                'loyalty.cancel_redemption(bigint,uuid,bigint)',
+                                -- Personal data (0041): everything of a customer is on their worker.
+                                'loyalty.export_customer(bigint)',
+                                'loyalty.erase_customer(bigint,text)') THEN
             PERFORM create_distributed_function(v_function, 'p_customer_id', colocate_with => 'loyalty.users');
         ELSIF v_function::text IN ('loyalty.ensure_customer(bigint)', 'loyalty.ensure_customer_exists(bigint)') THEN
             PERFORM create_distributed_function(v_function, 'p_user_id', colocate_with => 'loyalty.users');

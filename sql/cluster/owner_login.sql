@@ -12,6 +12,15 @@ BEGIN
         ELSIF NOT (SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = 'loyalty_owner') THEN
             ALTER ROLE loyalty_owner LOGIN;
         END IF;
+        -- 0041's roles, committed before the migrations: the grants to them run as
+        -- loyalty_owner, whose connections to the workers would not see roles made in the
+        -- same transaction over another connection.
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'loyalty_privacy') THEN
+            CREATE ROLE loyalty_privacy NOLOGIN;
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'loyalty_events') THEN
+            CREATE ROLE loyalty_events NOLOGIN;
+        END IF;
     END IF;
 END
 $$;

@@ -1522,6 +1522,8 @@ BEGIN
     IF p_user_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'user id must not be NULL';
     END IF;
+    -- An erased customer is never created or used again (0041: CustomerErased, LY019).
+    PERFORM loyalty._refuse_erased(p_user_id);
 
     -- Fast path: the customer usually exists. KEY SHARE keeps it until we commit, so the rows
     -- we write next can refer to it; one deleted meanwhile is not found, and created again.
@@ -1565,6 +1567,23 @@ $$;
 
 
 ALTER FUNCTION loyalty._ensure_customer(p_user_id bigint) OWNER TO loyalty_owner;
+
+--
+-- Name: _erased_json(jsonb); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._erased_json(p_data jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb)
+      FROM jsonb_each(p_data) AS e
+     WHERE jsonb_typeof(e.value) IN ('number', 'boolean', 'null')
+        OR e.key IN ('program_name', 'business_name', 'reward_name', 'request_id', 'redemption_id', 'code',
+                     'channels', 'status', 'cancelled_by', 'kind')
+$$;
+
+
+ALTER FUNCTION loyalty._erased_json(p_data jsonb) OWNER TO loyalty_owner;
 
 --
 -- Name: _event_channels(jsonb, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -1738,6 +1757,8 @@ BEGIN
     IF p_customer_id IS NULL OR p_program_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'customer_id and program_id are required, not NULL';
     END IF;
+    -- An erased customer's cards change no more (0041: CustomerErased, LY019).
+    PERFORM loyalty._refuse_erased(p_customer_id);
     SELECT e.id, e.status::text INTO v_card.enrollment_id, v_card.enrollment_status
       FROM loyalty.program_enrollments AS e
      WHERE e.customer_id = p_customer_id AND e.program_id = p_program_id
@@ -2242,6 +2263,29 @@ $$;
 
 
 ALTER FUNCTION loyalty._refresh_business() OWNER TO loyalty_owner;
+
+--
+-- Name: _refuse_erased(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty._refuse_erased(p_customer_id bigint) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_erased_at timestamptz;
+BEGIN
+    SELECT x.erased_at INTO v_erased_at FROM loyalty.erased_customers AS x WHERE x.customer_id = p_customer_id;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY019',
+            MESSAGE = format('Customer %s was erased at %s: nothing is written for them again', p_customer_id,
+                             to_char(v_erased_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'));
+    END IF;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty._refuse_erased(p_customer_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: _register_program_business(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -3097,6 +3141,102 @@ $$;
 ALTER FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) OWNER TO loyalty_owner;
 
 --
+-- Name: erase_customer(bigint, text); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.erase_customer(p_customer_id bigint, p_requested_by text) RETURNS TABLE(table_name text, rows_changed integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    c_tables constant text[] := ARRAY['users', 'customers', 'program_enrollments', 'loyalty_cards', 'card_aliases',
+                                      'customer_business_relationships', 'point_transactions',
+                                      'customer_approval_requests', 'points_deductions', 'customer_notifications',
+                                      'events', 'erased_customers'];
+    v_counts integer[] := array_fill(0, ARRAY[12]);
+    v_user   boolean;
+    v_n      integer;
+BEGIN
+    IF p_customer_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer_id must not be NULL';
+    ELSIF p_requested_by IS NULL OR length(loyalty._trim_space(p_requested_by)) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = 'requested_by must say who asked for the erasure (1 to 200 characters)';
+    END IF;
+    -- The user's row lock serialises erasures of one customer with each other and with the
+    -- creation of their customer row (which takes it KEY SHARE).
+    PERFORM FROM loyalty.users AS u WHERE u.id = p_customer_id FOR UPDATE;
+    v_user := FOUND;
+    IF EXISTS (SELECT FROM loyalty.erased_customers AS x WHERE x.customer_id = p_customer_id) THEN
+        RETURN QUERY SELECT t.name, 0 FROM unnest(c_tables) AS t (name);
+        RETURN;
+    END IF;
+    IF NOT v_user AND NOT EXISTS (SELECT FROM loyalty.customers AS c WHERE c.id = p_customer_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY003',
+            MESSAGE = format('No user or customer %s: nothing to erase', p_customer_id);
+    END IF;
+
+    UPDATE loyalty.users AS u SET name = NULL, email = NULL WHERE u.id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[1] := v_n;
+    UPDATE loyalty.customers AS c
+       SET name = 'Erased customer', email = NULL, phone = NULL, notification_preferences = DEFAULT,
+           regional_settings = DEFAULT, updated_at = now()
+     WHERE c.id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[2] := v_n;
+    UPDATE loyalty.program_enrollments AS e SET status = 'INACTIVE', updated_at = now()
+     WHERE e.customer_id = p_customer_id AND e.status <> 'INACTIVE';
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[3] := v_n;
+    -- A number from a range nothing issues (loyaltydb's start with 1, 8 or 9), unique as the id.
+    UPDATE loyalty.loyalty_cards AS k
+       SET status = 'INACTIVE', blocked_reason = NULL, updated_at = now(),
+           card_number = '7' || lpad(k.id::text, 18, '0') || loyalty._luhn_check_digit('7' || lpad(k.id::text, 18, '0'))
+     WHERE k.customer_id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[4] := v_n;
+    DELETE FROM loyalty.card_aliases AS a WHERE a.customer_id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[5] := v_n;
+    UPDATE loyalty.customer_business_relationships AS r SET status = 'INACTIVE', updated_at = now()
+     WHERE r.customer_id = p_customer_id AND r.status <> 'INACTIVE';
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[6] := v_n;
+    UPDATE loyalty.point_transactions AS t SET reference = NULL, note = NULL
+     WHERE t.customer_id = p_customer_id AND (t.reference IS NOT NULL OR t.note IS NOT NULL);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[7] := v_n;
+    UPDATE loyalty.customer_approval_requests AS r SET message = NULL, rejection_reason = NULL
+     WHERE r.customer_id = p_customer_id AND (r.message IS NOT NULL OR r.rejection_reason IS NOT NULL);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[8] := v_n;
+    UPDATE loyalty.points_deductions AS d SET reason = ''
+     WHERE d.customer_id = p_customer_id AND d.reason <> '';
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[9] := v_n;
+    UPDATE loyalty.customer_notifications AS n
+       SET title = 'Erased', message = 'This notification concerned a customer whose data was erased.',
+           data = loyalty._erased_json(n.data)
+     WHERE n.customer_id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[10] := v_n;
+    UPDATE loyalty.events AS v SET payload = loyalty._erased_json(v.payload) WHERE v.customer_id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[11] := v_n;
+    INSERT INTO loyalty.erased_customers (customer_id, requested_by) VALUES (p_customer_id, p_requested_by);
+    v_counts[12] := 1;
+    INSERT INTO loyalty.events (customer_id, type, payload)
+    VALUES (p_customer_id, 'customer.erased', jsonb_build_object('customer_id', p_customer_id));
+    RETURN QUERY SELECT t.name, v_counts[t.n::integer] FROM unnest(c_tables) WITH ORDINALITY AS t (name, n);
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.erase_customer(p_customer_id bigint, p_requested_by text) OWNER TO loyalty_owner;
+
+--
 -- Name: event_consumer_status(); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -3156,6 +3296,8 @@ BEGIN
           JOIN loyalty.loyalty_programs AS g ON g.id = t.program_id
          WHERE t.points > t.consumed AND t.reason::text NOT IN ('OPENING', 'IMPORT')
            AND g.points_ttl IS NOT NULL AND t.created_at <= now() - g.points_ttl
+           -- An erased customer's points change no more (0041): never picked, so never in the way.
+           AND NOT EXISTS (SELECT FROM loyalty.erased_customers AS x WHERE x.customer_id = t.customer_id)
          ORDER BY t.created_at, t.customer_id, t.id
          LIMIT p_limit
     LOOP
@@ -3275,6 +3417,59 @@ $$;
 
 
 ALTER FUNCTION loyalty.expire_requests(p_limit integer) OWNER TO loyalty_owner;
+
+--
+-- Name: export_customer(bigint); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE FUNCTION loyalty.export_customer(p_customer_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_document jsonb;
+BEGIN
+    IF p_customer_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer_id must not be NULL';
+    END IF;
+    SELECT jsonb_build_object(
+               'customer_id', p_customer_id,
+               'exported_at', now(),
+               'user', (SELECT to_jsonb(u) FROM loyalty.users AS u WHERE u.id = p_customer_id),
+               'customer', (SELECT to_jsonb(c) FROM loyalty.customers AS c WHERE c.id = p_customer_id),
+               'erased', (SELECT to_jsonb(x) FROM loyalty.erased_customers AS x WHERE x.customer_id = p_customer_id),
+               'enrollments', (SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY e.id), '[]')
+                                 FROM loyalty.program_enrollments AS e WHERE e.customer_id = p_customer_id),
+               'cards', (SELECT coalesce(jsonb_agg(to_jsonb(k) ORDER BY k.id), '[]')
+                           FROM loyalty.loyalty_cards AS k WHERE k.customer_id = p_customer_id),
+               'card_aliases', (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.card_number), '[]')
+                                  FROM loyalty.card_aliases AS a WHERE a.customer_id = p_customer_id),
+               'relationships', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]')
+                                   FROM loyalty.customer_business_relationships AS r WHERE r.customer_id = p_customer_id),
+               'ledger', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id), '[]')
+                            FROM loyalty.point_transactions AS t WHERE t.customer_id = p_customer_id),
+               'redemptions', (SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.created_at, d.id), '[]')
+                                 FROM loyalty.redemptions AS d WHERE d.customer_id = p_customer_id),
+               'requests', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.requested_at, r.id), '[]')
+                              FROM loyalty.customer_approval_requests AS r WHERE r.customer_id = p_customer_id),
+               'deduction_requests', (SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.requested_at, d.id), '[]')
+                                        FROM loyalty.points_deductions AS d WHERE d.customer_id = p_customer_id),
+               'notifications', (SELECT coalesce(jsonb_agg(to_jsonb(n) ORDER BY n.created_at, n.id), '[]')
+                                   FROM loyalty.customer_notifications AS n WHERE n.customer_id = p_customer_id),
+               'events', (SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.id), '[]')
+                            FROM loyalty.events AS v WHERE v.customer_id = p_customer_id))
+      INTO v_document;
+    IF v_document -> 'user' = 'null'::jsonb AND v_document -> 'customer' = 'null'::jsonb THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY003',
+            MESSAGE = format('No user or customer %s: nothing is held about that id', p_customer_id);
+    END IF;
+    RETURN v_document;
+END;
+$$;
+
+
+ALTER FUNCTION loyalty.export_customer(p_customer_id bigint) OWNER TO loyalty_owner;
 
 --
 -- Name: fetch_events(text, integer, double precision); Type: FUNCTION; Schema: loyalty; Owner: loyalty_owner
@@ -3439,6 +3634,7 @@ BEGIN
     END IF;
 
     v_program := loyalty._active_program(p_program_id, p_business_id);
+    PERFORM loyalty._refuse_erased(p_customer_id);  -- 0041: an erased customer is invited no more
 
     SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
       FROM loyalty.users AS u
@@ -3852,11 +4048,14 @@ BEGIN
     -- The first request, in the caller's order, that one-by-one approval would fail on.
     SELECT t.id, r.id IS NULL AS missing, r.status, r.business_id, p.id AS program_id, p.name AS program_name,
            p.status AS program_status, r.program_id AS requested_program, r.customer_id, r.kind, r.expires_at,
-           r.status = 'EXPIRED' OR (r.status = 'PENDING' AND r.expires_at <= now()) AS expired
+           r.status = 'EXPIRED' OR (r.status = 'PENDING' AND r.expires_at <= now()) AS expired,
+           x.customer_id IS NOT NULL AS erased
       INTO v_failure
       FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
       LEFT JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
       LEFT JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
+      -- An erased customer is approved no more (0041: CustomerErased, LY019).
+      LEFT JOIN loyalty.erased_customers AS x ON r.status = 'PENDING' AND x.customer_id = r.customer_id
      WHERE r.id IS NULL
         OR r.business_id <> p_business_id
         OR (p_business_id IS NOT NULL AND r.kind <> 'REQUEST')
@@ -3864,7 +4063,8 @@ BEGIN
         OR (r.status = 'PENDING'
             AND (r.expires_at <= now()
                  OR p.status IS DISTINCT FROM 'ACTIVE'
-                 OR r.customer_id = ANY (v_no_user)))
+                 OR r.customer_id = ANY (v_no_user)
+                 OR x.customer_id IS NOT NULL))
      ORDER BY t.position
      LIMIT 1;
     IF FOUND THEN
@@ -3894,6 +4094,8 @@ BEGIN
                 ERRCODE = 'LY005',
                 MESSAGE = format('Loyalty program "%s" is not active (status %s)',
                                  v_failure.program_name, v_failure.program_status);
+        ELSIF v_failure.erased THEN
+            PERFORM loyalty._refuse_erased(v_failure.customer_id);  -- raises CustomerErased (LY019)
         ELSE
             RAISE EXCEPTION USING
                 ERRCODE = 'LY003',
@@ -4414,6 +4616,7 @@ BEGIN
     END IF;
 
     v_program := loyalty._active_program(p_program_id);
+    PERFORM loyalty._refuse_erased(p_customer_id);  -- 0041: an erased customer asks nothing again
 
     SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
       FROM loyalty.users AS u
@@ -4488,6 +4691,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'LY005',
             MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
     END IF;
+    PERFORM loyalty._refuse_erased(p_customer_id);  -- 0041: nothing is asked of an erased customer
     SELECT k.id INTO v_card_id FROM loyalty.loyalty_cards AS k
      WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id;
     IF v_card_id IS NULL THEN
@@ -4886,6 +5090,19 @@ ALTER TABLE loyalty.customers OWNER TO loyalty_owner;
 
 COMMENT ON TABLE loyalty.customers IS 'Customers; id = user_id, created from users on first approval.';
 
+
+--
+-- Name: erased_customers; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
+--
+
+CREATE TABLE loyalty.erased_customers (
+    customer_id bigint NOT NULL,
+    erased_at timestamp with time zone DEFAULT now() NOT NULL,
+    requested_by text NOT NULL
+);
+
+
+ALTER TABLE loyalty.erased_customers OWNER TO loyalty_owner;
 
 --
 -- Name: event_consumers; Type: TABLE; Schema: loyalty; Owner: loyalty_owner
@@ -5306,6 +5523,14 @@ ALTER TABLE ONLY loyalty.customer_notifications
 
 ALTER TABLE ONLY loyalty.customers
     ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: erased_customers erased_customers_pkey; Type: CONSTRAINT; Schema: loyalty; Owner: loyalty_owner
+--
+
+ALTER TABLE ONLY loyalty.erased_customers
+    ADD CONSTRAINT erased_customers_pkey PRIMARY KEY (customer_id);
 
 
 --
@@ -5781,6 +6006,8 @@ ALTER TABLE ONLY loyalty.rewards
 --
 
 GRANT USAGE ON SCHEMA loyalty TO loyalty_app;
+GRANT USAGE ON SCHEMA loyalty TO loyalty_privacy;
+GRANT USAGE ON SCHEMA loyalty TO loyalty_events;
 
 
 --
@@ -5956,6 +6183,13 @@ REVOKE ALL ON FUNCTION loyalty._earn_points_set(p_customer_ids bigint[], p_progr
 --
 
 REVOKE ALL ON FUNCTION loyalty._ensure_customer(p_user_id bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION _erased_json(p_data jsonb); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._erased_json(p_data jsonb) FROM PUBLIC;
 
 
 --
@@ -6148,6 +6382,13 @@ REVOKE ALL ON FUNCTION loyalty._refresh_business() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION _refuse_erased(p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty._refuse_erased(p_customer_id bigint) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION _register_program_business(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
@@ -6210,6 +6451,7 @@ GRANT ALL ON FUNCTION loyalty.accept_invitation(p_request_id uuid, p_customer_id
 
 REVOKE ALL ON FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[]) TO loyalty_app;
+GRANT ALL ON FUNCTION loyalty.ack_events(p_consumer text, p_event_ids bigint[]) TO loyalty_events;
 
 
 --
@@ -6242,6 +6484,7 @@ GRANT ALL ON FUNCTION loyalty.approve_enrollment(p_request_id uuid, p_business_i
 
 REVOKE ALL ON FUNCTION loyalty.begin_events_wait(p_timeout double precision) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.begin_events_wait(p_timeout double precision) TO loyalty_app;
+GRANT ALL ON FUNCTION loyalty.begin_events_wait(p_timeout double precision) TO loyalty_events;
 
 
 --
@@ -6330,6 +6573,7 @@ GRANT ALL ON FUNCTION loyalty.decline_invitation(p_request_id uuid, p_customer_i
 
 REVOKE ALL ON FUNCTION loyalty.drop_event_consumer(p_consumer text) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.drop_event_consumer(p_consumer text) TO loyalty_app;
+GRANT ALL ON FUNCTION loyalty.drop_event_consumer(p_consumer text) TO loyalty_events;
 
 
 --
@@ -6354,6 +6598,7 @@ GRANT ALL ON FUNCTION loyalty.earn_points_batch(p_customer_ids bigint[], p_progr
 
 REVOKE ALL ON FUNCTION loyalty.end_events_wait() FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.end_events_wait() TO loyalty_app;
+GRANT ALL ON FUNCTION loyalty.end_events_wait() TO loyalty_events;
 
 
 --
@@ -6373,11 +6618,20 @@ GRANT ALL ON FUNCTION loyalty.ensure_customer_exists(p_user_id bigint) TO loyalt
 
 
 --
+-- Name: FUNCTION erase_customer(p_customer_id bigint, p_requested_by text); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.erase_customer(p_customer_id bigint, p_requested_by text) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.erase_customer(p_customer_id bigint, p_requested_by text) TO loyalty_privacy;
+
+
+--
 -- Name: FUNCTION event_consumer_status(); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.event_consumer_status() FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.event_consumer_status() TO loyalty_app;
+GRANT ALL ON FUNCTION loyalty.event_consumer_status() TO loyalty_events;
 
 
 --
@@ -6397,11 +6651,20 @@ GRANT ALL ON FUNCTION loyalty.expire_requests(p_limit integer) TO loyalty_app;
 
 
 --
+-- Name: FUNCTION export_customer(p_customer_id bigint); Type: ACL; Schema: loyalty; Owner: loyalty_owner
+--
+
+REVOKE ALL ON FUNCTION loyalty.export_customer(p_customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION loyalty.export_customer(p_customer_id bigint) TO loyalty_privacy;
+
+
+--
 -- Name: FUNCTION fetch_events(p_consumer text, p_limit integer, p_visibility_timeout double precision); Type: ACL; Schema: loyalty; Owner: loyalty_owner
 --
 
 REVOKE ALL ON FUNCTION loyalty.fetch_events(p_consumer text, p_limit integer, p_visibility_timeout double precision) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.fetch_events(p_consumer text, p_limit integer, p_visibility_timeout double precision) TO loyalty_app;
+GRANT ALL ON FUNCTION loyalty.fetch_events(p_consumer text, p_limit integer, p_visibility_timeout double precision) TO loyalty_events;
 
 
 --
@@ -6498,6 +6761,7 @@ GRANT ALL ON FUNCTION loyalty.program_rewards(p_program_id bigint) TO loyalty_ap
 
 REVOKE ALL ON FUNCTION loyalty.prune_events(p_older_than interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.prune_events(p_older_than interval) TO loyalty_app;
+GRANT ALL ON FUNCTION loyalty.prune_events(p_older_than interval) TO loyalty_events;
 
 
 --
@@ -6578,6 +6842,7 @@ GRANT ALL ON FUNCTION loyalty.spend_points(p_customer_id bigint, p_program_id bi
 
 REVOKE ALL ON FUNCTION loyalty.tail_events(p_position text) FROM PUBLIC;
 GRANT ALL ON FUNCTION loyalty.tail_events(p_position text) TO loyalty_app;
+GRANT ALL ON FUNCTION loyalty.tail_events(p_position text) TO loyalty_events;
 
 
 --

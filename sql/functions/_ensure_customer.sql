@@ -13,6 +13,8 @@ BEGIN
     IF p_user_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'user id must not be NULL';
     END IF;
+    -- An erased customer is never created or used again (0041: CustomerErased, LY019).
+    PERFORM loyalty._refuse_erased(p_user_id);
 
     -- Fast path: the customer usually exists. KEY SHARE keeps it until we commit, so the rows
     -- we write next can refer to it; one deleted meanwhile is not found, and created again.

@@ -14,6 +14,8 @@ BEGIN
     IF p_customer_id IS NULL OR p_program_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'customer_id and program_id are required, not NULL';
     END IF;
+    -- An erased customer's cards change no more (0041: CustomerErased, LY019).
+    PERFORM loyalty._refuse_erased(p_customer_id);
     SELECT e.id, e.status::text INTO v_card.enrollment_id, v_card.enrollment_status
       FROM loyalty.program_enrollments AS e
      WHERE e.customer_id = p_customer_id AND e.program_id = p_program_id

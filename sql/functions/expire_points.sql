@@ -27,6 +27,8 @@ BEGIN
           JOIN loyalty.loyalty_programs AS g ON g.id = t.program_id
          WHERE t.points > t.consumed AND t.reason::text NOT IN ('OPENING', 'IMPORT')
            AND g.points_ttl IS NOT NULL AND t.created_at <= now() - g.points_ttl
+           -- An erased customer's points change no more (0041): never picked, so never in the way.
+           AND NOT EXISTS (SELECT FROM loyalty.erased_customers AS x WHERE x.customer_id = t.customer_id)
          ORDER BY t.created_at, t.customer_id, t.id
          LIMIT p_limit
     LOOP

@@ -34,6 +34,7 @@ BEGIN
     END IF;
 
     v_program := loyalty._active_program(p_program_id, p_business_id);
+    PERFORM loyalty._refuse_erased(p_customer_id);  -- 0041: an erased customer is invited no more
 
     SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
       FROM loyalty.users AS u

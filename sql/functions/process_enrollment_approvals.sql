@@ -101,11 +101,14 @@ BEGIN
     -- The first request, in the caller's order, that one-by-one approval would fail on.
     SELECT t.id, r.id IS NULL AS missing, r.status, r.business_id, p.id AS program_id, p.name AS program_name,
            p.status AS program_status, r.program_id AS requested_program, r.customer_id, r.kind, r.expires_at,
-           r.status = 'EXPIRED' OR (r.status = 'PENDING' AND r.expires_at <= now()) AS expired
+           r.status = 'EXPIRED' OR (r.status = 'PENDING' AND r.expires_at <= now()) AS expired,
+           x.customer_id IS NOT NULL AS erased
       INTO v_failure
       FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
       LEFT JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
       LEFT JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
+      -- An erased customer is approved no more (0041: CustomerErased, LY019).
+      LEFT JOIN loyalty.erased_customers AS x ON r.status = 'PENDING' AND x.customer_id = r.customer_id
      WHERE r.id IS NULL
         OR r.business_id <> p_business_id
         OR (p_business_id IS NOT NULL AND r.kind <> 'REQUEST')
@@ -113,7 +116,8 @@ BEGIN
         OR (r.status = 'PENDING'
             AND (r.expires_at <= now()
                  OR p.status IS DISTINCT FROM 'ACTIVE'
-                 OR r.customer_id = ANY (v_no_user)))
+                 OR r.customer_id = ANY (v_no_user)
+                 OR x.customer_id IS NOT NULL))
      ORDER BY t.position
      LIMIT 1;
     IF FOUND THEN
@@ -143,6 +147,8 @@ BEGIN
                 ERRCODE = 'LY005',
                 MESSAGE = format('Loyalty program "%s" is not active (status %s)',
                                  v_failure.program_name, v_failure.program_status);
+        ELSIF v_failure.erased THEN
+            PERFORM loyalty._refuse_erased(v_failure.customer_id);  -- raises CustomerErased (LY019)
         ELSE
             RAISE EXCEPTION USING
                 ERRCODE = 'LY003',

@@ -40,6 +40,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'LY005',
             MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
     END IF;
+    PERFORM loyalty._refuse_erased(p_customer_id);  -- 0041: nothing is asked of an erased customer
     SELECT k.id INTO v_card_id FROM loyalty.loyalty_cards AS k
      WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id;
     IF v_card_id IS NULL THEN

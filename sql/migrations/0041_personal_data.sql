@@ -1,0 +1,1083 @@
+-- 0041_personal_data: a customer's right to see and erase their data (contract "Personal data";
+-- issue 31). export_customer returns everything held about a customer as one document;
+-- erase_customer removes their name, email and card numbers from every row that holds a copy,
+-- keeps ids, amounts and dates, and leaves a tombstone (loyalty.erased_customers) that makes
+-- every later write for that id CustomerErased (LY019). Both are granted to a role of their own,
+-- loyalty_privacy, not to loyalty_app; loyalty_events may consume events and nothing else.
+-- depends: 0040_batch_names_once_a_program
+
+-- On a Citus database one connection per worker for the whole migration: the roles made here
+-- must be seen by the grants and functions made after them in this transaction (as 0014 does
+-- for functions after a table). (On one server: a placeholder.)
+SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
+
+-- Roles are cluster-wide: another database may have created them already, maybe right now.
+DO $$
+BEGIN
+    CREATE ROLE loyalty_privacy NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    RAISE NOTICE 'role loyalty_privacy exists already';
+END
+$$;
+DO $$
+BEGIN
+    CREATE ROLE loyalty_events NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    RAISE NOTICE 'role loyalty_events exists already';
+END
+$$;
+GRANT USAGE ON SCHEMA loyalty TO loyalty_privacy, loyalty_events;
+
+-- Objects created from here on belong to loyalty_owner (see 0008_roles).
+SET LOCAL ROLE loyalty_owner;
+
+-- The tombstones: one row an erased customer, with its customer (distributed by the customer
+-- on a cluster, as the rest, so a check is a probe of the customer's own shard).
+CREATE TABLE loyalty.erased_customers (
+    customer_id  bigint NOT NULL,
+    erased_at    timestamptz NOT NULL DEFAULT now(),
+    requested_by text NOT NULL,
+    CONSTRAINT erased_customers_pkey PRIMARY KEY (customer_id)
+);
+DO $$
+BEGIN
+    -- Already distributed: the table joins the customer's shards now (distribute does it later
+    -- for a database distributed after this migration).
+    IF loyalty._distributed() THEN
+        PERFORM create_distributed_table('loyalty.erased_customers', 'customer_id', colocate_with => 'loyalty.users');
+    END IF;
+END
+$$;
+
+-- sql/functions/_erased_json.sql
+-- What a notification's data or an event's payload keeps when its customer is erased: the ids,
+-- amounts and flags (numbers, booleans), and the keys that name no person (the program, the
+-- business, the reward, a request's or a redemption's id, a redemption's code, the channels, a
+-- status). Everything else goes: names, emails, card numbers, reasons, notes, messages. A
+-- whitelist, so that a key added later is dropped unless it is named here.
+CREATE OR REPLACE FUNCTION loyalty._erased_json(p_data jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb)
+      FROM jsonb_each(p_data) AS e
+     WHERE jsonb_typeof(e.value) IN ('number', 'boolean', 'null')
+        OR e.key IN ('program_name', 'business_name', 'reward_name', 'request_id', 'redemption_id', 'code',
+                     'channels', 'status', 'cancelled_by', 'kind')
+$$;
+
+-- sql/functions/_refuse_erased.sql
+-- CustomerErased (LY019) when the customer was erased (erase_customer): from then on nothing is
+-- written for that id again, by any call or any import. One key probe of loyalty.erased_customers
+-- (on a cluster, of the customer's own shard).
+CREATE OR REPLACE FUNCTION loyalty._refuse_erased(p_customer_id bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_erased_at timestamptz;
+BEGIN
+    SELECT x.erased_at INTO v_erased_at FROM loyalty.erased_customers AS x WHERE x.customer_id = p_customer_id;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY019',
+            MESSAGE = format('Customer %s was erased at %s: nothing is written for them again', p_customer_id,
+                             to_char(v_erased_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'));
+    END IF;
+END;
+$$;
+
+-- sql/functions/erase_customer.sql
+-- Forget a customer (contract "Personal data"), in ONE transaction under the lock of their user
+-- row (no other customer's row is locked): their name, email and phone go from the user and the
+-- customer (renamed "Erased customer", settings back to the defaults); no notification of either
+-- feed, no event (acknowledged or not) keeps a name, an email or a card number (_erased_json);
+-- request, invitation and deduction messages, ledger references and notes, a block's reason are
+-- cleared; the cards get numbers nothing issues ('7', the card id, a Luhn digit) and lose their
+-- legacy aliases, so the old numbers find nothing; cards, enrollments and relationships become
+-- INACTIVE. Ids, amounts, dates and statuses stay for the accounts. A loyalty.erased_customers row
+-- (who asked, when) then makes every later write for that id CustomerErased (LY019), and one
+-- customer.erased event carries ids only. Returns, for each table, how many rows it changed;
+-- erasing again changes nothing and returns zeros. For the loyalty_privacy role.
+CREATE OR REPLACE FUNCTION loyalty.erase_customer(p_customer_id bigint, p_requested_by text)
+RETURNS TABLE (table_name text, rows_changed integer)
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+DECLARE
+    c_tables constant text[] := ARRAY['users', 'customers', 'program_enrollments', 'loyalty_cards', 'card_aliases',
+                                      'customer_business_relationships', 'point_transactions',
+                                      'customer_approval_requests', 'points_deductions', 'customer_notifications',
+                                      'events', 'erased_customers'];
+    v_counts integer[] := array_fill(0, ARRAY[12]);
+    v_user   boolean;
+    v_n      integer;
+BEGIN
+    IF p_customer_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer_id must not be NULL';
+    ELSIF p_requested_by IS NULL OR length(loyalty._trim_space(p_requested_by)) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = 'requested_by must say who asked for the erasure (1 to 200 characters)';
+    END IF;
+    -- The user's row lock serialises erasures of one customer with each other and with the
+    -- creation of their customer row (which takes it KEY SHARE).
+    PERFORM FROM loyalty.users AS u WHERE u.id = p_customer_id FOR UPDATE;
+    v_user := FOUND;
+    IF EXISTS (SELECT FROM loyalty.erased_customers AS x WHERE x.customer_id = p_customer_id) THEN
+        RETURN QUERY SELECT t.name, 0 FROM unnest(c_tables) AS t (name);
+        RETURN;
+    END IF;
+    IF NOT v_user AND NOT EXISTS (SELECT FROM loyalty.customers AS c WHERE c.id = p_customer_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY003',
+            MESSAGE = format('No user or customer %s: nothing to erase', p_customer_id);
+    END IF;
+
+    UPDATE loyalty.users AS u SET name = NULL, email = NULL WHERE u.id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[1] := v_n;
+    UPDATE loyalty.customers AS c
+       SET name = 'Erased customer', email = NULL, phone = NULL, notification_preferences = DEFAULT,
+           regional_settings = DEFAULT, updated_at = now()
+     WHERE c.id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[2] := v_n;
+    UPDATE loyalty.program_enrollments AS e SET status = 'INACTIVE', updated_at = now()
+     WHERE e.customer_id = p_customer_id AND e.status <> 'INACTIVE';
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[3] := v_n;
+    -- A number from a range nothing issues (loyaltydb's start with 1, 8 or 9), unique as the id.
+    UPDATE loyalty.loyalty_cards AS k
+       SET status = 'INACTIVE', blocked_reason = NULL, updated_at = now(),
+           card_number = '7' || lpad(k.id::text, 18, '0') || loyalty._luhn_check_digit('7' || lpad(k.id::text, 18, '0'))
+     WHERE k.customer_id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[4] := v_n;
+    DELETE FROM loyalty.card_aliases AS a WHERE a.customer_id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[5] := v_n;
+    UPDATE loyalty.customer_business_relationships AS r SET status = 'INACTIVE', updated_at = now()
+     WHERE r.customer_id = p_customer_id AND r.status <> 'INACTIVE';
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[6] := v_n;
+    UPDATE loyalty.point_transactions AS t SET reference = NULL, note = NULL
+     WHERE t.customer_id = p_customer_id AND (t.reference IS NOT NULL OR t.note IS NOT NULL);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[7] := v_n;
+    UPDATE loyalty.customer_approval_requests AS r SET message = NULL, rejection_reason = NULL
+     WHERE r.customer_id = p_customer_id AND (r.message IS NOT NULL OR r.rejection_reason IS NOT NULL);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[8] := v_n;
+    UPDATE loyalty.points_deductions AS d SET reason = ''
+     WHERE d.customer_id = p_customer_id AND d.reason <> '';
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[9] := v_n;
+    UPDATE loyalty.customer_notifications AS n
+       SET title = 'Erased', message = 'This notification concerned a customer whose data was erased.',
+           data = loyalty._erased_json(n.data)
+     WHERE n.customer_id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[10] := v_n;
+    UPDATE loyalty.events AS v SET payload = loyalty._erased_json(v.payload) WHERE v.customer_id = p_customer_id;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts[11] := v_n;
+    INSERT INTO loyalty.erased_customers (customer_id, requested_by) VALUES (p_customer_id, p_requested_by);
+    v_counts[12] := 1;
+    INSERT INTO loyalty.events (customer_id, type, payload)
+    VALUES (p_customer_id, 'customer.erased', jsonb_build_object('customer_id', p_customer_id));
+    RETURN QUERY SELECT t.name, v_counts[t.n::integer] FROM unnest(c_tables) WITH ORDINALITY AS t (name, n);
+END;
+$$;
+
+-- sql/functions/export_customer.sql
+-- Everything loyaltydb holds about a customer, as one jsonb document (contract "Personal data"):
+-- the user and customer rows, enrollments, cards with their numbers and legacy aliases,
+-- relationships, the ledger, redemptions, requests and invitations (messages included),
+-- deduction requests, the notifications of either feed kept with them, and their events. Each
+-- list is ordered by id. An id that is no user and no customer is UserNotFound (LY003). For the
+-- loyalty_privacy role; on a cluster one hop (everything of a customer is on their worker).
+CREATE OR REPLACE FUNCTION loyalty.export_customer(p_customer_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_document jsonb;
+BEGIN
+    IF p_customer_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer_id must not be NULL';
+    END IF;
+    SELECT jsonb_build_object(
+               'customer_id', p_customer_id,
+               'exported_at', now(),
+               'user', (SELECT to_jsonb(u) FROM loyalty.users AS u WHERE u.id = p_customer_id),
+               'customer', (SELECT to_jsonb(c) FROM loyalty.customers AS c WHERE c.id = p_customer_id),
+               'erased', (SELECT to_jsonb(x) FROM loyalty.erased_customers AS x WHERE x.customer_id = p_customer_id),
+               'enrollments', (SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY e.id), '[]')
+                                 FROM loyalty.program_enrollments AS e WHERE e.customer_id = p_customer_id),
+               'cards', (SELECT coalesce(jsonb_agg(to_jsonb(k) ORDER BY k.id), '[]')
+                           FROM loyalty.loyalty_cards AS k WHERE k.customer_id = p_customer_id),
+               'card_aliases', (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.card_number), '[]')
+                                  FROM loyalty.card_aliases AS a WHERE a.customer_id = p_customer_id),
+               'relationships', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]')
+                                   FROM loyalty.customer_business_relationships AS r WHERE r.customer_id = p_customer_id),
+               'ledger', (SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id), '[]')
+                            FROM loyalty.point_transactions AS t WHERE t.customer_id = p_customer_id),
+               'redemptions', (SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.created_at, d.id), '[]')
+                                 FROM loyalty.redemptions AS d WHERE d.customer_id = p_customer_id),
+               'requests', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.requested_at, r.id), '[]')
+                              FROM loyalty.customer_approval_requests AS r WHERE r.customer_id = p_customer_id),
+               'deduction_requests', (SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.requested_at, d.id), '[]')
+                                        FROM loyalty.points_deductions AS d WHERE d.customer_id = p_customer_id),
+               'notifications', (SELECT coalesce(jsonb_agg(to_jsonb(n) ORDER BY n.created_at, n.id), '[]')
+                                   FROM loyalty.customer_notifications AS n WHERE n.customer_id = p_customer_id),
+               'events', (SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.id), '[]')
+                            FROM loyalty.events AS v WHERE v.customer_id = p_customer_id))
+      INTO v_document;
+    IF v_document -> 'user' = 'null'::jsonb AND v_document -> 'customer' = 'null'::jsonb THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY003',
+            MESSAGE = format('No user or customer %s: nothing is held about that id', p_customer_id);
+    END IF;
+    RETURN v_document;
+END;
+$$;
+
+-- sql/functions/_ensure_customer.sql
+-- The customer for a user, created from the users row when missing; safe under any concurrency.
+-- The body of ensure_customer (0011), which approvals now call without its SECURITY DEFINER
+-- switch (a save and restore of search_path on every call). The lock stays KEY SHARE: a stronger
+-- one here deadlocks with a batch, which takes its customers KEY SHARE and upgrades them later.
+CREATE OR REPLACE FUNCTION loyalty._ensure_customer(p_user_id bigint)
+RETURNS loyalty.customer_result
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_user   loyalty.users;
+    v_result loyalty.customer_result;
+BEGIN
+    IF p_user_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'user id must not be NULL';
+    END IF;
+    -- An erased customer is never created or used again (0041: CustomerErased, LY019).
+    PERFORM loyalty._refuse_erased(p_user_id);
+
+    -- Fast path: the customer usually exists. KEY SHARE keeps it until we commit, so the rows
+    -- we write next can refer to it; one deleted meanwhile is not found, and created again.
+    SELECT c.id, c.user_id, c.name, c.email, false
+      INTO v_result
+      FROM loyalty.customers AS c
+     WHERE c.id = p_user_id
+       FOR KEY SHARE;
+    IF FOUND THEN
+        RETURN v_result;
+    END IF;
+
+    -- KEY SHARE: a concurrent DELETE of the user waits for us, or we see it gone.
+    SELECT u.* INTO v_user FROM loyalty.users AS u WHERE u.id = p_user_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot create customer record.', p_user_id);
+    END IF;
+
+    -- A concurrent creator makes us wait for its commit, and then this insert does nothing.
+    INSERT INTO loyalty.customers AS c (id, user_id, name, email)
+    VALUES (v_user.id, v_user.id, loyalty._display_name(v_user.id, v_user.name, v_user.email), v_user.email)
+    ON CONFLICT DO NOTHING
+    RETURNING c.id, c.user_id, c.name, c.email, true
+    INTO v_result;
+    IF FOUND THEN
+        RAISE NOTICE 'created customer % (%) from user %', v_result.id, v_result.name, p_user_id;
+        RETURN v_result;
+    END IF;
+
+    -- DO NOTHING returns no row: lock and read the one the concurrent creator committed.
+    SELECT c.id, c.user_id, c.name, c.email, false
+      INTO STRICT v_result
+      FROM loyalty.customers AS c
+     WHERE c.id = p_user_id
+       FOR KEY SHARE;
+    RETURN v_result;
+END;
+$$;
+
+-- sql/functions/_lock_card.sql
+-- The (customer, program)'s enrollment and card, locked FOR NO KEY UPDATE in that order (the
+-- order an approval locks them in, so the two never deadlock), for every call that changes a
+-- card: the ledger's writer and the card lifecycle. CardNotFound (LY012) when there is no card;
+-- NotAuthorized (LY006) when p_business_id is given and the card is another business's. A card
+-- with no enrollment (an imported one) is locked alone, its enrollment fields NULL.
+CREATE OR REPLACE FUNCTION loyalty._lock_card(p_customer_id bigint, p_program_id bigint, p_business_id bigint)
+RETURNS loyalty._locked_card
+LANGUAGE plpgsql
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_card loyalty._locked_card;
+BEGIN
+    IF p_customer_id IS NULL OR p_program_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'customer_id and program_id are required, not NULL';
+    END IF;
+    -- An erased customer's cards change no more (0041: CustomerErased, LY019).
+    PERFORM loyalty._refuse_erased(p_customer_id);
+    SELECT e.id, e.status::text INTO v_card.enrollment_id, v_card.enrollment_status
+      FROM loyalty.program_enrollments AS e
+     WHERE e.customer_id = p_customer_id AND e.program_id = p_program_id
+       FOR NO KEY UPDATE;
+    SELECT k.id, k.business_id, k.card_number, k.status::text, k.points_balance::integer
+      INTO v_card.id, v_card.business_id, v_card.card_number, v_card.status, v_card.points_balance
+      FROM loyalty.loyalty_cards AS k
+     WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id
+       FOR NO KEY UPDATE;
+    IF v_card.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY012',
+            MESSAGE = format('Customer %s has no card in program %s', p_customer_id, p_program_id);
+    END IF;
+    IF p_business_id IS NOT NULL AND p_business_id <> v_card.business_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not change card %s: its program belongs to another business',
+                             p_business_id, v_card.id);
+    END IF;
+    RETURN v_card;
+END;
+$$;
+
+-- sql/functions/expire_points.sql
+-- Expire what is left of overdue credits (contract "Points expiry"): a credit (EARN, WELCOME,
+-- REFUND, a positive ADJUST or REVERSAL) of a program with a points_ttl expires that long after
+-- it was made; OPENING and IMPORT rows never do. At most p_limit credits, oldest first; for each,
+-- under its card's locks (the ledger's own), what is left of it NOW is written off as an EXPIRE
+-- row through the ledger's writer, which takes it from the credits that expire soonest: this one
+-- (the card's oldest open credit that can expire). So a point spent meanwhile is never expired,
+-- and two sweeps at once expire a credit once (the second finds nothing left, or its key).
+-- Returns how many credits it expired; call it until it returns less than p_limit. (No
+-- sequential scan, even of a one-program catalogue: a key probe, since 0039.)
+CREATE OR REPLACE FUNCTION loyalty.expire_points(p_limit integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_due     record;
+    v_left    integer;
+    v_expired integer := 0;
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('limit must be from 1 to 100000, not %s', p_limit);
+    END IF;
+    FOR v_due IN
+        SELECT t.customer_id, t.program_id, t.id
+          FROM loyalty.point_transactions AS t
+          JOIN loyalty.loyalty_programs AS g ON g.id = t.program_id
+         WHERE t.points > t.consumed AND t.reason::text NOT IN ('OPENING', 'IMPORT')
+           AND g.points_ttl IS NOT NULL AND t.created_at <= now() - g.points_ttl
+           -- An erased customer's points change no more (0041): never picked, so never in the way.
+           AND NOT EXISTS (SELECT FROM loyalty.erased_customers AS x WHERE x.customer_id = t.customer_id)
+         ORDER BY t.created_at, t.customer_id, t.id
+         LIMIT p_limit
+    LOOP
+        PERFORM loyalty._lock_card(v_due.customer_id, v_due.program_id, NULL);
+        SELECT t.points - t.consumed INTO v_left FROM loyalty.point_transactions AS t
+         WHERE t.customer_id = v_due.customer_id AND t.id = v_due.id;
+        IF v_left > 0 THEN
+            -- (A replay wrote nothing: not counted, so a caller looping until less than p_limit
+            -- comes back can never loop on it.)
+            IF NOT (loyalty._change_points(v_due.customer_id, v_due.program_id, -v_left, 'EXPIRE',
+                                           'expire:' || v_due.id, NULL, NULL, NULL)).replayed THEN
+                v_expired := v_expired + 1;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN v_expired;
+END;
+$$;
+
+-- sql/functions/invite_customer.sql
+-- A business invites a user (a customer or not yet) to one of its programs; the invitation's id
+-- carries the customer, and it expires after the program's request_ttl. While an invitation of
+-- that customer to that program is PENDING and in time, inviting again returns it: one partial
+-- unique index makes concurrent invitations converge on one row. Since 0025 it publishes
+-- invitation.sent (and request.expired for an overdue invitation it replaces) as events.
+CREATE OR REPLACE FUNCTION loyalty.invite_customer(
+    p_business_id bigint,
+    p_customer_id bigint,
+    p_program_id  bigint,
+    p_message     text DEFAULT NULL
+)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer_name   text;
+    v_request_id      uuid;
+    v_notification_id uuid;
+    v_preferences     jsonb;
+BEGIN
+    IF p_business_id IS NULL OR p_customer_id IS NULL OR p_program_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'business id, customer id and program id must not be NULL';
+    END IF;
+    -- Capped like a request's message: it is stored and shown to the customer.
+    IF length(p_message) > 1000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY010',
+            MESSAGE = format('An invitation message may be at most 1000 characters; this one has %s', length(p_message));
+    END IF;
+    IF loyalty._distributed() THEN  -- the caller's lock_timeout reaches the workers
+        PERFORM loyalty._share_lock_timeout();
+    END IF;
+
+    v_program := loyalty._active_program(p_program_id, p_business_id);
+    PERFORM loyalty._refuse_erased(p_customer_id);  -- 0041: an erased customer is invited no more
+
+    SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
+      FROM loyalty.users AS u
+     WHERE u.id = p_customer_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot invite.', p_customer_id);
+    END IF;
+
+    -- The person's channels (Citus plans no subquery inside an INSERT: read them first).
+    SELECT c.notification_preferences INTO v_preferences FROM loyalty.customers AS c WHERE c.id = p_customer_id;
+    -- An overdue invitation still PENDING (not swept yet) makes way for the new one, expired.
+    WITH expired AS (
+        UPDATE loyalty.customer_approval_requests AS r
+           SET status = 'EXPIRED', response_at = now()
+         WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
+           AND r.kind = 'INVITATION' AND r.status = 'PENDING' AND r.expires_at <= now()
+        RETURNING r.id
+    )
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    SELECT p_customer_id, p_business_id, 'request.expired',
+           jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                              'business_name', v_program.business_name, 'request_id', expired.id,
+                              'program_id', p_program_id, 'kind', 'INVITATION',
+                              'channels', loyalty._event_channels(v_preferences, 'system'))
+      FROM expired;
+
+    -- The row first, so that a concurrent invitation waits here and then returns this one.
+    INSERT INTO loyalty.customer_approval_requests AS r
+           (id, customer_id, program_id, business_id, kind, message, expires_at)
+    VALUES (loyalty._request_id(p_customer_id), p_customer_id, p_program_id, p_business_id, 'INVITATION',
+            p_message, now() + v_program.request_ttl)
+    ON CONFLICT (customer_id, program_id) WHERE kind = 'INVITATION' AND status = 'PENDING' DO NOTHING
+    RETURNING r.id INTO v_request_id;
+    IF NOT FOUND THEN
+        SELECT r.id INTO STRICT v_request_id
+          FROM loyalty.customer_approval_requests AS r
+         WHERE r.customer_id = p_customer_id AND r.program_id = p_program_id
+           AND r.kind = 'INVITATION' AND r.status = 'PENDING';
+        RETURN v_request_id;
+    END IF;
+
+    -- The customer's to answer: it names the business and the program.
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, type, title, message, data, requires_action)
+    VALUES (p_customer_id, p_business_id, 'ENROLLMENT_INVITATION',
+            format('%s invites you to %s', v_program.business_name, v_program.name),
+            format('%s would like to enroll you in %s. Would you like to join?',
+                   v_program.business_name, v_program.name),
+            jsonb_build_object('request_id', v_request_id,
+                               'customer_name', v_customer_name,
+                               'program_name', v_program.name,
+                               'business_name', v_program.business_name,
+                               'message', p_message),
+            true)
+    RETURNING n.id INTO v_notification_id;
+    UPDATE loyalty.customer_approval_requests AS r
+       SET notification_id = v_notification_id
+     WHERE r.customer_id = p_customer_id AND r.id = v_request_id;
+
+    -- The event: the customer is invited, on the channels their preferences allow for promotions.
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, p_business_id, 'invitation.sent',
+            jsonb_strip_nulls(jsonb_build_object(
+                'customer_name', v_customer_name, 'program_name', v_program.name,
+                'business_name', v_program.business_name, 'request_id', v_request_id,
+                'program_id', p_program_id, 'message', p_message,
+                'channels', loyalty._event_channels(v_preferences, 'promotions'))));
+    RETURN v_request_id;
+END;
+$$;
+
+-- sql/functions/process_enrollment_approvals.sql
+CREATE OR REPLACE FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint DEFAULT NULL::bigint)
+ RETURNS SETOF loyalty.enrollment_result
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET enable_seqscan TO 'off'
+AS $$
+DECLARE
+    -- The batch's PENDING requests, each once, in the caller's order of first appearance.
+    v_ids          uuid[];
+    v_customers    bigint[];
+    v_programs     bigint[];
+    v_businesses   bigint[];
+    v_request_note uuid[];
+    v_kinds        text[];
+    -- Their customers that exist (locked), that are missing, and that this batch created.
+    v_existing     bigint[];
+    v_missing      bigint[];
+    v_created      bigint[];
+    -- Users of the missing customers that exist (locked), and the ids no user has.
+    v_found        bigint[];
+    v_no_user      bigint[];
+    -- Per (customer, program) of those requests: enrollment, card and its notification.
+    v_pair_customers     bigint[];
+    v_pair_programs      bigint[];
+    v_pair_enrollments   bigint[];
+    v_pair_points        integer[];  -- the enrollment's current_points before this batch
+    v_enrollments_stale  boolean;    -- whether a pair's card now holds another balance than that
+    v_pair_cards         bigint[];
+    v_pair_card_numbers  text[];
+    v_pair_new_cards     boolean[];  -- whether the pair's card is one this batch made
+    v_pair_notifications uuid[];
+    -- The pairs whose card existed already (re-activated, no new number).
+    v_reused_customers   bigint[];
+    v_reused_programs    bigint[];
+    -- The cards this batch made.
+    v_new_cards          bigint[];
+    -- The pairs that get a new card, in key order, and their numbers.
+    v_card_customers     bigint[];
+    v_card_programs      bigint[];
+    v_card_numbers       text[];
+    -- The batch's programs (locked FOR SHARE), with their names and their businesses' display
+    -- names, each computed once a program (0040; issue 32): the statements below join these.
+    v_program_ids        bigint[];
+    v_program_names      text[];
+    v_program_businesses bigint[];
+    v_program_welcome    integer[];
+    v_business_names     text[];
+    v_failure      record;
+    v_customer     record;
+BEGIN
+    IF array_ndims(p_request_ids) > 1 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'request ids must be a one-dimensional array';
+    END IF;
+    IF p_request_ids IS NULL OR array_position(p_request_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'request ids must not be NULL';
+    END IF;
+
+    -- On a cluster one statement cannot lock rows on several workers (FOR UPDATE is refused
+    -- there): decide one by one, in the caller's order, each on its customer's shard.
+    IF loyalty._distributed() THEN
+        PERFORM loyalty._share_lock_timeout();  -- the caller's lock_timeout reaches the workers
+        RETURN QUERY SELECT * FROM loyalty._approve_one_by_one(p_request_ids, p_business_id);
+        RETURN;
+    END IF;
+
+    -- Every request, once, in id order: batches never wait on each other's requests in a circle.
+    PERFORM FROM loyalty.customer_approval_requests AS r WHERE r.id = ANY (p_request_ids) ORDER BY r.id FOR UPDATE;
+
+    SELECT array_agg(f.id ORDER BY f.position), array_agg(f.customer_id ORDER BY f.position),
+           array_agg(f.program_id ORDER BY f.position), array_agg(f.business_id ORDER BY f.position),
+           array_agg(f.notification_id ORDER BY f.position), array_agg(f.kind::text ORDER BY f.position)
+      INTO v_ids, v_customers, v_programs, v_businesses, v_request_note, v_kinds
+      FROM (SELECT DISTINCT ON (r.id) r.id, r.customer_id, r.program_id, r.business_id, r.notification_id, r.kind,
+                   t.position
+              FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
+              JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
+             WHERE r.status = 'PENDING'
+             ORDER BY r.id, t.position) AS f;
+
+    -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
+    -- Each program's names once: a business without a name is named from its email by a regular
+    -- expression, which per output row cost a launch-day batch of 100 approvals 500 calls.
+    SELECT array_agg(p.id), array_agg(p.name), array_agg(p.business_id), array_agg(p.welcome_points),
+           array_agg(loyalty._display_name(b.id, b.name, b.email, 'Business'))
+      INTO v_program_ids, v_program_names, v_program_businesses, v_program_welcome, v_business_names
+      FROM (SELECT p.id, p.name, p.business_id, p.welcome_points FROM loyalty.loyalty_programs AS p
+             WHERE p.id = ANY (v_programs) ORDER BY p.id FOR SHARE) AS p
+      JOIN loyalty.businesses AS b ON b.id = p.business_id;
+
+    -- KEY SHARE keeps existing customers until we commit (one deleted meanwhile is skipped here
+    -- and created again below), and keeps the users of the missing ones.
+    SELECT coalesce(array_agg(c.id), '{}') INTO v_existing
+      FROM (SELECT c.id FROM loyalty.customers AS c WHERE c.id = ANY (v_customers) ORDER BY c.id FOR KEY SHARE) AS c;
+    -- A set difference in memory (hashed): no probe of the customers table per request.
+    v_missing := ARRAY(SELECT unnest(v_customers) EXCEPT SELECT unnest(v_existing));
+    SELECT coalesce(array_agg(u.id), '{}') INTO v_found
+      FROM (SELECT u.id FROM loyalty.users AS u WHERE u.id = ANY (v_missing) ORDER BY u.id FOR KEY SHARE) AS u;
+    v_no_user := ARRAY(SELECT unnest(v_missing) EXCEPT SELECT unnest(v_found));
+
+    -- The first request, in the caller's order, that one-by-one approval would fail on.
+    SELECT t.id, r.id IS NULL AS missing, r.status, r.business_id, p.id AS program_id, p.name AS program_name,
+           p.status AS program_status, r.program_id AS requested_program, r.customer_id, r.kind, r.expires_at,
+           r.status = 'EXPIRED' OR (r.status = 'PENDING' AND r.expires_at <= now()) AS expired,
+           x.customer_id IS NOT NULL AS erased
+      INTO v_failure
+      FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
+      LEFT JOIN loyalty.customer_approval_requests AS r ON r.id = t.id
+      LEFT JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
+      -- An erased customer is approved no more (0041: CustomerErased, LY019).
+      LEFT JOIN loyalty.erased_customers AS x ON r.status = 'PENDING' AND x.customer_id = r.customer_id
+     WHERE r.id IS NULL
+        OR r.business_id <> p_business_id
+        OR (p_business_id IS NOT NULL AND r.kind <> 'REQUEST')
+        OR r.status IN ('REJECTED', 'EXPIRED')
+        OR (r.status = 'PENDING'
+            AND (r.expires_at <= now()
+                 OR p.status IS DISTINCT FROM 'ACTIVE'
+                 OR r.customer_id = ANY (v_no_user)
+                 OR x.customer_id IS NOT NULL))
+     ORDER BY t.position
+     LIMIT 1;
+    IF FOUND THEN
+        IF v_failure.missing THEN
+            RAISE EXCEPTION USING ERRCODE = 'LY001', MESSAGE = format('Enrollment request not found: %s', v_failure.id);
+        ELSIF v_failure.business_id <> p_business_id THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY006',
+                MESSAGE = format('Business %s may not decide request %s: its program belongs to another business',
+                                 p_business_id, v_failure.id);
+        ELSIF p_business_id IS NOT NULL AND v_failure.kind <> 'REQUEST' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY006',
+                MESSAGE = format('Business %s may not decide %s: it is an invitation, which its customer answers',
+                                 p_business_id, v_failure.id);
+        ELSIF v_failure.expired THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY009', MESSAGE = format('Enrollment request %s expired at %s', v_failure.id, v_failure.expires_at);
+        ELSIF v_failure.status = 'REJECTED' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY002', MESSAGE = format('Enrollment request %s is already REJECTED', v_failure.id);
+        ELSIF v_failure.program_id IS NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', v_failure.requested_program);
+        ELSIF v_failure.program_status <> 'ACTIVE' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY005',
+                MESSAGE = format('Loyalty program "%s" is not active (status %s)',
+                                 v_failure.program_name, v_failure.program_status);
+        ELSIF v_failure.erased THEN
+            PERFORM loyalty._refuse_erased(v_failure.customer_id);  -- raises CustomerErased (LY019)
+        ELSE
+            RAISE EXCEPTION USING
+                ERRCODE = 'LY003',
+                MESSAGE = format('User not found for customer_id: %s. Cannot create customer record.',
+                                 v_failure.customer_id);
+        END IF;
+    END IF;
+
+    IF v_ids IS NOT NULL THEN
+        -- Customers from their users, in id order. A concurrent creator makes an insert wait
+        -- for its commit and then do nothing: that customer was not created by this batch.
+        WITH created AS (
+            INSERT INTO loyalty.customers AS c (id, user_id, name, email)
+            SELECT u.id, u.id, loyalty._display_name(u.id, u.name, u.email), u.email
+              FROM loyalty.users AS u
+             WHERE u.id = ANY (v_missing)
+             ORDER BY u.id
+            ON CONFLICT DO NOTHING
+            RETURNING c.id, c.name
+        )
+        SELECT coalesce(array_agg(created.id), '{}') INTO v_created FROM created;
+        FOR v_customer IN
+            SELECT c.id, c.name FROM loyalty.customers AS c WHERE c.id = ANY (v_created) ORDER BY c.id
+        LOOP
+            RAISE NOTICE 'created customer % (%) from user %', v_customer.id, v_customer.name, v_customer.id;
+        END LOOP;
+        -- Missing customers that a concurrent transaction created (committed now, since our
+        -- insert waited for it): kept until we commit, like the others.
+        IF cardinality(v_created) < cardinality(v_missing) THEN
+            PERFORM FROM loyalty.customers AS c WHERE c.id = ANY (v_customers) ORDER BY c.id FOR KEY SHARE;
+        END IF;
+
+        -- Relationships, then enrollments, then cards, each in key order (see the lock order).
+        -- What each statement makes flows on in arrays, so later statements touch tables only
+        -- by key, whatever the planner's statistics say about the rows this batch just added.
+        INSERT INTO loyalty.customer_business_relationships AS r (customer_id, business_id)
+        SELECT DISTINCT f.customer_id, f.business_id
+          FROM unnest(v_customers, v_businesses) AS f (customer_id, business_id)
+         ORDER BY f.customer_id, f.business_id
+        ON CONFLICT (customer_id, business_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+         WHERE r.status <> 'ACTIVE';
+
+        WITH enrolled AS (
+            INSERT INTO loyalty.program_enrollments AS e (customer_id, program_id)
+            SELECT DISTINCT f.customer_id, f.program_id
+              FROM unnest(v_customers, v_programs) AS f (customer_id, program_id)
+             ORDER BY f.customer_id, f.program_id
+            ON CONFLICT (customer_id, program_id) DO UPDATE SET status = 'ACTIVE', updated_at = EXCLUDED.updated_at
+            RETURNING e.customer_id, e.program_id, e.id, e.current_points
+        )
+        SELECT array_agg(enrolled.customer_id), array_agg(enrolled.program_id), array_agg(enrolled.id),
+               array_agg(enrolled.current_points)
+          INTO v_pair_customers, v_pair_programs, v_pair_enrollments, v_pair_points
+          FROM enrolled;
+
+        -- Cards that exist (duplicates, returning customers) re-activated; then new cards, with
+        -- numbers made only for them (the enrollment rows locked above serialise each pair).
+        WITH reused AS (
+            UPDATE loyalty.loyalty_cards AS c
+               SET status = CASE WHEN c.status = 'BLOCKED' THEN c.status ELSE 'ACTIVE' END, updated_at = now()
+              FROM unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
+             WHERE c.customer_id = f.customer_id AND c.program_id = f.program_id
+            RETURNING c.customer_id, c.program_id, c.points_balance
+        )
+        -- (and whether a reused card's enrollment says another balance: an imported card that
+        -- had no enrollment, or none until now)
+        SELECT array_agg(reused.customer_id), array_agg(reused.program_id),
+               coalesce(bool_or(reused.points_balance <> p.points), false)
+          INTO v_reused_customers, v_reused_programs, v_enrollments_stale
+          FROM reused
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_points) AS p (customer_id, program_id, points)
+            ON p.customer_id = reused.customer_id AND p.program_id = reused.program_id;
+        SELECT coalesce(array_agg(f.customer_id ORDER BY f.customer_id, f.program_id), '{}'),
+               coalesce(array_agg(f.program_id ORDER BY f.customer_id, f.program_id), '{}')
+          INTO v_card_customers, v_card_programs
+          FROM (SELECT * FROM unnest(v_pair_customers, v_pair_programs)
+                EXCEPT ALL
+                SELECT * FROM unnest(v_reused_customers, v_reused_programs)) AS f (customer_id, program_id);
+        -- Card numbers for the whole batch at once (_card_number_for, as _card_number): the customers
+        -- locked in id order, as _card_number would lock them one by one, then each new card's
+        -- ordinal is its customer's card count plus its rank among the customer's new cards.
+        PERFORM FROM loyalty.customers AS c WHERE c.id = ANY (v_card_customers) ORDER BY c.id FOR NO KEY UPDATE;
+        SELECT array_agg(n.card_number ORDER BY n.position)
+          INTO v_card_numbers
+          FROM (SELECT f.position,
+                       loyalty._card_number_for(f.customer_id, k.cards + f.rank) AS card_number
+                  FROM (SELECT f.customer_id, f.position,
+                               row_number() OVER (PARTITION BY f.customer_id ORDER BY f.position) AS rank
+                          FROM unnest(v_card_customers) WITH ORDINALITY AS f (customer_id, position)) AS f
+                 -- (a replaced card used an ordinal for each of its numbers: none is issued again)
+                 CROSS JOIN LATERAL (SELECT count(*) + coalesce(sum(k.replacements), 0) AS cards
+                                       FROM loyalty.loyalty_cards AS k
+                                      WHERE k.customer_id = f.customer_id) AS k) AS n;
+        -- Out of the scheme's range, or a number a card has already (imported, or a deleted
+        -- card's successor): then number them one by one, as before, which skips taken numbers.
+        IF array_position(v_card_numbers, NULL) IS NOT NULL
+           OR EXISTS (SELECT FROM loyalty.loyalty_cards AS k WHERE k.card_number = ANY (v_card_numbers)) THEN
+            v_card_numbers := NULL;
+        END IF;
+        -- New cards start with their enrollment's own points (an imported enrollment had some:
+        -- an OPENING row) and their program's welcome points, each credited once in the ledger
+        -- (its unique key allows one WELCOME row a card) for the card's first request.
+        WITH carded AS (
+            INSERT INTO loyalty.loyalty_cards AS c (customer_id, program_id, business_id, card_number, points_balance)
+            SELECT f.customer_id, f.program_id, p.business_id, coalesce(f.card_number, loyalty._card_number(f.customer_id)),
+                   greatest(e.points, 0) + p.welcome_points
+              FROM unnest(v_card_customers, v_card_programs, v_card_numbers) WITH ORDINALITY
+                   AS f (customer_id, program_id, card_number, position)
+              JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
+              JOIN unnest(v_pair_customers, v_pair_programs, v_pair_points) AS e (customer_id, program_id, points)
+                ON e.customer_id = f.customer_id AND e.program_id = f.program_id
+             ORDER BY f.position
+            RETURNING c.customer_id, c.id, c.program_id, c.business_id, c.points_balance
+        ), credited AS (
+            INSERT INTO loyalty.point_transactions (customer_id, card_id, program_id, business_id, points, reason,
+                                                    request_id, balance_after)
+            SELECT k.customer_id, k.id, k.program_id, k.business_id, r.points, r.reason,
+                   (SELECT f.id FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, n)
+                     WHERE f.customer_id = k.customer_id AND f.program_id = k.program_id ORDER BY f.n LIMIT 1),
+                   r.balance_after
+              FROM carded AS k
+              JOIN loyalty.loyalty_programs AS p ON p.id = k.program_id
+             CROSS JOIN LATERAL (VALUES (1, 'OPENING', k.points_balance - p.welcome_points, k.points_balance - p.welcome_points),
+                                        (2, 'WELCOME', p.welcome_points, k.points_balance))
+                   AS r (n, reason, points, balance_after)
+             WHERE r.points > 0
+             ORDER BY k.customer_id, k.id, r.n
+        )
+        SELECT coalesce(array_agg(carded.id), '{}'),
+               v_enrollments_stale OR coalesce(bool_or(carded.points_balance <> p.points), false)
+          INTO v_new_cards, v_enrollments_stale
+          FROM carded
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_points) AS p (customer_id, program_id, points)
+            ON p.customer_id = carded.customer_id AND p.program_id = carded.program_id;
+        -- Each enrollment carries its card's balance (welcome points, an imported card that had
+        -- no enrollment): written only where the two differ, and looked for only when one does.
+        IF v_enrollments_stale THEN
+            UPDATE loyalty.program_enrollments AS e
+               SET current_points = k.points_balance
+              FROM loyalty.loyalty_cards AS k, unnest(v_pair_customers, v_pair_programs) AS f (customer_id, program_id)
+             WHERE k.customer_id = e.customer_id AND k.program_id = e.program_id
+               AND e.customer_id = f.customer_id AND e.program_id = f.program_id
+               AND e.current_points <> k.points_balance;
+        END IF;
+        -- LIMIT keeps each lookup a key probe per pair (the planner cannot turn it around).
+        SELECT array_agg(k.id ORDER BY f.n), array_agg(k.card_number ORDER BY f.n),
+               array_agg(k.id = ANY (v_new_cards) ORDER BY f.n)
+          INTO v_pair_cards, v_pair_card_numbers, v_pair_new_cards
+          FROM unnest(v_pair_customers, v_pair_programs) WITH ORDINALITY AS f (customer_id, program_id, n)
+         CROSS JOIN LATERAL (SELECT k.id, k.card_number FROM loyalty.loyalty_cards AS k
+                              WHERE k.customer_id = f.customer_id AND k.program_id = f.program_id LIMIT 1) AS k;
+
+        -- One CARD_CREATED notification per card, naming everyone, for the card's first request.
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, type, title, message, data, card_id)
+        SELECT f.customer_id, p.business_id, 'CARD_CREATED',
+               loyalty._card_created_title(p.name),
+               loyalty._card_created_message(p.name, p.business_name, cu.name, w.points),
+               loyalty._card_created_data(cu.name, p.name, p.business_name, k.card_number, f.id, w.points),
+               k.id
+          FROM (SELECT DISTINCT ON (f.customer_id, f.program_id) f.id, f.customer_id, f.program_id
+                  FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY AS f (id, customer_id, program_id, position)
+                 ORDER BY f.customer_id, f.program_id, f.position) AS f
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers, v_pair_new_cards)
+               AS k (customer_id, program_id, id, card_number, new_card)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN unnest(v_program_ids, v_program_names, v_program_businesses, v_program_welcome, v_business_names)
+               AS p (id, name, business_id, welcome_points, business_name) ON p.id = f.program_id
+          -- The welcome points this batch credited: a new card's, none for a card that existed.
+         CROSS JOIN LATERAL (SELECT CASE WHEN k.new_card THEN p.welcome_points ELSE 0 END AS points) AS w
+         ORDER BY k.id
+        ON CONFLICT (customer_id, card_id) WHERE type = 'CARD_CREATED' DO NOTHING;
+        SELECT array_agg(n.id ORDER BY f.n)
+          INTO v_pair_notifications
+          FROM unnest(v_pair_customers, v_pair_cards) WITH ORDINALITY AS f (customer_id, card_id, n)
+         CROSS JOIN LATERAL (SELECT n.id FROM loyalty.customer_notifications AS n
+                              WHERE n.customer_id = f.customer_id AND n.card_id = f.card_id
+                                AND n.type = 'CARD_CREATED' LIMIT 1) AS n;
+
+        UPDATE loyalty.customer_notifications AS n
+           SET action_taken = true, actioned_at = now()
+          FROM unnest(v_customers, v_request_note) AS f (customer_id, id)
+         WHERE n.customer_id = f.customer_id AND n.id = f.id;
+
+        -- Accepted invitations: each business hears CUSTOMER_JOINED, by name, as one by one.
+        INSERT INTO loyalty.customer_notifications AS n (customer_id, business_id, audience, type, title, message, data)
+        SELECT f.customer_id, f.business_id, 'BUSINESS', 'CUSTOMER_JOINED',
+               loyalty._other_side_title(true, cu.name, p.name),
+               loyalty._other_side_message(true, cu.name, p.name, NULL),
+               jsonb_build_object('customer_name', cu.name, 'program_name', p.name, 'business_name', p.business_name,
+                                  'request_id', f.id, 'card_id', k.id)
+          FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
+               AS f (id, customer_id, program_id, business_id, kind, position)
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards) AS k (customer_id, program_id, id)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN unnest(v_program_ids, v_program_names, v_business_names) AS p (id, name, business_name)
+            ON p.id = f.program_id
+         WHERE f.kind = 'INVITATION'
+         ORDER BY f.position;
+
+        -- The outcome of each request, kept for replays. A customer created by this batch was
+        -- created, one by one, by its first request in the caller's order.
+        UPDATE loyalty.customer_approval_requests AS r
+           SET status = 'APPROVED', response_at = now(),
+               enrollment_id = k.enrollment_id, card_id = k.card_id, result_notification_id = k.notification_id,
+               customer_created = f.created AND f.position = f.first_position
+          FROM (SELECT f.*, min(f.position) OVER (PARTITION BY f.customer_id) AS first_position,
+                       created.id IS NOT NULL AS created
+                  FROM unnest(v_ids, v_customers, v_programs) WITH ORDINALITY
+                       AS f (id, customer_id, program_id, position)
+                  LEFT JOIN unnest(v_created) AS created (id) ON created.id = f.customer_id) AS f
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_enrollments, v_pair_cards, v_pair_notifications)
+               AS k (customer_id, program_id, enrollment_id, card_id, notification_id)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+         WHERE r.customer_id = f.customer_id AND r.id = f.id;
+
+        -- The batch's events, as one by one would publish them (docs/events.md): each customer
+        -- it created, then for each request its decision and, for a card's first request, the
+        -- new card and its welcome points, with the customer's channels.
+        INSERT INTO loyalty.events (customer_id, type, payload)
+        SELECT c.id, 'customer.created', jsonb_build_object('customer_name', c.name, 'email', c.email)
+          FROM loyalty.customers AS c
+         WHERE c.id = ANY (v_created)
+         ORDER BY c.id;
+        INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+        SELECT f.customer_id, f.business_id, e.type,
+               jsonb_build_object('customer_name', cu.name, 'program_name', p.name, 'business_name', p.business_name,
+                                  'request_id', f.id, 'program_id', f.program_id, 'card_id', k.id,
+                                  'card_number', k.card_number)
+               || jsonb_strip_nulls(jsonb_build_object('channels', loyalty._event_channels(cu.notification_preferences, e.category),
+                                                       'points', e.points))
+          FROM (SELECT f.*, min(f.position) OVER (PARTITION BY f.customer_id, f.program_id) AS first_position
+                  FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
+                       AS f (id, customer_id, program_id, business_id, kind, position)) AS f
+          JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards, v_pair_card_numbers, v_pair_new_cards)
+               AS k (customer_id, program_id, id, card_number, new_card)
+            ON k.customer_id = f.customer_id AND k.program_id = f.program_id
+          JOIN loyalty.customers AS cu ON cu.id = f.customer_id
+          JOIN unnest(v_program_ids, v_program_names, v_program_welcome, v_business_names)
+               AS p (id, name, welcome_points, business_name) ON p.id = f.program_id
+         CROSS JOIN LATERAL (SELECT f.position = f.first_position AND k.new_card AS new_card) AS n
+         CROSS JOIN LATERAL (VALUES (1, CASE WHEN f.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
+                                     CASE WHEN f.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
+                                    (2, 'card.created', 'rewards', CASE WHEN n.new_card THEN p.welcome_points ELSE 0 END, n.new_card),
+                                    (3, 'points.credited', 'rewards', p.welcome_points, n.new_card AND p.welcome_points > 0))
+               AS e (ordinal, type, category, points, wanted)
+         WHERE e.wanted
+         ORDER BY f.position, e.ordinal;
+    END IF;
+
+    -- Every request of the batch is APPROVED now: its stored outcome is its result.
+    -- (The status as text: the column is a domain since 0030, and RETURN QUERY wants the result's types.)
+    RETURN QUERY
+        SELECT d.*
+          FROM unnest(p_request_ids) WITH ORDINALITY AS t (id, position)
+         CROSS JOIN LATERAL (SELECT r.id, r.status::text, r.customer_id, r.program_id, r.enrollment_id, r.card_id,
+                                    k.card_number, coalesce(r.customer_created, false), r.result_notification_id
+                               FROM loyalty.customer_approval_requests AS r
+                               LEFT JOIN loyalty.loyalty_cards AS k ON k.customer_id = r.customer_id AND k.id = r.card_id
+                              WHERE r.id = t.id
+                              LIMIT 1) AS d
+         ORDER BY t.position;
+END;
+$$;
+
+-- sql/functions/request_enrollment.sql
+-- Record a user's request to join a program; the request's id carries the customer. It expires
+-- after the program's request_ttl (NULL: never). Since 0025 it is published as an event.
+CREATE OR REPLACE FUNCTION loyalty.request_enrollment(p_customer_id bigint, p_program_id bigint, p_message text DEFAULT NULL::text)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_program         loyalty._program_info;
+    v_customer_name   text;
+    v_request_id      uuid := loyalty._request_id(p_customer_id);
+    v_notification_id uuid;
+BEGIN
+    IF p_customer_id IS NULL OR p_program_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'customer id and program id must not be NULL';
+    END IF;
+    -- Capped like a rejection reason: the message is stored and shown to the business.
+    IF length(p_message) > 1000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY010',
+            MESSAGE = format('A request message may be at most 1000 characters; this one has %s', length(p_message));
+    END IF;
+
+    v_program := loyalty._active_program(p_program_id);
+    PERFORM loyalty._refuse_erased(p_customer_id);  -- 0041: an erased customer asks nothing again
+
+    SELECT loyalty._display_name(u.id, u.name, u.email) INTO v_customer_name
+      FROM loyalty.users AS u
+     WHERE u.id = p_customer_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'LY003',
+            MESSAGE = format('User not found for customer_id: %s. Cannot request enrollment.', p_customer_id);
+    END IF;
+
+    -- The business's to read and act on (its feed), kept on the customer's shard like the request.
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, audience, type, title, message, data, requires_action)
+    VALUES (p_customer_id, v_program.business_id, 'BUSINESS', 'ENROLLMENT_REQUEST',
+            format('%s wants to join %s', v_customer_name, v_program.name),
+            format('%s asked to join %s at %s.', v_customer_name, v_program.name, v_program.business_name),
+            jsonb_build_object('request_id', v_request_id,
+                               'customer_name', v_customer_name,
+                               'program_name', v_program.name,
+                               'business_name', v_program.business_name),
+            true)
+    RETURNING n.id INTO v_notification_id;
+
+    INSERT INTO loyalty.customer_approval_requests
+           (id, customer_id, program_id, business_id, notification_id, message, expires_at)
+    VALUES (v_request_id, p_customer_id, p_program_id, v_program.business_id, v_notification_id, p_message,
+            now() + v_program.request_ttl);
+
+    -- The event (the business decides: no customer channels).
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, v_program.business_id, 'enrollment.requested',
+            jsonb_build_object('customer_name', v_customer_name, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'request_id', v_request_id,
+                               'program_id', p_program_id));
+    RETURN v_request_id;
+END;
+$function$;
+
+-- sql/functions/request_points_deduction.sql
+-- A business asks to deduct p_points from the customer's card in its program (the replaced
+-- system's POINTS_DEDUCTION, which never deducted anything): the customer is told by name, with
+-- a notification that requires action, and answers with answer_points_deduction before the
+-- program's request_ttl runs out. Nothing is deducted yet. The id carries the customer (as a
+-- request's does), so the answer is one hop on a cluster. Errors: 22023 (points, reason), LY004,
+-- LY005, LY006 (another business's program), LY008 (a reason over 1,000 characters), LY012.
+CREATE OR REPLACE FUNCTION loyalty.request_points_deduction(
+    p_business_id bigint,
+    p_customer_id bigint,
+    p_program_id  bigint,
+    p_points      integer,
+    p_reason      text
+)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_program     loyalty._program_info;
+    v_card_id     bigint;
+    v_customer    record;
+    v_id          uuid := loyalty._request_id(p_customer_id);
+    v_notified    uuid;
+BEGIN
+    PERFORM loyalty._check_points(p_points, 'points', false);
+    IF p_reason IS NULL OR loyalty._trim_space(p_reason) = '' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a deduction needs a reason the customer reads, not none';
+    ELSIF length(p_reason) > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY008',
+            MESSAGE = format('A reason is at most 1000 characters, not %s', length(p_reason));
+    END IF;
+    v_program := loyalty._program_info(p_program_id);
+    IF v_program.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY004', MESSAGE = format('Loyalty program not found: %s', p_program_id);
+    ELSIF p_business_id IS DISTINCT FROM v_program.business_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY006',
+            MESSAGE = format('Business %s may not ask for points of program %s: it is another business''s',
+                             p_business_id, p_program_id);
+    ELSIF v_program.status <> 'ACTIVE' THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY005',
+            MESSAGE = format('Loyalty program "%s" is not active (status %s)', v_program.name, v_program.status);
+    END IF;
+    PERFORM loyalty._refuse_erased(p_customer_id);  -- 0041: nothing is asked of an erased customer
+    SELECT k.id INTO v_card_id FROM loyalty.loyalty_cards AS k
+     WHERE k.customer_id = p_customer_id AND k.program_id = p_program_id;
+    IF v_card_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'LY012',
+            MESSAGE = format('Customer %s has no card in program %s', p_customer_id, p_program_id);
+    END IF;
+    SELECT c.name, c.notification_preferences INTO v_customer FROM loyalty.customers AS c WHERE c.id = p_customer_id;
+
+    INSERT INTO loyalty.customer_notifications AS n
+           (customer_id, business_id, type, title, message, data, requires_action, card_id)
+    VALUES (p_customer_id, p_business_id, 'POINTS_DEDUCTION_REQUEST',
+            format('%s asks to deduct %s points', v_program.business_name, p_points),
+            format('%s would like to deduct %s points from your %s card: %s. Do you agree?',
+                   v_program.business_name, p_points, v_program.name, p_reason),
+            jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'request_id', v_id, 'points', p_points,
+                               'reason', p_reason, 'card_id', v_card_id),
+            true, v_card_id)
+    RETURNING n.id INTO v_notified;
+    INSERT INTO loyalty.points_deductions (customer_id, id, program_id, business_id, card_id, points, reason,
+                                           notification_id, expires_at)
+    VALUES (p_customer_id, v_id, p_program_id, p_business_id, v_card_id, p_points, p_reason, v_notified,
+            now() + v_program.request_ttl);
+    INSERT INTO loyalty.events (customer_id, business_id, type, payload)
+    VALUES (p_customer_id, p_business_id, 'points.deduction_requested',
+            jsonb_build_object('customer_name', v_customer.name, 'program_name', v_program.name,
+                               'business_name', v_program.business_name, 'request_id', v_id,
+                               'program_id', p_program_id, 'card_id', v_card_id, 'points', p_points,
+                               'reason', p_reason,
+                               'channels', loyalty._event_channels(v_customer.notification_preferences, 'system')));
+    RETURN v_id;
+END;
+$$;
+
+-- (On a Citus database the roles exist before this transaction: owner_login.sql makes them,
+-- since Citus sends this transaction's statements to the workers over one connection per
+-- (node, user), and loyalty_owner's would not see roles another connection made uncommitted.)
+GRANT EXECUTE ON FUNCTION loyalty.export_customer(bigint), loyalty.erase_customer(bigint,text) TO loyalty_privacy;
+-- A consumer's login (a mailer) gets loyalty_events: it reads and acknowledges events, waits for
+-- them, prunes and manages consumers, and may call nothing else (loyalty_app keeps these too).
+GRANT EXECUTE ON FUNCTION loyalty.fetch_events(text,integer,double precision),
+                          loyalty.ack_events(text,bigint[]),
+                          loyalty.begin_events_wait(double precision),
+                          loyalty.end_events_wait(),
+                          loyalty.prune_events(interval),
+                          loyalty.tail_events(text),
+                          loyalty.event_consumer_status(),
+                          loyalty.drop_event_consumer(text)
+   TO loyalty_events;
