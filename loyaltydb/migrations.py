@@ -315,9 +315,9 @@ def rollback_plan(conninfo: str | None = None, steps: int | None = 1) -> list[Ro
 _DROPPED_TABLES = re.compile(r"^\s*DROP TABLE (?:IF EXISTS )?([^;]+);", re.IGNORECASE | re.MULTILINE)
 _DROPPED_COLUMN = re.compile(r"ALTER TABLE (\S+) DROP COLUMN (?:IF EXISTS )?(\w+)", re.IGNORECASE)
 _DROPPED_OTHER = re.compile(r"\bDROP (SCHEMA|ROLE) (?:IF EXISTS )?(\w+)", re.IGNORECASE)
-#: Functions (with their argument types), views, types, indexes, triggers and sequences.
+#: Functions (with their argument types), views, types, domains, indexes, triggers and sequences.
 _DROPPED_OBJECT = re.compile(
-    r"^\s*DROP (FUNCTION|VIEW|TYPE|INDEX|TRIGGER|SEQUENCE) (?:IF EXISTS )?([\w.]+(?:\([^)]*\))?(?: ON [\w.]+)?)",
+    r"^\s*DROP (FUNCTION|VIEW|TYPE|DOMAIN|INDEX|TRIGGER|SEQUENCE) (?:IF EXISTS )?([\w.]+(?:\([^)]*\))?(?: ON [\w.]+)?)",
     re.IGNORECASE | re.MULTILINE,
 )
 

@@ -23,6 +23,13 @@ def _python_quickstart() -> str:
     return found.group(1)
 
 
+def test_the_site_home_page_has_the_readme_quickstart() -> None:
+    """docs/index.md shows the README's tested quickstart, word for word (so it runs too)."""
+    home = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    found = re.search(re.escape(MARKER) + r"\s*```python\n(.*?)```", home, re.DOTALL)
+    assert found is not None and found.group(1) == _python_quickstart()
+
+
 def test_the_readme_is_a_front_door() -> None:
     text = README.read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 250

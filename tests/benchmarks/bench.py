@@ -542,8 +542,9 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("--points-only", action="store_true", help="only the points ledger figures")
     parser.add_argument("--expiry-credits", type=int, default=1_000_000, help="expiry: credits loaded; 0 to skip")
     parser.add_argument("--expiry-only", action="store_true", help="only the points expiry sweep figure")
+    parser.add_argument("--erasure-only", action="store_true", help="only the erasure figures (issue 31)")
     args = parser.parse_args(argv)
-    from benchmarks import expiry_bench, points_bench  # they import this module
+    from benchmarks import erasure_bench, expiry_bench, points_bench  # they import this module
 
     clients = [int(c) for c in args.clients.split(",")]
     legacy_sizes = [int(s) for s in args.legacy.split(",") if s]
@@ -561,6 +562,11 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
             sweep = expiry_bench.run(server, 20_000, args.expiry_credits, args.seconds * 5, max(args.rounds, 2), say)
         expiry_bench.print_figures(sweep, say)
         return _write_only(args.out, "expiry", {"expiry": sweep}, say)
+    if args.erasure_only:
+        with TempServer(settings={"max_connections": "100"}) as server:
+            erasing = erasure_bench.run(server, 40, args.seconds * 2, max(args.rounds, 2), say)
+        erasure_bench.print_figures(erasing, say)
+        return _write_only(args.out, "erasure", {"erasure": erasing}, say)
     if args.legacy_only:
         with TempServer() as server:
             figures = legacy_import.run(server, legacy_sizes, args.legacy_rounds, say)
