@@ -24,12 +24,12 @@ def configured_conninfo(explicit: str | None = None) -> str | None:
 
 
 def resolve_conninfo(explicit: str | None = None) -> str:
-    """The DSN to use: :func:`configured_conninfo`, else "" (libpq's own defaults, PGHOST...)."""
+    """The DSN to use: ``configured_conninfo()``, else "" (libpq's own defaults, PGHOST...)."""
     return configured_conninfo(explicit) or ""
 
 
 def connect(conninfo: str | None = None, **kwargs: Any) -> psycopg.Connection[Any]:
-    """Open a connection, raising :class:`ConnectionFailed` with one clear sentence on failure.
+    """Open a connection, raising ``ConnectionFailed`` with one clear sentence on failure.
     Statements are never prepared on the server (``prepare_threshold=None``): behind a pooler in
     transaction mode the next transaction may run on another server connection (docs/poolers.md);
     what loyaltydb sends on its own connections is a handful of calls, planned in microseconds."""

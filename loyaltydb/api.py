@@ -2,10 +2,10 @@
 """The synchronous API, over ``psycopg.Connection``: thin, typed wrappers over the
 ``loyalty`` SQL functions.
 
-This module is generated from :mod:`loyaltydb.aio`, its asynchronous twin, by
+This module is generated from ``loyaltydb.aio``, its asynchronous twin, by
 ``tools/async_to_sync.py`` (``make generate``; ``make test`` checks that the
-two agree). What to send and how to check the arguments is decided in :mod:`loyaltydb._queries`
-and whether a call owns its transaction in :mod:`loyaltydb._transactions`, for both.
+two agree). What to send and how to check the arguments, and whether a call owns its
+transaction, are decided once for both, in the package's private modules.
 
 Every call is atomic. Inside the caller's open transaction it joins it through a savepoint
 (an error rolls back only the call; the caller's transaction stays usable); otherwise it
@@ -350,7 +350,7 @@ def spend_points(
     reference: str | None = None,
 ) -> PointResult:
     """Take ``points`` (a positive integer) from the card: ``InsufficientPoints`` rather than a
-    negative balance, under any concurrency; keys as :func:`earn_points`."""
+    negative balance, under any concurrency; keys as ``earn_points()``."""
     params = queries.points_change(
         customer_id, program_id, points, idempotency_key=idempotency_key, business_id=business_id, reference=reference
     )
@@ -426,7 +426,7 @@ def request_points_deduction(
     conn: Connectable, business_id: int, customer_id: int, program_id: int, points: int, *, reason: str
 ) -> UUID:
     """The business asks to deduct ``points`` from the customer's card in its program; the
-    customer is told by name and answers with :func:`answer_points_deduction` before the
+    customer is told by name and answers with ``answer_points_deduction()`` before the
     program's ``request_ttl`` runs out. Returns the request's id; nothing is deducted yet."""
     params = queries.deduction_request(business_id, customer_id, program_id, points, reason=reason)
     made: UUID = _fetch_one(conn, queries.REQUEST_DEDUCTION, params, scalar_row)
@@ -558,7 +558,7 @@ def block_card(
     conn: Connectable, customer_id: int, program_id: int, reason: str | None, *, business_id: int | None = None
 ) -> Card:
     """Block the customer's card in the program (lost, stolen): it earns and spends nothing
-    (``CardNotActive``) until :func:`unblock_card`; blocking a blocked card changes nothing."""
+    (``CardNotActive``) until ``unblock_card()``; blocking a blocked card changes nothing."""
     params = queries.card_change(customer_id, program_id, reason=reason, business_id=business_id)
     return _fetch_one(conn, queries.BLOCK_CARD, params, class_row(Card))
 

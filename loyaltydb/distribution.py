@@ -15,6 +15,8 @@ from ._dsn import connect
 from .errors import ClusterUnavailable, NotMigrated, translated_errors
 from .migrations import sql_dir, status
 
+__all__ = ["distribute", "owner_login_warnings"]
+
 
 def distribute(conninfo: str | None = None) -> list[str]:
     """Distribute the loyalty schema of ``conninfo``'s database; safe to run again. Returns

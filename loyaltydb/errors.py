@@ -1,7 +1,7 @@
 """Exceptions of loyaltydb, and the one place that turns SQLSTATEs into them.
 
 The SQL functions raise stable SQLSTATEs (class ``LY`` for loyaltydb's own errors), so a psql
-user sees the same error the Python user does; :func:`translated_errors` maps them here.
+user sees the same error the Python user does; ``translated_errors()`` maps them here.
 """
 
 from __future__ import annotations
@@ -352,7 +352,7 @@ def translated_errors(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[An
     """Re-raise psycopg errors that carry one of our SQLSTATEs as loyaltydb errors. Given the
     call's connection: a "connection lost" error (57P01, 08006, ...) while that connection is
     still open came from a node behind it (a Citus worker whose backend was terminated or
-    restarted mid-call), and is :class:`ClusterUnavailable`: the caller's session is fine."""
+    restarted mid-call), and is ``ClusterUnavailable``: the caller's session is fine."""
     try:
         yield
     except psycopg.Error as exc:

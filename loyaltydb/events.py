@@ -2,7 +2,7 @@
 the same as coroutines.
 
 Every change loyaltydb makes writes an event in its own transaction. A consumer is a name: each
-receives every event committed after its first :func:`fetch`, at least once (an event fetched
+receives every event committed after its first ``fetch()``, at least once (an event fetched
 and not acknowledged within ``visibility_timeout`` seconds is given again), never two workers of
 one consumer the same event at once, and never skipped, whatever order transactions commit in.
 

@@ -2,7 +2,7 @@
 
 yoyo keeps its bookkeeping tables in ``public``; a DBA may equally run
 ``yoyo apply --database postgresql+psycopg://... "$(loyaltydb migrations-dir)"``: both see the
-same history. Reading the history (:func:`status`, :func:`rollback_plan`) only reads: it creates
+same history. Reading the history (``status()``, ``rollback_plan()``) only reads: it creates
 nothing and works as ``loyalty_app``. Changing it first checks the role may, so a role that may
 not leaves nothing behind.
 """
@@ -251,8 +251,8 @@ def migrate(conninfo: str | None = None) -> list[str]:
 def rollback(conninfo: str | None = None, steps: int | None = 1, *, expected: Sequence[str] | None = None) -> list[str]:
     """Roll back the last ``steps`` applied migrations (all when None); returns their ids.
 
-    With ``expected`` (the ids of a :func:`rollback_plan` a user confirmed), raise
-    :class:`RollbackChanged` and roll back nothing if other migrations would be rolled back now.
+    With ``expected`` (the ids of a ``rollback_plan()`` a user confirmed), raise
+    ``RollbackChanged`` and roll back nothing if other migrations would be rolled back now.
     """
     if steps is not None and steps < 0:
         raise ValueError("steps must be a positive number or None")
@@ -301,7 +301,7 @@ def status(conninfo: str | None = None) -> list[MigrationState]:
 
 
 def rollback_plan(conninfo: str | None = None, steps: int | None = 1) -> list[RollbackStep]:
-    """What :func:`rollback` with these ``steps`` would undo, newest first, and what each drops
+    """What ``rollback()`` with these ``steps`` would undo, newest first, and what each drops
     (from its rollback SQL; tables with their row counts). Only reads."""
     by_hash = {migration.hash: migration for migration in _all_migrations()}
     with connect(conninfo, autocommit=True) as conn:

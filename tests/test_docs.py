@@ -71,3 +71,25 @@ def test_the_contract_page_says_what_is_implemented_of_every_section() -> None:
     assert len(sections) >= 15
     for section in sections:
         assert f"| {section} |" in box, f"the status box does not say what of {section!r} is implemented"
+
+
+def test_the_python_reference_shows_no_sphinx_markup_and_no_private_module() -> None:
+    """The reference page renders docstrings as Markdown (mkdocstrings): a Sphinx role such as
+    :func:`x` would show raw, and a private module's name is no place a user can go."""
+    import importlib
+    import inspect
+
+    page = (ROOT / "docs" / "reference" / "python.md").read_text(encoding="utf-8")
+    modules = re.findall(r"^::: ([\w.]+)$", page, flags=re.MULTILINE)
+    assert len(modules) >= 8
+    bad = []
+    for name in modules:
+        module = importlib.import_module(name)
+        public = getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")])
+        members = [module, *(getattr(module, n) for n in public if not inspect.ismodule(getattr(module, n)))]
+        for member in members:
+            doc = inspect.getdoc(member) or ""
+            if getattr(member, "__module__", name).startswith("loyaltydb") or member is module:
+                if re.search(r":(func|mod|class|data|meth):`", doc) or re.search(r"loyaltydb\._\w", doc):
+                    bad.append(f"{name}.{getattr(member, '__name__', member)}")
+    assert bad == []

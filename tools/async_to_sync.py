@@ -27,9 +27,9 @@ RULES: list[tuple[str, str]] = [
         '"""The synchronous API, over ``psycopg.Connection``',
     ),
     (
-        r"This module is the source of :mod:`loyaltydb.api`, its synchronous twin, which\n"
+        r"This module is the source of ``loyaltydb.api``, its synchronous twin, which\n"
         r"``tools/async_to_sync.py`` generates from it",
-        "This module is generated from :mod:`loyaltydb.aio`, its asynchronous twin, by\n``tools/async_to_sync.py``",
+        "This module is generated from ``loyaltydb.aio``, its asynchronous twin, by\n``tools/async_to_sync.py``",
     ),
     (r"^import asyncio\n", "import time\n"),
     (r"AsyncIterator, Awaitable, Callable, Iterable,", "Callable, Iterable, Iterator,"),

@@ -74,7 +74,7 @@ def import_legacy(
 ) -> ImportReport:
     """Import the replaced system's database at ``source_conninfo`` (its tables in ``schema``)
     into the loyaltydb database at ``conninfo`` (the usual DSN rules when None). The source is
-    only read. Raises :class:`~loyaltydb.errors.LegacySourceError` when the source cannot be read
+    only read. Raises ``LegacySourceError`` when the source cannot be read
     as the replaced system's, with nothing written."""
     say = progress or (lambda line: None)
     _check_schema_name(schema)

@@ -21,7 +21,7 @@ class ReportRow:
 @dataclass(frozen=True, slots=True)
 class TableCounts:
     """One table's figures. ``read``: rows in the source; ``imported``: rows this run wrote;
-    ``merged`` and ``skipped``: as in :class:`ReportRow`; ``created``: customers made from users;
+    ``merged`` and ``skipped``: as in ``ReportRow``; ``created``: customers made from users;
     ``left_out``: rows that are not loyaltydb's to hold (requests that are no enrollment);
     ``existing``: the rest, already in loyaltydb from an earlier run (or made there since)."""
 
@@ -40,7 +40,7 @@ class TableCounts:
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
-    """An import's outcome (:func:`loyaltydb.legacy.import_legacy`). ``dry_run``: nothing was
+    """An import's outcome (``import_legacy()``). ``dry_run``: nothing was
     written (the transaction was rolled back after the same work)."""
 
     dry_run: bool

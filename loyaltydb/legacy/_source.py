@@ -160,7 +160,7 @@ CopyProgress = Callable[[str, int], None]
 
 def open_snapshot(source: psycopg.Connection[Any], schema: str) -> None:
     """Start the source's one read-only snapshot and check that every table is there: a missing
-    one is :class:`LegacySourceError`, in one sentence, before anything is copied."""
+    one is ``LegacySourceError``, in one sentence, before anything is copied."""
     source.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     # A zone-less legacy time (users' TIMESTAMP columns) is read as UTC, whatever the importing
     # client's PGTZ or the source's TimeZone: no session setting may shift an imported time.

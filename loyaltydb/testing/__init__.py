@@ -1,8 +1,8 @@
 """A testing kit for services that call loyaltydb: test your code against the real procedures.
 
-- :class:`TempServer`: a throwaway PostgreSQL server (``initdb`` in a temporary directory, on a
+- ``TempServer``: a throwaway PostgreSQL server (``initdb`` in a temporary directory, on a
   free loopback port; as the ``postgres`` OS user when run as root, since PostgreSQL refuses root).
-- :mod:`loyaltydb.testing.databases`: a database with every migration applied, to clone
+- ``loyaltydb.testing.databases``: a database with every migration applied, to clone
   from, and clones of it (needs pytest-postgresql).
 - A pytest plugin (``loyaltydb.testing.plugin``, registered under ``pytest11``), off unless
   asked for (``--loyaltydb``, or ``loyaltydb = true`` in the pytest ini): fixtures

@@ -1,6 +1,6 @@
-"""A throwaway Citus cluster: a coordinator and workers, each a :class:`TempServer` on loopback.
+"""A throwaway Citus cluster: a coordinator and workers, each a ``TempServer`` on loopback.
 
-Each node loads Citus (``shared_preload_libraries``); :meth:`TempCluster.create_database`
+Each node loads Citus (``shared_preload_libraries``); ``TempCluster.create_database``
 creates a database on every node, creates the extension there and joins the workers to the
 coordinator (``citus_set_coordinator_host``, ``citus_add_node``). Citus connects between
 nodes as the current user: the nodes trust loopback connections, as the single server does.

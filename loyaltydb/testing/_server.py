@@ -22,7 +22,7 @@ from types import TracebackType
 
 class ServerError(RuntimeError):
     """A throwaway PostgreSQL server could not be set up or started (tooling, not the product:
-    not a :class:`loyaltydb.errors.LoyaltyError`)."""
+    not a ``LoyaltyError``)."""
 
 
 #: Settings that make a disposable test server fast; never use them for data you keep.
@@ -96,7 +96,7 @@ class TempServer:
         self.stop()
 
     def start(self) -> None:
-        """Create the cluster and start it; raises :class:`ServerError` with initdb's words."""
+        """Create the cluster and start it; raises ``ServerError`` with initdb's words."""
         self._root = Path(tempfile.mkdtemp(prefix="loyaltydb-pg-"))
         atexit.register(self.stop)
         if self._os_user is not None:

@@ -1,4 +1,4 @@
-"""The fixtures of the loyaltydb pytest plugin (see :mod:`loyaltydb.testing.plugin`), loaded
+"""The fixtures of the loyaltydb pytest plugin (see ``loyaltydb.testing.plugin``), loaded
 only when the plugin is switched on."""
 
 from __future__ import annotations
