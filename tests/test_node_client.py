@@ -462,3 +462,46 @@ def test_node_postgres_redeems_fulfils_and_cancels_with_untyped_parameters(
     for state in ("LY017", "LY018", "LY021"):
         assert out[state]["error"]["code"] == state, out[state]
     assert loyaltydb.customer_cards(db, 32)[0].points_balance == 70
+
+
+def test_postgres_js_runs_the_flow_and_its_two_traps_are_as_documented(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    """postgres.js 3 (the replaced system's `sql` tagged template) as a loyalty_app login:
+    booleans and ids as JS values work; the two traps docs/sql.md warns about are real: the
+    string 'true' for a boolean is sent as false (an approval becomes a rejection), and
+    sql.array() sends text[], which no function takes (42883) until cast."""
+    _node()
+    if not (NODE_DIR / "node_modules" / "postgres").is_dir():
+        message = "postgres.js is needed: `npm ci --prefix tests/node`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    users = {"approve": 32, "string_true": 60, "string_as_text": 61}
+    for user in (60, 61, 62, 63):
+        add_user(db, user, f"User {user}", None)
+    db.commit()
+    requests: dict[str, Any] = {
+        name: str(loyaltydb.request_enrollment(db, user, world.coffee_club)) for name, user in users.items()
+    }
+    requests["batch"] = [str(loyaltydb.request_enrollment(db, user, world.coffee_club)) for user in (62, 63)]
+    completed = subprocess.run(
+        [_node(), str(NODE_DIR / "run_postgres_js.mjs")],
+        input=json.dumps({"program": world.coffee_club, "requests": requests}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LOYALTYDB_TEST_DSN": _url(dsn)},
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    out = {line["name"]: line for line in map(json.loads, completed.stdout.splitlines())}
+    assert out["approve"]["rows"] == [{"status": "APPROVED"}]
+    assert out["string_true"]["rows"] == [{"status": "REJECTED"}]  # the trap: 'true' went as false
+    assert out["string_as_text"]["rows"] == [{"status": "APPROVED"}]
+    assert out["array_untyped"]["error"]["code"] == "42883"
+    assert out["array_cast"]["rows"] == [{"status": "APPROVED"}, {"status": "APPROVED"}]
+    assert out["earn"]["rows"] == [{"points": 10, "balance_after": 10}]
+    assert [row["program_name"] for row in out["cards"]["rows"]] == ["Coffee Club"]
