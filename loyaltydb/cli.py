@@ -160,12 +160,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def _decide(args: argparse.Namespace) -> int:
     _request_id("ID", args.request_id)
+    replays: list[str] = []  # the server says a replay in a NOTICE (migration 0042)
     with connect(args.dsn) as conn:
+        conn.add_notice_handler(
+            lambda notice: (
+                replays.append(notice.message_primary or "")
+                if "its stored result, nothing written" in (notice.message_primary or "")
+                else None
+            )
+        )
         if args.command == "approve":
             result = api.approve_enrollment(conn, args.request_id, business_id=args.business_id)
         else:
             result = api.reject_enrollment(conn, args.request_id, args.reason, business_id=args.business_id)
     _print_result(result, args.json)
+    if replays and not args.json:
+        print(f"(a replay: {one_line(replays[0])})")
     return 0
 
 

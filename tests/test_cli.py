@@ -68,6 +68,9 @@ def test_approve_and_reject_print_the_result(db: psycopg.Connection[Any], dsn: s
     approved = run_cli("--dsn", dsn, "approve", str(request_id))
     assert approved.returncode == 0, approved.stderr
     assert "customer_created  True" in approved.stdout and "status            APPROVED" in approved.stdout
+    assert "a replay" not in approved.stdout
+    again = run_cli("--dsn", dsn, "approve", str(request_id))  # the same decision again: said to be a replay
+    assert f"(a replay: request {request_id} was approved already: its stored result, nothing written)" in again.stdout
     as_json = json.loads(run_cli("--dsn", dsn, "approve", str(request_id), "--json").stdout)
     assert as_json["request_id"] == str(request_id) and as_json["customer_id"] == 32
     other = add_request(db, world.new_user, world.tea_club)

@@ -19,7 +19,10 @@ BEGIN
     END IF;
 
     IF p_request.status = (CASE WHEN p_approved THEN 'APPROVED' ELSE 'REJECTED' END) THEN
-        -- Idempotent: the same decision again changes nothing and returns the same result.
+        -- Idempotent: the same decision again changes nothing and returns the same result. Said
+        -- in a NOTICE (0042), so that a caller (loyaltydb approve) can tell a replay from a decision.
+        RAISE NOTICE 'request % was % already: its stored result, nothing written', p_request.id,
+            lower(p_request.status::text);
         RETURN loyalty._stored_result(p_request);
     ELSIF p_request.status <> 'PENDING' THEN
         RAISE EXCEPTION USING
