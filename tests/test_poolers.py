@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -179,3 +181,32 @@ def test_the_cli_through_the_pooler(
     out, err = tail.communicate(timeout=30)
     assert tail.returncode == 0, err
     assert '"points.earned"' in out
+
+
+def test_psql_and_node_postgres_through_the_pooler(
+    db: psycopg.Connection[Any], dsn: str, pg_server: TempServer, bouncer: TempPgbouncer
+) -> None:
+    """psql pastes the README's block through the pooler, and node-postgres (untyped parameters,
+    no server-side prepared statements unless a query is named) runs calls through it as a
+    loyalty_app login, more times than psycopg's threshold for preparing."""
+    from test_node_client import ROLE, _call, _node
+    from test_node_client import _run as run_node
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("<!-- psql block: tests/test_operators.py runs it -->\n```sql\n", 1)[1].split("```", 1)[0]
+    psql = shutil.which("psql") or str(pg_server.bindir / "psql")
+    pasted = subprocess.run(
+        [psql, "-X", "-v", "ON_ERROR_STOP=1", _pooled(bouncer, dsn)], input=block, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert pasted.returncode == 0, pasted.stderr
+    _node()
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    program = count(db, "SELECT id FROM loyalty.loyalty_programs WHERE name = 'Coffee Club'")
+    with TempPgbouncer(pg_server, bouncer.pool_mode, pool_size=2, users=("postgres", ROLE)) as pooler:
+        earn = "SELECT * FROM loyalty.earn_points($1, $2, $3, $4)"
+        calls = [_call(f"earn {n}", earn, 32, program, 1, f"node-{n}") for n in range(8)]
+        out = run_node(_pooled(pooler, dsn), [*calls, _call("cards", "SELECT * FROM loyalty.customer_cards($1)", 32)])
+    assert all("rows" in outcome for outcome in out.values()), out
+    assert out["cards"]["rows"][0]["points_balance"] == 10 + 8  # the README's 10, then these
