@@ -3989,12 +3989,10 @@ DECLARE
     v_card_customers     bigint[];
     v_card_programs      bigint[];
     v_card_numbers       text[];
-    -- The batch's programs (locked FOR SHARE), with their names and their businesses' display
-    -- names, each computed once a program (0040; issue 32): the statements below join these.
+    -- The batch's programs (locked FOR SHARE) and their businesses' display names, each computed
+    -- once a program (0040; issue 32): the statements below look a program's up by position
+    -- (0043: a lookup, not a join, so their plans stay those of the tables).
     v_program_ids        bigint[];
-    v_program_names      text[];
-    v_program_businesses bigint[];
-    v_program_welcome    integer[];
     v_business_names     text[];
     v_failure      record;
     v_customer     record;
@@ -4031,10 +4029,9 @@ BEGIN
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
     -- Each program's names once: a business without a name is named from its email by a regular
     -- expression, which per output row cost a launch-day batch of 100 approvals 500 calls.
-    SELECT array_agg(p.id), array_agg(p.name), array_agg(p.business_id), array_agg(p.welcome_points),
-           array_agg(loyalty._display_name(b.id, b.name, b.email, 'Business'))
-      INTO v_program_ids, v_program_names, v_program_businesses, v_program_welcome, v_business_names
-      FROM (SELECT p.id, p.name, p.business_id, p.welcome_points FROM loyalty.loyalty_programs AS p
+    SELECT array_agg(p.id), array_agg(loyalty._display_name(b.id, b.name, b.email, 'Business'))
+      INTO v_program_ids, v_business_names
+      FROM (SELECT p.id, p.business_id FROM loyalty.loyalty_programs AS p
              WHERE p.id = ANY (v_programs) ORDER BY p.id FOR SHARE) AS p
       JOIN loyalty.businesses AS b ON b.id = p.business_id;
 
@@ -4265,8 +4262,9 @@ BEGIN
                AS k (customer_id, program_id, id, card_number, new_card)
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
           JOIN loyalty.customers AS cu ON cu.id = f.customer_id
-          JOIN unnest(v_program_ids, v_program_names, v_program_businesses, v_program_welcome, v_business_names)
-               AS p (id, name, business_id, welcome_points, business_name) ON p.id = f.program_id
+          JOIN (SELECT p.id, p.name, p.business_id, p.welcome_points,
+                       v_business_names[array_position(v_program_ids, p.id)] AS business_name
+                  FROM loyalty.loyalty_programs AS p) AS p ON p.id = f.program_id
           -- The welcome points this batch credited: a new card's, none for a card that existed.
          CROSS JOIN LATERAL (SELECT CASE WHEN k.new_card THEN p.welcome_points ELSE 0 END AS points) AS w
          ORDER BY k.id
@@ -4288,15 +4286,15 @@ BEGIN
         SELECT f.customer_id, f.business_id, 'BUSINESS', 'CUSTOMER_JOINED',
                loyalty._other_side_title(true, cu.name, p.name),
                loyalty._other_side_message(true, cu.name, p.name, NULL),
-               jsonb_build_object('customer_name', cu.name, 'program_name', p.name, 'business_name', p.business_name,
+               jsonb_build_object('customer_name', cu.name, 'program_name', p.name,
+                                  'business_name', v_business_names[array_position(v_program_ids, p.id)],
                                   'request_id', f.id, 'card_id', k.id)
           FROM unnest(v_ids, v_customers, v_programs, v_businesses, v_kinds) WITH ORDINALITY
                AS f (id, customer_id, program_id, business_id, kind, position)
           JOIN unnest(v_pair_customers, v_pair_programs, v_pair_cards) AS k (customer_id, program_id, id)
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
           JOIN loyalty.customers AS cu ON cu.id = f.customer_id
-          JOIN unnest(v_program_ids, v_program_names, v_business_names) AS p (id, name, business_name)
-            ON p.id = f.program_id
+          JOIN loyalty.loyalty_programs AS p ON p.id = f.program_id
          WHERE f.kind = 'INVITATION'
          ORDER BY f.position;
 
@@ -4338,8 +4336,9 @@ BEGIN
                AS k (customer_id, program_id, id, card_number, new_card)
             ON k.customer_id = f.customer_id AND k.program_id = f.program_id
           JOIN loyalty.customers AS cu ON cu.id = f.customer_id
-          JOIN unnest(v_program_ids, v_program_names, v_program_welcome, v_business_names)
-               AS p (id, name, welcome_points, business_name) ON p.id = f.program_id
+          JOIN (SELECT p.id, p.name, p.welcome_points,
+                       v_business_names[array_position(v_program_ids, p.id)] AS business_name
+                  FROM loyalty.loyalty_programs AS p) AS p ON p.id = f.program_id
          CROSS JOIN LATERAL (SELECT f.position = f.first_position AND k.new_card AS new_card) AS n
          CROSS JOIN LATERAL (VALUES (1, CASE WHEN f.kind = 'INVITATION' THEN 'invitation.accepted' ELSE 'enrollment.approved' END,
                                      CASE WHEN f.kind = 'INVITATION' THEN NULL ELSE 'system' END, NULL::integer, true),
