@@ -33,15 +33,15 @@ def _node() -> str:
     pytest.skip(message)
 
 
-def _run(dsn: str, calls: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Run ``calls`` through node-postgres; the outcome of each, by name."""
+def _run(dsn: str, calls: list[dict[str, Any]], role: str = ROLE) -> dict[str, dict[str, Any]]:
+    """Run ``calls`` through node-postgres as ``role``; the outcome of each, by name."""
     completed = subprocess.run(
         [_node(), str(NODE_DIR / "run_calls.mjs")],
         input=json.dumps(calls),
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "LOYALTYDB_TEST_DSN": _url(dsn)},
+        env={**os.environ, "LOYALTYDB_TEST_DSN": _url(dsn, role)},
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
@@ -50,10 +50,11 @@ def _run(dsn: str, calls: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {outcome["name"]: outcome for outcome in outcomes}
 
 
-def _url(dsn: str) -> str:
-    """The DSN as a URL for node-postgres (it reads no libpq keywords), as the service's role."""
+def _url(dsn: str, role: str = ROLE) -> str:
+    """The DSN as a URL for node-postgres (it reads no libpq keywords), as ``role`` (by default
+    the service's)."""
     params = psycopg.conninfo.conninfo_to_dict(dsn)
-    return f"postgresql://{ROLE}@{params['host']}:{params['port']}/{params['dbname']}"
+    return f"postgresql://{role}@{params['host']}:{params['port']}/{params['dbname']}"
 
 
 def _call(name: str, sql: str, *params: object) -> dict[str, Any]:
@@ -505,3 +506,32 @@ def test_postgres_js_runs_the_flow_and_its_two_traps_are_as_documented(
     assert out["array_cast"]["rows"] == [{"status": "APPROVED"}, {"status": "APPROVED"}]
     assert out["earn"]["rows"] == [{"points": 10, "balance_after": 10}]
     assert [row["program_name"] for row in out["cards"]["rows"]] == ["Coffee Club"]
+
+
+@pytest.mark.both_modes
+def test_node_postgres_exports_and_erases_as_a_privacy_login_with_untyped_parameters(
+    db: psycopg.Connection[Any], dsn: str, world: World
+) -> None:
+    """The privacy calls from node-postgres (untyped parameters) as a login granted
+    loyalty_privacy; the service's loyalty_app login is refused them (42501)."""
+    db.execute("DO $$ BEGIN CREATE ROLE node_privacy LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute("GRANT loyalty_privacy TO node_privacy")
+    db.execute(f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+    db.execute(f"GRANT loyalty_app TO {ROLE}")
+    db.commit()
+    loyaltydb.approve_enrollment(db, loyaltydb.request_enrollment(db, 32, world.coffee_club))
+    refused = _run(dsn, [_call("42501", "SELECT loyalty.export_customer($1) AS doc", 32)])
+    assert refused["42501"]["error"]["code"] == "42501"
+    out = _run(
+        dsn,
+        [
+            _call("export", "SELECT loyalty.export_customer($1) AS doc", 32),
+            _call("erase", "SELECT * FROM loyalty.erase_customer($1, $2)", 32, "ticket 5"),
+            _call("again", "SELECT * FROM loyalty.erase_customer($1, $2)", "32", "ticket 5"),
+        ],
+        role="node_privacy",
+    )
+    assert out["export"]["rows"][0]["doc"]["customer"]["name"] == "John Smith"
+    erased = {row["table_name"]: row["rows_changed"] for row in out["erase"]["rows"]}
+    assert erased["customers"] == 1 and erased["erased_customers"] == 1
+    assert not any(row["rows_changed"] for row in out["again"]["rows"])

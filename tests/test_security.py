@@ -95,14 +95,23 @@ def test_through_a_login_role_the_app_can_call_the_api_but_not_write_tables(
 
 
 @pytest.mark.both_modes
-def test_no_function_is_executable_by_public(db: psycopg.Connection[Any]) -> None:
-    row = db.execute(
+def test_no_function_is_executable_by_public(db: psycopg.Connection[Any], mode: str) -> None:
+    count_public = (
         "SELECT count(*), count(*) FILTER (WHERE has_function_privilege('public', p.oid, 'EXECUTE'))"
         " FROM pg_proc AS p WHERE p.pronamespace = 'loyalty'::regnamespace"
-    ).fetchone()
+    )
+    row = db.execute(count_public).fetchone()
     assert row is not None
     assert row[0] > 10
     assert row[1] == 0
+    if mode == "cluster":
+        # On every worker too, where a delegated call is checked: Citus made the functions there
+        # with PUBLIC's EXECUTE, which `distribute` revokes.
+        on_workers = db.execute(
+            "SELECT result FROM run_command_on_workers(%s)", (count_public.replace("count(*), count", "count"),)
+        ).fetchall()
+        db.commit()
+        assert on_workers and all(result == "0" for (result,) in on_workers), on_workers
 
 
 @pytest.mark.both_modes

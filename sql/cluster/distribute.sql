@@ -134,6 +134,10 @@ BEGIN
         ELSE
             PERFORM create_distributed_function(v_function);
         END IF;
+        -- Citus makes a function on the workers with PostgreSQL's default privilege (EXECUTE
+        -- for PUBLIC), not the coordinator's ACL (0008 revokes it): revoked here, and Citus
+        -- sends the REVOKE to every worker. A delegated call is checked there, on the worker.
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', v_function);
     END LOOP;
 
     -- What differs on a cluster (no row lock on reference data, card-number checks per customer)
