@@ -15,7 +15,7 @@ help:
 	@echo "make migrate  apply migrations to DSN=... / LOYALTYDB_DSN / DATABASE_URL / PG* defaults"
 	@echo "make status | rollback | selfcheck | distribute   the same DSN rules (distribute: a Citus coordinator)"
 	@echo "             rollback asks on a terminal; YES=1 confirms it (a script must)"
-	@echo "make bench    approvals vs pgbench -N at 1-16 clients, bulk, 10k vs 1M scale (own server)"
+	@echo "make bench    approvals vs pgbench -N at 1-16 clients, batches in four shapes, 10k vs 1M scale (own server)"
 	@echo "make bench-ab REF=commit   the single path against that commit's, alternating A B A B"
 	@echo "make stress   32 sessions, 20,000 mixed operations, then invariant checks (own server;"
 	@echo "             STRESS_ARGS=--cluster: on a throwaway Citus coordinator and 2 workers)"

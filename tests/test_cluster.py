@@ -319,6 +319,16 @@ def test_migrations_after_distribution_keep_working(citus_cluster: TempCluster) 
         number = conn.execute("SELECT number FROM loyalty.redemptions").fetchone()
         assert number is not None and number[0] >> 48 >= 1  # a worker's group, not the coordinator's 0
         assert loyaltydb.fulfil_redemption(conn, 7, redeemed.code).status == "FULFILLED"
+        # 0044's generated display name, added to the reference table after distribution, is
+        # computed by every node's own copy of the row.
+        conn.commit()
+        loyaltydb.upsert_user(conn, 7, None, "bean.there@shop.example")
+        conn.commit()
+        shown = conn.execute(
+            "SELECT result FROM run_command_on_workers($$SELECT display_name FROM loyalty.businesses WHERE id = 7$$)"
+        ).fetchall()
+        assert shown == [("Bean There",)] * len(citus_cluster.workers)
+        assert conn.execute("SELECT display_name FROM loyalty.businesses WHERE id = 7").fetchone() == ("Bean There",)
     assert index is not None and index[0] is not None
 
 

@@ -46,6 +46,38 @@ def test_a_service_login_writes_its_users_and_programs(service: psycopg.Connecti
 
 
 @pytest.mark.both_modes
+def test_a_business_display_name_is_kept_by_the_database(
+    db: psycopg.Connection[Any], service: psycopg.Connection[Any]
+) -> None:
+    """0044: businesses.display_name is a generated column, so every path that names a business
+    (a batch's notifications, a single approval's, the invitations list) reads the name the
+    database keeps, and it follows the user's name and email at once."""
+
+    def shown() -> tuple[Any, ...] | None:
+        db.commit()
+        return db.execute("SELECT display_name FROM loyalty.businesses WHERE id = 7").fetchone()
+
+    loyaltydb.upsert_user(service, 7, None, "mary.jones@shop.example")
+    club = loyaltydb.create_program(service, 7, "Tea Club")
+    assert shown() == ("Mary Jones",)
+    for user in (32, 33, 34):
+        loyaltydb.upsert_user(service, user, f"Customer {user}", f"c{user}@example.com")
+    loyaltydb.approve_enrollments(service, [loyaltydb.request_enrollment(service, 32, club)])
+    loyaltydb.upsert_user(service, 7, "  ", "tea.house@shop.example")  # a blank name: the email's
+    assert shown() == ("Tea House",)
+    loyaltydb.approve_enrollment(service, loyaltydb.request_enrollment(service, 33, club))
+    loyaltydb.invite_customer(service, 7, 34, club)
+    assert [i.business_name for i in loyaltydb.pending_invitations(service, 34)] == ["Tea House"]
+    names = db.execute(
+        "SELECT customer_id, data ->> 'business_name' FROM loyalty.customer_notifications"
+        " WHERE type = 'CARD_CREATED' ORDER BY customer_id"
+    ).fetchall()
+    assert names == [(32, "Mary Jones"), (33, "Tea House")]
+    loyaltydb.upsert_user(service, 7, None, None)
+    assert shown() == ("Business 7",)
+
+
+@pytest.mark.both_modes
 def test_users_and_programs_refuse_by_name(service: psycopg.Connection[Any]) -> None:
     loyaltydb.upsert_user(service, 7, "Bean There Coffee", None)
     loyaltydb.upsert_user(service, 8, "Crumbs", None)

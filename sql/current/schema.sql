@@ -465,7 +465,7 @@ BEGIN
     IF loyalty._distributed() THEN
         v_program := loyalty._program_info(p_request.program_id);
     ELSE
-        SELECT p.id, p.name, p.status::text, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+        SELECT p.id, p.name, p.status::text, p.business_id, b.display_name,
                p.welcome_points, p.request_ttl
           INTO v_program
           FROM loyalty.loyalty_programs AS p
@@ -782,7 +782,8 @@ CREATE TABLE loyalty.businesses (
     id bigint NOT NULL,
     name text,
     email text,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    display_name text GENERATED ALWAYS AS (loyalty._display_name(id, name, email, 'Business'::text)) STORED NOT NULL
 );
 
 
@@ -793,6 +794,13 @@ ALTER TABLE loyalty.businesses OWNER TO loyalty_owner;
 --
 
 COMMENT ON TABLE loyalty.businesses IS 'Businesses (users that run programs) as reference data: kept in step with users by triggers on one server, by loyalty.register_business on a cluster.';
+
+
+--
+-- Name: COLUMN businesses.display_name; Type: COMMENT; Schema: loyalty; Owner: loyalty_owner
+--
+
+COMMENT ON COLUMN loyalty.businesses.display_name IS 'The name notifications and events give the business: its name, else one made from its email, else "Business <id>" (0044).';
 
 
 --
@@ -1485,7 +1493,7 @@ BEGIN
           FROM unnest(v_results) AS r
           JOIN loyalty.customers AS c ON c.id = r.customer_id
           JOIN loyalty.loyalty_cards AS k ON k.customer_id = r.customer_id AND k.id = r.card_id
-          JOIN (SELECT p.id, p.name, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
+          JOIN (SELECT p.id, p.name, p.business_id, b.display_name AS business_name
                   FROM loyalty.loyalty_programs AS p JOIN loyalty.businesses AS b ON b.id = p.business_id
                  WHERE p.id = ANY (v_programs) OFFSET 0) AS g ON g.id = r.program_id
     ), told AS (
@@ -2070,7 +2078,7 @@ CREATE FUNCTION loyalty._program_info(p_program_id bigint) RETURNS loyalty._prog
 DECLARE
     v_program loyalty._program_info;
 BEGIN
-    SELECT p.id, p.name, p.status::text, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+    SELECT p.id, p.name, p.status::text, p.business_id, b.display_name,
            p.welcome_points, p.request_ttl
       INTO v_program
       FROM loyalty.loyalty_programs AS p
@@ -3827,7 +3835,7 @@ BEGIN
 
     -- Overdue rows are left out before the sweep marks them.
     RETURN QUERY
-    SELECT r.id, r.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+    SELECT r.id, r.business_id, b.display_name,
            r.program_id, p.name, r.requested_at, r.expires_at
       FROM loyalty.customer_approval_requests AS r
       JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id
@@ -4027,9 +4035,10 @@ BEGIN
              ORDER BY r.id, t.position) AS f;
 
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
-    -- Each program's names once: a business without a name is named from its email by a regular
-    -- expression, which per output row cost a launch-day batch of 100 approvals 500 calls.
-    SELECT array_agg(p.id), array_agg(loyalty._display_name(b.id, b.name, b.email, 'Business'))
+    -- Each program's business display name once (0040), stored by the businesses row since 0044:
+    -- one without a name is named from its email by a regular expression, which per output row
+    -- had cost a launch-day batch of 100 approvals 500 calls.
+    SELECT array_agg(p.id), array_agg(b.display_name)
       INTO v_program_ids, v_business_names
       FROM (SELECT p.id, p.business_id FROM loyalty.loyalty_programs AS p
              WHERE p.id = ANY (v_programs) ORDER BY p.id FOR SHARE) AS p

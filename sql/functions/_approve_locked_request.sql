@@ -11,6 +11,7 @@
 -- are also its enrollment's current_points, and points an enrollment had without a card (an
 -- imported one) become the new card's OPENING row. Since 0033 re-joining re-activates a card
 -- that its customer left, never one that was blocked (lost, stolen): unblock_card does that.
+-- Since 0044 the business's display name is its row's stored column (a generated one).
 CREATE OR REPLACE FUNCTION loyalty._approve_locked_request(p_request loyalty.customer_approval_requests)
  RETURNS loyalty.enrollment_result
  LANGUAGE plpgsql
@@ -36,7 +37,7 @@ BEGIN
     IF loyalty._distributed() THEN
         v_program := loyalty._program_info(p_request.program_id);
     ELSE
-        SELECT p.id, p.name, p.status::text, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+        SELECT p.id, p.name, p.status::text, p.business_id, b.display_name,
                p.welcome_points, p.request_ttl
           INTO v_program
           FROM loyalty.loyalty_programs AS p

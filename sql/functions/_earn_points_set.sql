@@ -116,7 +116,7 @@ BEGIN
           FROM unnest(v_results) AS r
           JOIN loyalty.customers AS c ON c.id = r.customer_id
           JOIN loyalty.loyalty_cards AS k ON k.customer_id = r.customer_id AND k.id = r.card_id
-          JOIN (SELECT p.id, p.name, p.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business') AS business_name
+          JOIN (SELECT p.id, p.name, p.business_id, b.display_name AS business_name
                   FROM loyalty.loyalty_programs AS p JOIN loyalty.businesses AS b ON b.id = p.business_id
                  WHERE p.id = ANY (v_programs) OFFSET 0) AS g ON g.id = r.program_id
     ), told AS (

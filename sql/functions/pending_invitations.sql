@@ -31,7 +31,7 @@ BEGIN
 
     -- Overdue rows are left out before the sweep marks them.
     RETURN QUERY
-    SELECT r.id, r.business_id, loyalty._display_name(b.id, b.name, b.email, 'Business'),
+    SELECT r.id, r.business_id, b.display_name,
            r.program_id, p.name, r.requested_at, r.expires_at
       FROM loyalty.customer_approval_requests AS r
       JOIN loyalty.loyalty_programs AS p ON p.id = r.program_id

@@ -77,9 +77,10 @@ BEGIN
              ORDER BY r.id, t.position) AS f;
 
     -- FOR SHARE: a deactivation in flight commits first (we then see INACTIVE) or waits for us.
-    -- Each program's names once: a business without a name is named from its email by a regular
-    -- expression, which per output row cost a launch-day batch of 100 approvals 500 calls.
-    SELECT array_agg(p.id), array_agg(loyalty._display_name(b.id, b.name, b.email, 'Business'))
+    -- Each program's business display name once (0040), stored by the businesses row since 0044:
+    -- one without a name is named from its email by a regular expression, which per output row
+    -- had cost a launch-day batch of 100 approvals 500 calls.
+    SELECT array_agg(p.id), array_agg(b.display_name)
       INTO v_program_ids, v_business_names
       FROM (SELECT p.id, p.business_id FROM loyalty.loyalty_programs AS p
              WHERE p.id = ANY (v_programs) ORDER BY p.id FOR SHARE) AS p

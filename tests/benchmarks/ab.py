@@ -51,7 +51,8 @@ from typing import Any
 import psycopg
 from yoyo import read_migrations
 
-from benchmarks.bench import PROCEDURE_SCRIPT, Measurement, RequestPool, load, pgbench, python_threads
+from benchmarks.batch_bench import BULK_SCRIPT
+from benchmarks.bench import PROCEDURE_SCRIPT, SHAPES, Measurement, RequestPool, load, pgbench, python_threads
 from loyaltydb.migrations import _backend, migrations_dir
 from loyaltydb.testing import TempServer
 
@@ -151,9 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         help="each side also runs cells approving in batches of N (process_enrollment_approvals): bulk/single per side",
     )
     parser.add_argument(
-        "--launch",
-        action="store_true",
-        help="issue 32's launch-day shape: 50 programs of unnamed businesses, every request a new customer's",
+        "--shape",
+        choices=list(SHAPES),
+        default="bench",
+        help="the rows' shape (issue 32; bench.SHAPES): bench (make bench's own), launch, fresh, returning",
     )
     parser.add_argument(
         "--python",
@@ -161,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         help="cells are loyaltydb.approve_enrollment from Python threads, one connection each, not pgbench",
     )
     args = parser.parse_args(argv)
-    if args.launch:
-        _LOAD_SHAPE.update(launch=True, businesses=25)
+    _LOAD_SHAPE.update(shape=args.shape, businesses=25 if args.shape == "launch" else None)
     if args.instructions:
         return _instructions(args)
     if args.loop:
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             for side, text in scripts.items():
                 (Path(scratch) / f"{list(sides).index(side)}.sql").write_text(text)
                 (Path(scratch) / f"{list(sides).index(side)} bulk x{args.bulk}.sql").write_text(
-                    _BULK_SCRIPT.format(n=args.bulk)
+                    BULK_SCRIPT.format(n=args.bulk)
                 )
             for round_ in range(args.rounds):
                 for count in clients:
@@ -225,15 +226,6 @@ def main(argv: list[str] | None = None) -> int:
             f" | {statistics.median(b) / statistics.median(a):.3f} |"
         )
     return 0
-
-
-#: A batch of ``n`` approvals a pgbench transaction: the next n queued requests.
-_BULK_SCRIPT = (
-    "WITH s AS MATERIALIZED (SELECT nextval('bench.cursor') AS v)"
-    " SELECT count(*) FROM s, loyalty.process_enrollment_approvals("
-    "(SELECT array_agg(q.request_id ORDER BY q.n) FROM bench.queue AS q"
-    " WHERE q.n BETWEEN (s.v - 1) * {n} + 1 AND s.v * {n}));\n"
-)
 
 
 def _print_bulk(
@@ -388,7 +380,7 @@ _BATCH = (
     "SELECT count(*) FROM loyalty.process_enrollment_approvals("
     "(SELECT array_agg(q.request_id ORDER BY q.n) FROM bench.queue AS q WHERE q.n BETWEEN {lo} AND {hi}));\n"
 )
-#: How bench.load shapes both sides' rows (``--launch`` changes it).
+#: How bench.load shapes both sides' rows (``--shape``).
 _LOAD_SHAPE: dict[str, Any] = {}
 #: Approvals made first in every count, so that plans and caches are warm in both.
 _WARM_UP = 40

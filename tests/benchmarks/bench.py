@@ -79,38 +79,55 @@ class Measurement:
         }
 
 
+#: The shapes of the rows ``load`` makes (issue 32): who asks, and who has a name.
+SHAPES = {
+    "bench": "make bench's own: half the requests a customer's, half a user's who is not one yet (all with names);"
+    " (customer, program) pairs repeat after `scale` requests, re-activating cards",
+    "launch": "a program's launch day: every request a distinct user's who is not a customer yet; businesses unnamed",
+    "fresh": "a fresh (customer, program) pair every request: as make bench's own, but a customer's program is never"
+    " its card's, half the users who are not customers yet have no name, nor have half the businesses",
+    "returning": "every request of a pair approved before (the card re-activated, no new customer, card or"
+    " notification): make bench's shape past its first `scale` approvals",
+}
+
+
 def load(
-    conninfo: str, scale: int, pending: int, say: Say, businesses: int | None = None, launch: bool = False
+    conninfo: str, scale: int, pending: int, say: Say, businesses: int | None = None, shape: str = "bench"
 ) -> None:
     """Users, businesses (2 programs each; one a hundred users unless given), customers with a
-    card for half the users, and ``pending`` PENDING requests (each with its notification)
-    queued for the measurements. ``launch`` (issue 32's launch-day shape): the businesses have
-    no name (their display name comes from the email), and every request is of a distinct user
-    who is not a customer yet (each approval creates the customer and a card); at most
-    ``scale // 2`` requests."""
+    card for half the users (the even ones), and ``pending`` PENDING requests (each with its
+    notification) queued in ``bench.queue`` for the measurements, shaped as ``SHAPES[shape]``
+    says. ``launch``: at most ``scale // 2`` requests; ``fresh``: at most ``scale``;
+    ``returning``: the first ``pending`` of twice as many requests are approved here, and the
+    queue holds their twins."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
     businesses = businesses or max(10, scale // 100)
     programs = 2 * businesses
     chunk = 100_000
     with psycopg.connect(conninfo, autocommit=True) as conn:
 
-        def chunked(what: str, total: int, sql: str, **params: int | bool) -> None:
+        def chunked(what: str, total: int, sql: str, **params: int | str) -> None:
             started = time.monotonic()
             for first in range(0, total, chunk):
                 last = min(total, first + chunk)
-                conn.execute(sql, {"first": first + 1, "last": last, **params})
+                conn.execute(sql, {"first": first + 1, "last": last, "shape": shape, **params})
                 say(f"  {what}: {last:,}/{total:,} ({time.monotonic() - started:.0f} s)")
 
+        # Odd users have a name (in "fresh", one in two of them); even users are customers.
         chunked(
             "users",
             scale,
-            "INSERT INTO loyalty.users (id, name, email) SELECT n, CASE WHEN n %% 2 = 1 THEN 'User ' || n END,"
+            "INSERT INTO loyalty.users (id, name, email)"
+            " SELECT n, CASE WHEN n %% (CASE WHEN %(shape)s = 'fresh' THEN 4 ELSE 2 END) = 1 THEN 'User ' || n END,"
             " 'user.' || n || '@example.com' FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n",
         )
         conn.execute(
             "INSERT INTO loyalty.users (id, name, email) SELECT %(base)s + n,"
-            " CASE WHEN NOT %(launch)s THEN 'Business ' || n END, 'owner.' || n || '@shop.example'"
+            " CASE WHEN %(shape)s IN ('bench', 'returning') OR (%(shape)s = 'fresh' AND n %% 2 = 1)"
+            "      THEN 'Business ' || n END, 'owner.' || n || '@shop.example'"
             " FROM generate_series(1, %(b)s) AS n",
-            {"base": scale, "b": businesses, "launch": launch},
+            {"base": scale, "b": businesses, "shape": shape},
         )
         conn.execute(
             "INSERT INTO loyalty.loyalty_programs (id, business_id, name)"
@@ -134,19 +151,35 @@ def load(
         conn.execute("CREATE SCHEMA bench")
         conn.execute("CREATE TABLE bench.queue (n bigint PRIMARY KEY, request_id uuid NOT NULL)")
         conn.execute("CREATE SEQUENCE bench.cursor")
-        # Requests are made the way a service makes them: loyalty.request_enrollment.
+        # Requests are made the way a service makes them: loyalty.request_enrollment. Request n
+        # asks for pair k (k = n, but "returning" asks for pairs 1..pending twice): user c, a
+        # random one but on launch day; in "fresh", a customer's program is another than its card's.
         chunked(
             "pending requests",
-            pending,
+            2 * pending if shape == "returning" else pending,
             "INSERT INTO bench.queue (n, request_id)"
             " SELECT n, loyalty.request_enrollment("
-            "   p_customer_id => CASE WHEN %(launch)s THEN 2 * n - 1 ELSE 1 + (n * 104729) %% %(scale)s END,"
-            "   p_program_id => 1 + (n * 7907) %% %(programs)s)"
-            " FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n",
+            "   p_customer_id => c,"
+            "   p_program_id => CASE WHEN %(shape)s = 'fresh' THEN 1 + (c * 7919 + 1) %% %(programs)s"
+            "                   ELSE 1 + (k * 7907) %% %(programs)s END)"
+            " FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n,"
+            " LATERAL (SELECT CASE WHEN %(shape)s = 'returning' THEN 1 + (n - 1) %% %(pending)s ELSE n END AS k) AS k,"
+            " LATERAL (SELECT CASE WHEN %(shape)s = 'launch' THEN 2 * k - 1"
+            "                  ELSE 1 + (k * 104729) %% %(scale)s END AS c) AS c",
             scale=scale,
             programs=programs,
-            launch=launch,
+            pending=pending,
         )
+        if shape == "returning":
+            say("  approving the first of each pair")
+            for first in range(1, pending + 1, 1000):
+                conn.execute(
+                    "SELECT count(*) FROM loyalty.process_enrollment_approvals((SELECT array_agg(q.request_id"
+                    " ORDER BY q.n) FROM bench.queue AS q WHERE q.n BETWEEN %s AND %s))",
+                    (first, min(pending, first + 999)),
+                )
+            conn.execute("DELETE FROM bench.queue WHERE n <= %s", (pending,))
+            conn.execute("UPDATE bench.queue SET n = n - %s", (pending,))
         say("  vacuum analyze")
         conn.execute("VACUUM ANALYZE")
 
@@ -543,8 +576,12 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
     parser.add_argument("--expiry-credits", type=int, default=1_000_000, help="expiry: credits loaded; 0 to skip")
     parser.add_argument("--expiry-only", action="store_true", help="only the points expiry sweep figure")
     parser.add_argument("--erasure-only", action="store_true", help="only the erasure figures (issue 31)")
+    parser.add_argument(
+        "--batch-requests", type=int, default=45_000, help="batches: requests a shape; 0 to skip the section"
+    )
+    parser.add_argument("--batches-only", action="store_true", help="only batches against single approvals, by shape")
     args = parser.parse_args(argv)
-    from benchmarks import erasure_bench, expiry_bench, points_bench  # they import this module
+    from benchmarks import batch_bench, erasure_bench, expiry_bench, points_bench  # they import this module
 
     clients = [int(c) for c in args.clients.split(",")]
     legacy_sizes = [int(s) for s in args.legacy.split(",") if s]
@@ -567,6 +604,11 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
             erasing = erasure_bench.run(server, 40, args.seconds * 2, max(args.rounds, 2), say)
         erasure_bench.print_figures(erasing, say)
         return _write_only(args.out, "erasure", {"erasure": erasing}, say)
+    if args.batches_only:
+        with TempServer(settings={"max_connections": "100"}) as server:
+            batches = batch_bench.run(server, args.scale, args.batch_requests, args.seconds, max(args.rounds, 2), say)
+        batch_bench.print_figures(batches, say)
+        return _write_only(args.out, "batches", {"batches": batches}, say)
     if args.legacy_only:
         with TempServer() as server:
             figures = legacy_import.run(server, legacy_sizes, args.legacy_rounds, say)
@@ -588,6 +630,10 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
         report["ratios"] = ratios(report["measurements"])
         if args.profile:
             report["profile"] = profile(server.conninfo("loyalty"))
+        if args.batch_requests:
+            report["batches"] = batch_bench.run(
+                server, args.scale, args.batch_requests, args.seconds, max(args.rounds, 2), say
+            )
         sizes = [int(s) for s in args.scale_check.split(",") if s]
         report["scale_check"] = scale_check(server, sizes, args.seconds, say) if sizes else []
         report["legacy_import"] = legacy_import.run(server, legacy_sizes, args.legacy_rounds, say)
@@ -624,6 +670,8 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
             f"{large['cost_ms_1_client'] / small['cost_ms_1_client']:.2f}")  # fmt: skip
     for row in report.get("profile", []):
         say(f"profile {row['us_per_call']:>7} us x {row['calls']:>7}  {row['statement']}")
+    if "batches" in report:
+        batch_bench.print_figures(report["batches"], say)
     legacy_import.print_figures(report["legacy_import"], say)
     if "points" in report:
         points_bench.print_figures(report["points"], say)

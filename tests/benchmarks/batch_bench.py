@@ -1,0 +1,105 @@
+"""``make bench``'s batch section (issue 32): approvals in batches of 100 and 1,000 against
+single approvals, at 1 client, in each shape of ``bench.SHAPES`` (make bench's own, launch
+day, fresh pairs, returning pairs), so a batch is never measured only on the shape that suits it.
+
+Each shape is loaded once into a template database; every cell then runs ``pgbench`` for
+``seconds`` on a fresh copy of it after a CHECKPOINT, so single approvals and batches approve
+the same first requests of the same rows, and no cell inherits another's dirty pages. The
+cells of a round alternate their order (single, x100, x1000, then backwards); a ratio is
+taken within a round, and the median of the rounds is reported with its range.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from benchmarks.bench import PROCEDURE_SCRIPT, SHAPES, Say, load, pgbench
+from loyaltydb.migrations import migrate
+from loyaltydb.testing import TempServer
+
+#: A batch of ``n`` approvals a pgbench transaction: the next n queued requests.
+BULK_SCRIPT = (
+    "WITH s AS MATERIALIZED (SELECT nextval('bench.cursor') AS v)"
+    " SELECT count(*) FROM s, loyalty.process_enrollment_approvals("
+    "(SELECT array_agg(q.request_id ORDER BY q.n) FROM bench.queue AS q"
+    " WHERE q.n BETWEEN (s.v - 1) * {n} + 1 AND s.v * {n}));\n"
+)
+#: The shapes measured here, each against its own single approvals.
+MEASURED = list(SHAPES)
+#: Batch sizes, against single approvals (0).
+SIZES = [0, 100, 1000]
+
+
+def _label(size: int) -> str:
+    return f"x{size}" if size else "single"
+
+
+def run(
+    server: TempServer, scale: int, pending: int, seconds: float, rounds: int, say: Say,
+    shapes: Sequence[str] = MEASURED,
+) -> dict[str, Any]:  # fmt: skip
+    """Approvals a second of single approvals and batches in each shape; ``pending`` must cover
+    the fastest cell (about 7,000 approvals a second in batches of 1,000 on 2 cores)."""
+    rates: dict[str, dict[str, list[float]]] = {shape: {_label(size): [] for size in SIZES} for shape in shapes}
+    with tempfile.TemporaryDirectory() as scratch, psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        scripts = {}
+        for size in SIZES:
+            scripts[size] = Path(scratch) / f"{_label(size)}.sql"
+            scripts[size].write_text(BULK_SCRIPT.format(n=size) if size else PROCEDURE_SCRIPT)
+        for shape in shapes:
+            template = f"batch_{shape}"
+            admin.execute(f"CREATE DATABASE {template}")
+            migrate(server.conninfo(template))
+            say(f"batches: loading the {shape} shape ({scale:,} users, {pending:,} requests) ...")
+            load(server.conninfo(template), scale, pending, lambda _: None,
+                 businesses=25 if shape == "launch" else None, shape=shape)  # fmt: skip
+        for number in range(1, rounds + 1):
+            for shape in shapes:
+                order = SIZES if number % 2 == 1 else SIZES[::-1]
+                for size in order:
+                    admin.execute("DROP DATABASE IF EXISTS batch_cell")
+                    admin.execute(f"CREATE DATABASE batch_cell TEMPLATE batch_{shape}")
+                    admin.execute("CHECKPOINT")
+                    cell = pgbench(server, "batch_cell", 1, seconds, _label(size), ["-f", str(scripts[size])])
+                    rate = cell.rate * (size or 1)  # approvals a second
+                    with psycopg.connect(server.conninfo("batch_cell")) as conn:
+                        used = conn.execute("SELECT last_value * %s FROM bench.cursor", (size or 1,)).fetchone()
+                    if used is None or used[0] > pending:
+                        raise RuntimeError(f"batches: the {pending:,} requests ran out: pass a larger --pending")
+                    rates[shape][_label(size)].append(rate)
+                    say(f"  round {number} {shape} {_label(size)}: {rate:,.0f} approvals/s")
+        admin.execute("DROP DATABASE IF EXISTS batch_cell")
+        for shape in shapes:
+            admin.execute(f"DROP DATABASE batch_{shape}")
+    return {"scale": scale, "seconds": seconds, "rounds": rounds, "shapes": {s: SHAPES[s] for s in shapes},
+            "per_second": rates, "ratios": _ratios(rates)}  # fmt: skip
+
+
+def _ratios(rates: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, Any]]:
+    """Each shape's x100 / single and x1000 / single: per round, then median and range."""
+    out: dict[str, dict[str, Any]] = {}
+    for shape, cells in rates.items():
+        for size in SIZES[1:]:
+            per_round = [b / s for b, s in zip(cells[_label(size)], cells["single"], strict=True)]
+            out.setdefault(shape, {})[f"{_label(size)}/single"] = {
+                "median": round(statistics.median(per_round), 2),
+                "rounds": [round(r, 2) for r in per_round],
+            }
+    return out
+
+
+def print_figures(figures: dict[str, Any], say: Say) -> None:
+    """One line a shape: the cells' medians, then the ratios (targets: x100 ≥ 5, x1000 ≥ 6)."""
+    for shape, cells in figures["per_second"].items():
+        medians = ", ".join(f"{label} {statistics.median(values):,.0f}/s" for label, values in cells.items())
+        ratios = ", ".join(
+            f"{label} {ratio['median']} ({', '.join(map(str, ratio['rounds']))})"
+            for label, ratio in figures["ratios"][shape].items()
+        )
+        say(f"batches, {shape}: {medians}; {ratios}")
