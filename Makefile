@@ -21,7 +21,7 @@ help:
 	@echo "             STRESS_ARGS=--cluster: on a throwaway Citus coordinator and 2 workers)"
 	@echo "make generate write loyaltydb/api.py from loyaltydb/aio.py (make test checks they agree)"
 	@echo "make schema   write sql/current/schema.sql from the migrations (make test checks it)"
-	@echo "make migration NAME=x  the next migration pair from the changed sql/functions/ sources"
+	@echo "make migration NAME=x  the next migration pair from the changed sql/functions/<area>/ sources"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,5 +1,5 @@
-"""sql/functions/ is the one editable source of every SQL function: it must say exactly what the
-migrations define (tools/function_sources.py compares them in a migrated database)."""
+"""sql/functions/<area>/ is the one editable source of every SQL function: it must say exactly
+what the migrations define (tools/function_sources.py compares them in a migrated database)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,21 @@ def test_every_source_file_defines_only_its_own_name() -> None:
     assert not problems
 
 
+def test_every_source_is_in_an_area_and_no_name_is_in_two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert function_sources.misplaced_sources() == []
+    assert len(function_sources.source_files()) > 100  # the areas' files are all found
+    (tmp_path / "points").mkdir()
+    (tmp_path / "rewards").mkdir()
+    for where in ("points/_check_points.sql", "rewards/_check_points.sql", "stray.sql"):
+        (tmp_path / where).write_text("")
+    monkeypatch.setattr(function_sources, "FUNCTIONS_DIR", tmp_path)
+    monkeypatch.setattr(function_sources, "ROOT", tmp_path)
+    assert function_sources.misplaced_sources() == [
+        "stray.sql: move it into an area folder",
+        "rewards/_check_points.sql: points/_check_points.sql has that name already",
+    ]
+
+
 def test_the_sources_are_the_newest_definitions_in_the_migrations(dsn: str) -> None:
     """Running every source over a migrated database changes no function and adds none, and
     every function of the database has a source file."""
@@ -26,7 +41,7 @@ def test_the_sources_are_the_newest_definitions_in_the_migrations(dsn: str) -> N
         found = function_sources.drift(conn)
     assert not found.changed, f"sources differ from the migrations (`make migration NAME=…`): {sorted(found.changed)}"
     assert not found.added, f"sources define functions no migration has: {sorted(found.added)}"
-    assert not found.unsourced, f"functions with no file in sql/functions/: {sorted(found.unsourced)}"
+    assert not found.unsourced, f"functions with no file in sql/functions/<area>/: {sorted(found.unsourced)}"
 
 
 def _edited(tmp_path: Path, name: str, old: str, new: str) -> list[Path]:

@@ -1,9 +1,11 @@
-"""``sql/functions/<name>.sql``: the one editable source of every SQL function, and how it
-compares with what the migrations leave in a database.
+"""``sql/functions/<area>/<name>.sql``: the one editable source of every SQL function, and how
+it compares with what the migrations leave in a database.
 
 Released migrations are frozen: a function's newest definition lives in the migration that last
-changed it, and its current source, with its why-comments, in ``sql/functions/<name>.sql`` (all
-overloads of one name in one file, as ``CREATE OR REPLACE FUNCTION`` statements). The two are
+changed it, and its current source, with its why-comments, in ``sql/functions/<area>/<name>.sql``
+(all overloads of one name in one file, as ``CREATE OR REPLACE FUNCTION`` statements; the areas,
+``approval``, ``points``, ``events`` and so on, are folders for the reader: a name is unique
+across them). The two are
 compared in a database, not as text: running every source over a migrated database must leave
 each function's ``pg_get_functiondef`` unchanged and add none (``tests/test_function_sources.py``),
 and ``tools/new_migration.py`` writes a migration pair from the sources that differ.
@@ -28,8 +30,20 @@ _CREATE = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+loyalty\.(\w+
 
 
 def source_files() -> list[Path]:
-    """Every function source, by name."""
-    return sorted(FUNCTIONS_DIR.glob("*.sql"))
+    """Every function source (``sql/functions/<area>/<name>.sql``), by name."""
+    return sorted(FUNCTIONS_DIR.glob("*/*.sql"), key=lambda path: (path.stem, path))
+
+
+def misplaced_sources() -> list[str]:
+    """What is wrong with where the sources are: a file outside an area folder, or a name that
+    two areas both have (a function's name is its file's, so it may have one)."""
+    problems = [f"{path.relative_to(ROOT)}: move it into an area folder" for path in FUNCTIONS_DIR.glob("*.sql")]
+    seen: dict[str, Path] = {}
+    for path in source_files():
+        if path.stem in seen:
+            problems.append(f"{path.relative_to(ROOT)}: {seen[path.stem].relative_to(ROOT)} has that name already")
+        seen[path.stem] = path
+    return problems
 
 
 def name_of(procedure: str) -> str:

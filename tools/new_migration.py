@@ -1,6 +1,6 @@
 """Write the next migration pair from the function sources that changed (``make migration NAME=…``).
 
-You edit ``sql/functions/<name>.sql`` (and, for a schema change, nothing else yet); this tool
+You edit ``sql/functions/<area>/<name>.sql`` (and, for a schema change, nothing else yet); this tool
 migrates a throwaway database with every migration so far, runs the sources over it to see which
 functions they change, add or no longer have, and writes ``sql/migrations/NNNN_<NAME>.sql``:
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -44,6 +45,11 @@ def _is_api(procedure: str) -> bool:
     return not name_of(procedure).startswith("_")
 
 
+def _shown(path: Path) -> Path:
+    """A source's path as a migration names it: from the repository's root (sql/functions/...)."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def render(migration_id: str, depends: str, conn: psycopg.Connection[Any]) -> tuple[str, str]:
     """The (forward, rollback) texts for the sources' drift from ``conn``'s migrated database."""
     sources = {path.stem: path for path in function_sources.source_files()}
@@ -60,7 +66,7 @@ def render(migration_id: str, depends: str, conn: psycopg.Connection[Any]) -> tu
     ]
     # Dropped first: a function whose signature changed is dropped, then created anew.
     forward += [f"-- No source defines it any more.\nDROP FUNCTION {proc};\n" for proc in sorted(found.unsourced)]
-    forward += [f"-- sql/functions/{name}.sql\n{sources[name].read_text(encoding='utf-8').strip()}\n" for name in files]
+    forward += [f"-- {_shown(sources[name])}\n{sources[name].read_text(encoding='utf-8').strip()}\n" for name in files]
     api = sorted(proc for proc in found.added if _is_api(proc))
     forward += [f"GRANT EXECUTE ON FUNCTION {proc} TO loyalty_app;\n" for proc in api]
     rollback = [_OWNER]
@@ -82,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not _NAME.match(args.name):
         parser.error(f"NAME must be snake_case (a-z, 0-9, _), not {args.name!r}")
-    problems = [problem for path in function_sources.source_files() for problem in check_source(path)]
+    problems = function_sources.misplaced_sources()
+    problems += [problem for path in function_sources.source_files() for problem in check_source(path)]
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1

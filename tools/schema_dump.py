@@ -23,7 +23,7 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "sql" / "current" / "sche
 HEADER = """\
 -- The current loyalty schema: every table, index, type and function as migrations 0001 to the
 -- newest leave them, with owners and grants. Generated (`make schema`; a test keeps it equal to
--- the migrations): read functions with their comments in sql/functions/, change them there.
+-- the migrations): read functions with their comments in sql/functions/<area>/, change them there.
 """
 #: pg_dump lines that change from run to run or from one minor release to the next.
 _VOLATILE = ("-- Dumped", "\\restrict", "\\unrestrict")

@@ -1,6 +1,6 @@
 -- The current loyalty schema: every table, index, type and function as migrations 0001 to the
 -- newest leave them, with owners and grants. Generated (`make schema`; a test keeps it equal to
--- the migrations): read functions with their comments in sql/functions/, change them there.
+-- the migrations): read functions with their comments in sql/functions/<area>/, change them there.
 --
 -- PostgreSQL database dump
 --

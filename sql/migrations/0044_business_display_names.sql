@@ -21,7 +21,7 @@ ALTER TABLE loyalty.businesses
 COMMENT ON COLUMN loyalty.businesses.display_name IS
     'The name notifications and events give the business: its name, else one made from its email, else "Business <id>" (0044).';
 
--- sql/functions/_approve_locked_request.sql
+-- sql/functions/approval/_approve_locked_request.sql
 -- As in 0012, except that on one server the program's row lock comes with the program itself
 -- (one statement, not two), and the customer comes from _ensure_customer. Since 0020 a new card
 -- gets the program's welcome points, and an accepted invitation tells the business. Since 0023
@@ -203,7 +203,7 @@ BEGIN
 END;
 $$;
 
--- sql/functions/_earn_points_set.sql
+-- sql/functions/points/_earn_points_set.sql
 -- earn_points_batch's set-based path (one statement a table for the whole batch, not one call of
 -- _change_points an entry): taken only for a batch in which every entry simply writes, which is
 -- the batch a till or an import sends. Anything else (a bad value, a key seen before or twice,
@@ -345,7 +345,7 @@ BEGIN
 END;
 $$;
 
--- sql/functions/_program_info.sql
+-- sql/functions/programs/_program_info.sql
 -- A program with its business's display name, welcome points and request lifetime (reference data only: local on every worker);
 -- all fields NULL when the program does not exist. enable_seqscan off since 0023, as in
 -- _approve_locked_request: a key probe of loyalty.businesses, not a read of all of it.
@@ -369,7 +369,7 @@ BEGIN
 END;
 $$;
 
--- sql/functions/pending_invitations.sql
+-- sql/functions/invitations/pending_invitations.sql
 -- A customer's PENDING invitations still in time, oldest first, p_limit (1-1000) at a time, keyset
 -- pages like pending_requests (p_after: the last invitation id of the previous page).
 CREATE OR REPLACE FUNCTION loyalty.pending_invitations(
@@ -417,7 +417,7 @@ BEGIN
 END;
 $$;
 
--- sql/functions/process_enrollment_approvals.sql
+-- sql/functions/approval/process_enrollment_approvals.sql
 CREATE OR REPLACE FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint DEFAULT NULL::bigint)
  RETURNS SETOF loyalty.enrollment_result
  LANGUAGE plpgsql
