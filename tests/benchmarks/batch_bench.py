@@ -44,34 +44,24 @@ def run(
     server: TempServer, scale: int, pending: int, seconds: float, rounds: int, say: Say,
     shapes: Sequence[str] = MEASURED,
 ) -> dict[str, Any]:  # fmt: skip
-    """Approvals a second of single approvals and batches in each shape; ``pending`` must cover
-    the fastest cell (about 7,000 approvals a second in batches of 1,000 on 2 cores)."""
+    """Approvals a second of single approvals and batches in each shape; ``pending`` (make
+    bench's ``--batch-requests``) must cover the fastest cell, about 7,000 approvals a second in
+    batches of 1,000 on 2 cores."""
     rates: dict[str, dict[str, list[float]]] = {shape: {_label(size): [] for size in SIZES} for shape in shapes}
     with tempfile.TemporaryDirectory() as scratch, psycopg.connect(server.conninfo(), autocommit=True) as admin:
-        scripts = {}
-        for size in SIZES:
-            scripts[size] = Path(scratch) / f"{_label(size)}.sql"
-            scripts[size].write_text(BULK_SCRIPT.format(n=size) if size else PROCEDURE_SCRIPT)
+        scripts = {size: Path(scratch) / f"{_label(size)}.sql" for size in SIZES}
+        for size, script in scripts.items():
+            script.write_text(BULK_SCRIPT.format(n=size) if size else PROCEDURE_SCRIPT)
         for shape in shapes:
-            template = f"batch_{shape}"
-            admin.execute(f"CREATE DATABASE {template}")
-            migrate(server.conninfo(template))
+            admin.execute(f"CREATE DATABASE batch_{shape}")
+            migrate(server.conninfo(f"batch_{shape}"))
             say(f"batches: loading the {shape} shape ({scale:,} users, {pending:,} requests) ...")
-            load(server.conninfo(template), scale, pending, lambda _: None,
+            load(server.conninfo(f"batch_{shape}"), scale, pending, lambda _: None,
                  businesses=25 if shape == "launch" else None, shape=shape)  # fmt: skip
         for number in range(1, rounds + 1):
             for shape in shapes:
-                order = SIZES if number % 2 == 1 else SIZES[::-1]
-                for size in order:
-                    admin.execute("DROP DATABASE IF EXISTS batch_cell")
-                    admin.execute(f"CREATE DATABASE batch_cell TEMPLATE batch_{shape}")
-                    admin.execute("CHECKPOINT")
-                    cell = pgbench(server, "batch_cell", 1, seconds, _label(size), ["-f", str(scripts[size])])
-                    rate = cell.rate * (size or 1)  # approvals a second
-                    with psycopg.connect(server.conninfo("batch_cell")) as conn:
-                        used = conn.execute("SELECT last_value * %s FROM bench.cursor", (size or 1,)).fetchone()
-                    if used is None or used[0] > pending:
-                        raise RuntimeError(f"batches: the {pending:,} requests ran out: pass a larger --pending")
+                for size in SIZES if number % 2 == 1 else SIZES[::-1]:
+                    rate = _cell(server, admin, shape, size, scripts[size], seconds, pending)
                     rates[shape][_label(size)].append(rate)
                     say(f"  round {number} {shape} {_label(size)}: {rate:,.0f} approvals/s")
         admin.execute("DROP DATABASE IF EXISTS batch_cell")
@@ -79,6 +69,25 @@ def run(
             admin.execute(f"DROP DATABASE batch_{shape}")
     return {"scale": scale, "seconds": seconds, "rounds": rounds, "shapes": {s: SHAPES[s] for s in shapes},
             "per_second": rates, "ratios": _ratios(rates)}  # fmt: skip
+
+
+def _cell(
+    server: TempServer, admin: psycopg.Connection[Any], shape: str, size: int, script: Path, seconds: float,
+    pending: int,
+) -> float:  # fmt: skip
+    """Approvals a second of one cell: ``script`` through pgbench at 1 client on a fresh copy of
+    the shape's template, after a CHECKPOINT (no cell pays for another's dirty pages)."""
+    admin.execute("DROP DATABASE IF EXISTS batch_cell")
+    admin.execute(f"CREATE DATABASE batch_cell TEMPLATE batch_{shape}")
+    admin.execute("CHECKPOINT")
+    try:
+        cell = pgbench(server, "batch_cell", 1, seconds, _label(size), ["-f", str(script)])
+    finally:  # a cell past the last request fails (a batch of none): say so, not pgbench's error
+        with psycopg.connect(server.conninfo("batch_cell")) as conn:
+            used = conn.execute("SELECT last_value * %s FROM bench.cursor", (size or 1,)).fetchone()
+        if used is None or used[0] > pending:
+            raise RuntimeError(f"batches: the {pending:,} requests of a shape ran out: pass a larger --batch-requests")
+    return cell.rate * (size or 1)
 
 
 def _ratios(rates: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, Any]]:

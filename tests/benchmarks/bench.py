@@ -6,7 +6,8 @@ count it measures (a) ``pgbench -N``, the ceiling; (b) ``pgbench`` calling
 from threads and from ``loyaltydb.aio`` tasks, one connection each, and, as the floor of any Python client, the
 same statement sent by bare psycopg from threads (c0); (d) ``approve_enrollments``
 in batches of 100 and 1,000. For each: approvals/s and p50/p95/p99 latency, and the ratios
-b/a and c/b. Then the cost of one approval at 10,000 and at 1,000,000 existing customers.
+b/a and c/b. Then batches against single approvals in each shape of ``SHAPES`` (batch_bench),
+and the cost of one approval at 10,000 and at 1,000,000 existing customers.
 Results go to ``results/bench-*.json`` and a PNG chart; a table is printed.
 """
 
