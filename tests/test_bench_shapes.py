@@ -60,6 +60,8 @@ def test_each_shape_queues_the_requests_it_names(
         assert float(new_users_unnamed[0]) == pytest.approx(0.5 if shape == "fresh" else 0.0, abs=0.05)
 
 
-def test_an_unknown_shape_is_refused(dsn: str) -> None:
+def test_an_unknown_shape_or_too_many_requests_are_refused(dsn: str) -> None:
     with pytest.raises(ValueError, match="unknown shape 'launchday'"):
         bench.load(dsn, scale=100, pending=10, say=lambda _: None, shape="launchday")
+    with pytest.raises(ValueError, match="the launch shape has at most 50 requests at 100 users"):
+        bench.load(dsn, scale=100, pending=51, say=lambda _: None, shape="launch")

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks.bench import PROCEDURE_SCRIPT, SHAPES, Say, load, pgbench
+from benchmarks.bench import PROCEDURE_SCRIPT, SHAPES, Say, load, most_requests, pgbench
 from loyaltydb.migrations import migrate
 from loyaltydb.testing import TempServer
 
@@ -52,16 +52,18 @@ def run(
         scripts = {size: Path(scratch) / f"{_label(size)}.sql" for size in SIZES}
         for size, script in scripts.items():
             script.write_text(BULK_SCRIPT.format(n=size) if size else PROCEDURE_SCRIPT)
+        # (at a small --scale a shape may hold fewer requests than asked for)
+        queued = {shape: min(pending, most_requests(shape, scale)) for shape in shapes}
         for shape in shapes:
             admin.execute(f"CREATE DATABASE batch_{shape}")
             migrate(server.conninfo(f"batch_{shape}"))
-            say(f"batches: loading the {shape} shape ({scale:,} users, {pending:,} requests) ...")
-            load(server.conninfo(f"batch_{shape}"), scale, pending, lambda _: None,
+            say(f"batches: loading the {shape} shape ({scale:,} users, {queued[shape]:,} requests) ...")
+            load(server.conninfo(f"batch_{shape}"), scale, queued[shape], lambda _: None,
                  businesses=25 if shape == "launch" else None, shape=shape)  # fmt: skip
         for number in range(1, rounds + 1):
             for shape in shapes:
                 for size in SIZES if number % 2 == 1 else SIZES[::-1]:
-                    rate = _cell(server, admin, shape, size, scripts[size], seconds, pending)
+                    rate = _cell(server, admin, shape, size, scripts[size], seconds, queued[shape])
                     rates[shape][_label(size)].append(rate)
                     say(f"  round {number} {shape} {_label(size)}: {rate:,.0f} approvals/s")
         admin.execute("DROP DATABASE IF EXISTS batch_cell")
@@ -86,7 +88,10 @@ def _cell(
         with psycopg.connect(server.conninfo("batch_cell")) as conn:
             used = conn.execute("SELECT last_value * %s FROM bench.cursor", (size or 1,)).fetchone()
         if used is None or used[0] > pending:
-            raise RuntimeError(f"batches: the {pending:,} requests of a shape ran out: pass a larger --batch-requests")
+            raise RuntimeError(
+                f"batches: the {pending:,} requests of the {shape} shape ran out: raise --batch-requests"
+                " (a shape holds at most --scale requests, a launch day half as many)"
+            )
     return cell.rate * (size or 1)
 
 

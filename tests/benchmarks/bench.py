@@ -92,6 +92,12 @@ SHAPES = {
 }
 
 
+def most_requests(shape: str, scale: int) -> int:
+    """How many requests ``load`` can queue in ``shape`` at ``scale`` users: a launch day's are
+    the users who are not customers (half), fresh and returning pairs one a user."""
+    return scale // 2 if shape == "launch" else scale
+
+
 def load(
     conninfo: str, scale: int, pending: int, say: Say, businesses: int | None = None, shape: str = "bench"
 ) -> None:
@@ -103,6 +109,8 @@ def load(
     queue holds their twins."""
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
+    if shape != "bench" and pending > most_requests(shape, scale):
+        raise ValueError(f"the {shape} shape has at most {most_requests(shape, scale):,} requests at {scale:,} users")
     businesses = businesses or max(10, scale // 100)
     programs = 2 * businesses
     chunk = 100_000
@@ -684,4 +692,7 @@ def main(argv: list[str] | None = None, say: Say = print) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (RuntimeError, ValueError) as failed:  # a run that cannot go on: one sentence, no traceback
+        raise SystemExit(f"make bench: {failed}") from None
