@@ -8,7 +8,7 @@
 -- Objects created from here on belong to loyalty_owner (see 0008_roles).
 SET LOCAL ROLE loyalty_owner;
 
--- sql/functions/approval/process_enrollment_approvals.sql
+-- sql/functions/process_enrollment_approvals.sql
 CREATE OR REPLACE FUNCTION loyalty.process_enrollment_approvals(p_request_ids uuid[], p_business_id bigint DEFAULT NULL::bigint)
  RETURNS SETOF loyalty.enrollment_result
  LANGUAGE plpgsql
