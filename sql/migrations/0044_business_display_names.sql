@@ -314,8 +314,8 @@ BEGIN
               FROM unnest(v_results) AS r GROUP BY r.customer_id, r.program_id) AS f
      WHERE e.customer_id = f.customer_id AND e.program_id = f.program_id;
 
-    -- Each customer told by name and each change published, as _change_points does; the names
-    -- of a program and its business derived once a program, not once an entry (OFFSET 0).
+    -- Each customer told by name and each change published, as _change_points does; a program
+    -- and its business's stored display name (0044) read once a program, not once an entry (OFFSET 0).
     WITH named AS (
         SELECT r.*, c.name AS customer_name, c.notification_preferences, g.name AS program_name, g.business_id,
                g.business_name, k.card_number
@@ -459,8 +459,8 @@ DECLARE
     v_card_customers     bigint[];
     v_card_programs      bigint[];
     v_card_numbers       text[];
-    -- The batch's programs (locked FOR SHARE) and their businesses' display names, each computed
-    -- once a program (0040; issue 32): the statements below look a program's up by position
+    -- The batch's programs (locked FOR SHARE) and their businesses' display names, each read
+    -- once a program (0040; issue 32; stored since 0044): the statements below look a program's up by position
     -- (0043: a lookup, not a join, so their plans stay those of the tables).
     v_program_ids        bigint[];
     v_business_names     text[];

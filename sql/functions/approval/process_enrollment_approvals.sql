@@ -39,8 +39,8 @@ DECLARE
     v_card_customers     bigint[];
     v_card_programs      bigint[];
     v_card_numbers       text[];
-    -- The batch's programs (locked FOR SHARE) and their businesses' display names, each computed
-    -- once a program (0040; issue 32): the statements below look a program's up by position
+    -- The batch's programs (locked FOR SHARE) and their businesses' display names, each read
+    -- once a program (0040; issue 32; stored since 0044): the statements below look a program's up by position
     -- (0043: a lookup, not a join, so their plans stay those of the tables).
     v_program_ids        bigint[];
     v_business_names     text[];

@@ -108,8 +108,8 @@ BEGIN
               FROM unnest(v_results) AS r GROUP BY r.customer_id, r.program_id) AS f
      WHERE e.customer_id = f.customer_id AND e.program_id = f.program_id;
 
-    -- Each customer told by name and each change published, as _change_points does; the names
-    -- of a program and its business derived once a program, not once an entry (OFFSET 0).
+    -- Each customer told by name and each change published, as _change_points does; a program
+    -- and its business's stored display name (0044) read once a program, not once an entry (OFFSET 0).
     WITH named AS (
         SELECT r.*, c.name AS customer_name, c.notification_preferences, g.name AS program_name, g.business_id,
                g.business_name, k.card_number
